@@ -1,0 +1,25 @@
+// Package leaktest runs goleak in every package's TestMain, ignoring only the two
+// per-circuit monitor goroutines that hystrix-go starts and never stops.
+package leaktest
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Options are the goleak options every test binary in this module uses: hystrix-go leaves
+// one metricExchange and one poolMetrics monitor goroutine per circuit, by design, and
+// nothing else may survive a test.
+func Options() []goleak.Option {
+	return []goleak.Option{
+		goleak.IgnoreTopFunction("github.com/afex/hystrix-go/hystrix.(*metricExchange).Monitor"),
+		goleak.IgnoreTopFunction("github.com/afex/hystrix-go/hystrix.(*poolMetrics).Monitor"),
+	}
+}
+
+// Main runs the tests and fails the binary when any goroutine other than hystrix-go's
+// monitors is still running after them.
+func Main(m *testing.M) {
+	goleak.VerifyTestMain(m, Options()...)
+}
