@@ -1,0 +1,12 @@
+package reliability
+
+import (
+	"testing"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
+)
+
+// TestMain fails the binary when any goroutine other than hystrix-go's per-circuit monitors
+// outlives the tests: every toxiproxy proxy, upstream, engine and client started here is
+// stopped by its test.
+func TestMain(m *testing.M) { leaktest.Main(m) }
