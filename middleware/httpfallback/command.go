@@ -1,0 +1,210 @@
+package httpfallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// ValidationError is the failure Config.Validate turned a good status into. Its reason is
+// "invalid-response"; the response is never stored.
+type ValidationError struct{ Err error }
+
+func (e *ValidationError) Error() string { return "httpfallback: invalid response: " + e.Err.Error() }
+
+// Unwrap returns the validator's error.
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// PanicError is a panic recovered from a source; its reason is "panic".
+type PanicError struct{ Value any }
+
+func (e *PanicError) Error() string { return fmt.Sprintf("httpfallback: source panicked: %v", e.Value) }
+
+// RunCommand runs fetch as route's command on the calling goroutine (admission, timeout
+// context, outcome accounting) — what Handler does for a wrapped handler.
+//
+// The command's breaker and concurrency limit admit the call (or it returns
+// upstream.ErrCircuitOpen / upstream.ErrOverloaded without calling fetch); fetch then runs
+// inline with a context that ends at the command timeout; its outcome is reported to the
+// breaker: an error, a 5xx or one of Config.FailureStatuses, a panic, or (for GET, when w
+// is the engine's buffer) a Config.Validate error count as failures; a 4xx does not; the
+// caller's own cancellation is returned as ctx.Err() and never counted. A fetch that
+// ignores its context and overruns the timeout returns upstream.ErrTimeout.
+func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWriter, r *http.Request, fetch Fetcher) error {
+	if route == "" {
+		route = defaultRoute
+	}
+	if e.isClosed.Load() {
+		return callFetch(ctx, w, r, fetch)
+	}
+	rn, err := e.runner(route)
+	if errors.Is(err, errClosed) {
+		return callFetch(ctx, w, r, fetch)
+	}
+	if err != nil {
+		return err
+	}
+	cctx, done, err := rn.Admit(ctx)
+	if err != nil {
+		return err
+	}
+	buf, _ := w.(*buffer)
+	var rec *statusRecorder
+	if buf == nil {
+		rec = &statusRecorder{ResponseWriter: w}
+		w = rec
+	}
+	ferr := callFetch(cctx, w, r.WithContext(cctx), fetch)
+	var status int
+	if buf != nil {
+		status = buf.code()
+	} else if rec.status != 0 {
+		status = rec.status
+	}
+	out := e.judge(ctx, cctx, ferr, status, buf, r)
+	res := done(out)
+	if res == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		res = upstream.ErrTimeout // overran the deadline: its answer comes too late to count
+	}
+	return res
+}
+
+// judge turns what the source did into the outcome reported to the breaker.
+func (e *Engine) judge(ctx, cctx context.Context, ferr error, status int, buf *buffer, r *http.Request) error {
+	if ferr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // the caller is gone: not the source's failure
+		}
+		if errors.Is(ferr, context.DeadlineExceeded) && cctx.Err() != nil {
+			return upstream.ErrTimeout
+		}
+		return ferr
+	}
+	if status != 0 && e.isFailure(status) {
+		se := &upstream.StatusError{StatusCode: status}
+		if buf != nil {
+			se.Header, se.Body = buf.header, excerpt(buf.body)
+		}
+		return se
+	}
+	if buf != nil && e.cfg.Validate != nil && !buf.streaming && !buf.overflow && r.Method == http.MethodGet && buf.code() < 300 {
+		buf.validated = true
+		if err := e.cfg.Validate(buf.code(), buf.header, buf.body); err != nil {
+			return &ValidationError{Err: err}
+		}
+	}
+	return nil
+}
+
+// run calls the source on r with ctx.
+func (e *Engine) run(ctx context.Context, route string, src source, w http.ResponseWriter, r *http.Request) error {
+	if h := src.handler; h != nil {
+		return e.RunCommand(ctx, route, w, r, func(_ context.Context, w http.ResponseWriter, r *http.Request) error {
+			h.ServeHTTP(w, r)
+			return nil
+		})
+	}
+	return callFetch(ctx, w, r, src.fetch)
+}
+
+// callFetch calls fetch, turning a panic into a *PanicError.
+func callFetch(ctx context.Context, w http.ResponseWriter, r *http.Request, fetch Fetcher) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v}
+		}
+	}()
+	return fetch(ctx, w, r)
+}
+
+// runner returns route's command, creating it on first use (never on the hit path).
+func (e *Engine) runner(route string) (*upstream.Runner, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if rn := e.runners[route]; rn != nil {
+		return rn, nil
+	}
+	if e.closed {
+		return nil, errClosed
+	}
+	s := e.cfg.Command
+	s.Name = e.cfg.Name + "/" + route
+	user := s.OnStateChange
+	s.OnStateChange = func(name string, from, to upstream.BreakerState) {
+		e.emit(Event{Kind: EventBreaker, Route: route, From: from, To: to})
+		if e.cfg.Logger != nil {
+			level := slog.LevelInfo
+			if to == upstream.Open {
+				level = slog.LevelWarn
+			}
+			e.cfg.Logger.LogAttrs(context.Background(), level, "failsoft: breaker state change",
+				slog.String("command", name), slog.String("from", from.String()), slog.String("to", to.String()))
+		}
+		if user != nil {
+			user(name, from, to)
+		}
+	}
+	rn, err := upstream.NewRunner(s)
+	if err != nil {
+		return nil, err
+	}
+	e.runners[route] = rn
+	return rn, nil
+}
+
+// isFailure reports whether an answer's status counts as the source failing.
+func (e *Engine) isFailure(status int) bool {
+	if status >= 500 {
+		return true
+	}
+	for _, s := range e.cfg.FailureStatuses {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// excerpt bounds a body kept in a StatusError.
+func excerpt(b []byte) []byte {
+	const max = 4 << 10
+	if len(b) > max {
+		return b[:max:max]
+	}
+	return b
+}
+
+// reason names a failure for Cache-Status detail, events and logs.
+func reason(err error) string {
+	var ve *ValidationError
+	var pe *PanicError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ve):
+		return "invalid-response"
+	case errors.As(err, &pe):
+		return "panic"
+	}
+	if r := upstream.Reason(err); r != "" {
+		return r
+	}
+	var se *upstream.StatusError
+	switch {
+	case errors.Is(err, upstream.ErrCircuitOpen):
+		return "circuit-open"
+	case errors.Is(err, upstream.ErrOverloaded):
+		return "overloaded"
+	case errors.Is(err, upstream.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.As(err, &se):
+		return "upstream-5xx"
+	}
+	return "error"
+}

@@ -1,0 +1,251 @@
+package httpfallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// Fetcher produces a response for r by writing it to w (the engine's buffer, which may
+// switch to streaming for bodies over the policy's maximum). It returns a typed error
+// (upstream.ErrTimeout, *upstream.StatusError, ...) when the source failed, nil when w
+// holds its answer. The engine adds If-None-Match / If-Modified-Since to r when it holds a
+// stale entry with validators; a 304 written to w then refreshes that entry.
+//
+// A Fetcher may be called after Serve has returned, on a goroutine the Engine owns (the
+// background refresh of a stale entry), with a clone of the request whose context is the
+// engine's own (cancelled by Close, bounded by the command timeout). It must therefore not
+// capture per-request state that is recycled when the request ends (such as a pooled
+// framework context); it should work from its ctx, w and r arguments only.
+type Fetcher func(ctx context.Context, w http.ResponseWriter, r *http.Request) error
+
+// Default is a configured default payload: static (Status, Header, Body) or, when Func is
+// set, computed from the request and the failure reason. A default is never stored.
+type Default struct {
+	Status int         // 0: 200
+	Header http.Header // validated: no CR/LF
+	Body   []byte
+	Func   func(r *http.Request, reason string) (status int, header http.Header, body []byte)
+}
+
+// EventKind names what happened to a request.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventHit     EventKind = iota // served fresh from the store
+	EventMiss                     // no usable entry: fetched
+	EventStored                   // a fetched response was stored
+	EventStale                    // a stale entry was served; Reason says why
+	EventDefault                  // a default payload was served; Reason says why
+	EventError                    // an error response was served; Reason says why
+	EventRefresh                  // a background refresh ended; Reason is "" on success
+	EventBreaker                  // a route's circuit changed state (From, To)
+)
+
+// String names the kind ("hit", "miss", ...).
+func (k EventKind) String() string {
+	switch k {
+	case EventHit:
+		return "hit"
+	case EventMiss:
+		return "miss"
+	case EventStored:
+		return "stored"
+	case EventStale:
+		return "stale"
+	case EventDefault:
+		return "default"
+	case EventError:
+		return "error"
+	case EventRefresh:
+		return "refresh"
+	case EventBreaker:
+		return "breaker"
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// Event is passed to Config.OnEvent.
+type Event struct {
+	Kind   EventKind
+	Route  string
+	Key    string
+	Reason string // failure reason (upstream.Reason), "" when none
+	Status int
+	From   upstream.BreakerState // EventBreaker
+	To     upstream.BreakerState // EventBreaker
+}
+
+// Config configures an Engine. Every zero value is a documented default.
+type Config struct {
+	// Name is the command namespace: route r runs as the hystrix command Name+"/"+r and
+	// the alternate as Name+"/alternate/"+r. It must be unique per process among live
+	// engines (hystrix circuits are global); "" means "failsoft".
+	Name string
+	// Store keeps the entries; nil means an owned cache.Memory of MaxBytes, closed by Close.
+	// A Store given here is never closed by the Engine.
+	Store cache.Store
+	// MaxBytes bounds the owned store; 0 means 64 MiB. Negative is an error.
+	MaxBytes int64
+	// Policy holds the storage rules and default windows (see cache.Policy); its
+	// MaxBodyBytes (0: 8 MiB) is also the size beyond which a response is streamed.
+	Policy cache.Policy
+	// Command is the template for every route's command (Name is ignored; see Name).
+	Command upstream.Settings
+	// Route names the route template of a request, for command names and Defaults;
+	// nil means r.Pattern (set by a Go 1.22 ServeMux), else "*". Never return a raw path:
+	// each distinct route creates a hystrix circuit that lives for the process.
+	Route func(*http.Request) string
+	// Key builds the cache key; nil means cache.Key with the policy's credential option.
+	Key func(*http.Request) string
+	// LockTimeout is how long a request waits for another request's fetch of the same key
+	// before fetching on its own (and not storing); 0 means Command.Timeout (itself 0: 1s).
+	LockTimeout time.Duration
+	// FailureStatuses count as failures besides 5xx (e.g. 429).
+	FailureStatuses []int
+	// Default is the global default payload, served when no stale entry can be.
+	Default *Default
+	// Defaults are per route: the key is a route template (exact match) or a path prefix
+	// ending in "/" (longest match on r.URL.Path). They take precedence over Default.
+	Defaults map[string]*Default
+	// Alternate is tried after the primary fails and before stale, as its own command.
+	Alternate http.Handler
+	// Validate checks a good answer; a non-nil error makes it a failure ("invalid-response"),
+	// never stored.
+	Validate func(status int, header http.Header, body []byte) error
+	// OnEvent is called synchronously on the request's goroutine (or the refresh's, or the
+	// runner's for EventBreaker); nil means none. Keep it fast.
+	OnEvent func(Event)
+	// Logger receives logs: Debug for hits and misses, Info for refreshes and breaker
+	// changes, Warn for failures served stale or default, Error for error responses.
+	// nil means no logging. Header values are never logged; neither is the query string.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Stats is a snapshot of an Engine's counters.
+type Stats struct {
+	Hits, Misses, Stored, Stale, Defaults, Errors, Collapsed, Refreshes uint64
+	// Waiting is the number of requests waiting right now for another request's fetch.
+	Waiting int64
+	// Store is the store's snapshot when it exposes one (cache.Memory does).
+	Store cache.Stats
+}
+
+const defaultName = "failsoft"
+
+// validate checks cfg and fills defaults in a copy.
+func (cfg Config) normalize() (Config, error) {
+	if cfg.Name == "" {
+		cfg.Name = defaultName
+	}
+	if strings.ContainsAny(cfg.Name, "\r\n") {
+		return cfg, errors.New("httpfallback: Config.Name must not contain CR or LF")
+	}
+	if cfg.MaxBytes < 0 {
+		return cfg, fmt.Errorf("httpfallback: Config.MaxBytes is negative (%d)", cfg.MaxBytes)
+	}
+	if cfg.LockTimeout < 0 {
+		return cfg, fmt.Errorf("httpfallback: Config.LockTimeout is negative (%v)", cfg.LockTimeout)
+	}
+	if cfg.Command.Timeout < 0 {
+		return cfg, fmt.Errorf("httpfallback: Config.Command.Timeout is negative (%v)", cfg.Command.Timeout)
+	}
+	if cfg.Command.SleepWindow < 0 {
+		return cfg, fmt.Errorf("httpfallback: Config.Command.SleepWindow is negative (%v)", cfg.Command.SleepWindow)
+	}
+	if cfg.Policy.MaxBodyBytes < 0 {
+		return cfg, fmt.Errorf("httpfallback: Config.Policy.MaxBodyBytes is negative (%d)", cfg.Policy.MaxBodyBytes)
+	}
+	if cfg.Policy.MaxBodyBytes == 0 {
+		cfg.Policy.MaxBodyBytes = 8 << 20
+	}
+	if cfg.Command.Timeout == 0 {
+		cfg.Command.Timeout = time.Second
+	}
+	if cfg.Command.SleepWindow == 0 {
+		cfg.Command.SleepWindow = 5 * time.Second
+	}
+	if cfg.LockTimeout == 0 {
+		cfg.LockTimeout = cfg.Command.Timeout
+	}
+	for i, s := range cfg.FailureStatuses {
+		if s < 100 || s > 999 {
+			return cfg, fmt.Errorf("httpfallback: Config.FailureStatuses[%d] is not an HTTP status (%d)", i, s)
+		}
+	}
+	if err := cfg.Default.check("Config.Default"); err != nil {
+		return cfg, err
+	}
+	routes := make([]string, 0, len(cfg.Defaults))
+	for r := range cfg.Defaults {
+		routes = append(routes, r)
+	}
+	sort.Strings(routes)
+	for _, r := range routes {
+		d := cfg.Defaults[r]
+		if d == nil {
+			return cfg, fmt.Errorf("httpfallback: Config.Defaults[%q] is nil", r)
+		}
+		if err := d.check(fmt.Sprintf("Config.Defaults[%q]", r)); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg, nil
+}
+
+// check validates a default payload; field names the field in the error.
+func (d *Default) check(field string) error {
+	if d == nil {
+		return nil
+	}
+	if d.Status != 0 && (d.Status < 200 || d.Status > 999) {
+		return fmt.Errorf("httpfallback: %s.Status is not a final HTTP status (%d)", field, d.Status)
+	}
+	for name, vals := range d.Header {
+		if !validHeaderName(name) {
+			return fmt.Errorf("httpfallback: %s.Header has an invalid field name %q", field, name)
+		}
+		for _, v := range vals {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("httpfallback: %s.Header[%q] has a value with CR, LF or NUL", field, name)
+			}
+		}
+	}
+	return nil
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v can be sent as a field value without splitting it.
+func validHeaderValue(v string) bool {
+	return !strings.ContainsAny(v, "\r\n\x00")
+}

@@ -1,0 +1,398 @@
+package httpfallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// errClosed is returned internally once the Engine is closed.
+var errClosed = errors.New("httpfallback: engine closed")
+
+// Engine is the fallback engine: cache lookup, one fetch per key, stale, defaults, errors.
+// It is safe for concurrent use; Close it when done.
+type Engine struct {
+	cfg      Config
+	store    cache.Store
+	owned    *cache.Memory // the store, when the Engine created it
+	prefixes []string      // Defaults keys ending in "/", longest first
+
+	base   context.Context // cancelled by Close; parent of background refreshes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background refreshes
+
+	mu      sync.Mutex
+	closed  bool
+	flights map[string]*flight // one fetch per key
+	runners map[string]*upstream.Runner
+
+	isClosed  atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	hits, misses, stored, stale, defaults, errs, collapsed, refreshes atomic.Uint64
+	waiting                                                           atomic.Int64
+}
+
+// flight is one fetch of a key that other requests may wait on. out is written before
+// done is closed and never changed after.
+type flight struct {
+	done chan struct{}
+	out  *outcome
+}
+
+// source is what answers on a miss: either a wrapped handler, run inline as the route's
+// command (Handler), or a Fetcher that runs its own command (the proxy, the Echo adapter).
+type source struct {
+	fetch   Fetcher
+	handler http.Handler
+}
+
+// New validates cfg and returns an Engine. It fails when a field is invalid (the error
+// names it) or when Config.Name is already used by a live Engine in this process.
+func New(cfg Config) (*Engine, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:     cfg,
+		store:   cfg.Store,
+		flights: make(map[string]*flight),
+		runners: make(map[string]*upstream.Runner),
+	}
+	for p := range cfg.Defaults {
+		if strings.HasSuffix(p, "/") {
+			e.prefixes = append(e.prefixes, p)
+		}
+	}
+	sort.Slice(e.prefixes, func(i, j int) bool { return len(e.prefixes[i]) > len(e.prefixes[j]) })
+	// The catch-all route's command is created now: it validates Config.Command and
+	// reserves the namespace, so a second Engine with the same Name fails here rather
+	// than sharing (and silently re-using the settings of) this one's circuits.
+	if _, err := e.runner(defaultRoute); err != nil {
+		return nil, fmt.Errorf("httpfallback: Config.Name %q / Config.Command: %w", cfg.Name, err)
+	}
+	if e.store == nil {
+		m, err := cache.New(cache.Config{MaxBytes: cfg.MaxBytes, Now: cfg.Now})
+		if err != nil {
+			e.closeRunners()
+			return nil, fmt.Errorf("httpfallback: Config.MaxBytes: %w", err)
+		}
+		e.store, e.owned = m, m
+	}
+	e.base, e.cancel = context.WithCancel(context.Background())
+	return e, nil
+}
+
+const defaultRoute = "*"
+
+// Handler wraps next as net/http middleware: next runs inline on the request's goroutine
+// as the route's command (see RunCommand), only when the store cannot answer.
+func (e *Engine) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.serve(w, r, e.route(r), source{handler: next})
+	})
+}
+
+// route names r's route template.
+func (e *Engine) route(r *http.Request) string {
+	if e.cfg.Route != nil {
+		if rt := e.cfg.Route(r); rt != "" {
+			return rt
+		}
+		return defaultRoute
+	}
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return defaultRoute
+}
+
+// Serve answers r on w, fetching with fetch when needed; route names the command and the
+// defaults. Adapters (Echo, the proxy) call it; only the calling goroutine writes to w.
+// fetch is expected to run its own command (RunCommand, or an upstream.Client).
+func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, route string, fetch Fetcher) {
+	if route == "" {
+		route = defaultRoute
+	}
+	e.serve(w, r, route, source{fetch: fetch})
+}
+
+// serve is the request's whole path; see the package doc for the picture.
+func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src source) {
+	if e.isClosed.Load() {
+		e.bypass(w, r, route, src)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		e.serveUnsafe(w, r, route, src)
+		return
+	}
+	ctx := r.Context()
+	now := e.cfg.Now()
+	key := e.key(r)
+	ent, state := cache.Lookup(ctx, e.store, key, r, now)
+	switch state {
+	case cache.Fresh:
+		e.hits.Add(1)
+		if e.cfg.OnEvent != nil {
+			e.cfg.OnEvent(Event{Kind: EventHit, Route: route, Key: key, Status: ent.Status})
+		}
+		if e.cfg.Logger != nil && e.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
+			e.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "failsoft: hit", e.reqAttrs(r, route)...)
+		}
+		e.writeEntry(w, r, ent, now, hitStatus(ent.TTL(now)))
+		return
+	case cache.Stale:
+		// Within stale-while-revalidate: answer now, refresh once in the background.
+		e.stale.Add(1)
+		e.emit(Event{Kind: EventStale, Route: route, Key: key, Reason: "stale-while-revalidate", Status: ent.Status})
+		e.log(ctx, slog.LevelDebug, "failsoft: stale while revalidate", r, route)
+		e.writeEntry(w, r, ent, now, hitStatus(ent.TTL(now))+"; detail=stale-while-revalidate")
+		e.startRefresh(r, route, key, ent, src)
+		return
+	}
+	if state == cache.Gone {
+		ent = nil
+	}
+	e.misses.Add(1)
+	e.emit(Event{Kind: EventMiss, Route: route, Key: key})
+	e.log(ctx, slog.LevelDebug, "failsoft: miss", r, route)
+
+	e.mu.Lock()
+	if f := e.flights[key]; f != nil {
+		e.mu.Unlock()
+		e.wait(w, r, route, key, ent, src, f)
+		return
+	}
+	f := &flight{done: make(chan struct{})}
+	e.flights[key] = f
+	e.mu.Unlock()
+
+	// The leader fetches for everyone waiting on the key, so its client hanging up must
+	// not cancel the fetch: the context keeps r's values but not its cancellation. The
+	// command's own deadline bounds it (RunCommand, or the proxy's client).
+	o := e.lead(context.WithoutCancel(ctx), w, r, route, key, ent, src, f)
+	if o.streamed {
+		return
+	}
+	e.respond(w, r, route, key, ent, o, false)
+}
+
+// lead runs the flight's fetch and publishes its outcome, whatever happens.
+func (e *Engine) lead(ctx context.Context, w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, f *flight) (o *outcome) {
+	defer func() {
+		f.out = o
+		e.mu.Lock()
+		delete(e.flights, key)
+		e.mu.Unlock()
+		close(f.done)
+	}()
+	return e.fetch(ctx, w, r, route, key, ent, src, true)
+}
+
+// wait follows another request's fetch of key for up to LockTimeout. If the leader is
+// stuck past that, or its outcome cannot be shared (streamed, another variant), this
+// request fetches on its own and does not store (as NGINX's cache lock does).
+func (e *Engine) wait(w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, f *flight) {
+	e.waiting.Add(1)
+	t := time.NewTimer(e.cfg.LockTimeout)
+	var o *outcome
+	select {
+	case <-f.done:
+		o = f.out
+	case <-r.Context().Done():
+		// The client is gone; the leader carries on for the others.
+		e.waiting.Add(-1)
+		t.Stop()
+		return
+	case <-t.C:
+		e.log(r.Context(), slog.LevelWarn, "failsoft: lock timeout, fetching without the lock", r, route)
+	}
+	e.waiting.Add(-1)
+	t.Stop()
+	if o != nil && o.sharable(r) {
+		e.collapsed.Add(1)
+		e.respond(w, r, route, key, ent, o, true)
+		return
+	}
+	o = e.fetch(r.Context(), w, r, route, key, ent, src, false)
+	if o.streamed {
+		return
+	}
+	e.respond(w, r, route, key, ent, o, false)
+}
+
+// startRefresh starts the one background refresh of a stale key, unless a fetch of the
+// key is already running or the Engine is closed.
+func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Entry, src source) {
+	e.mu.Lock()
+	if e.closed || e.flights[key] != nil {
+		e.mu.Unlock()
+		return
+	}
+	f := &flight{done: make(chan struct{})}
+	e.flights[key] = f
+	e.wg.Add(1)
+	e.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(e.base, e.cfg.Command.Timeout)
+	req := r.Clone(ctx) // taken on the request's goroutine: r is not used after Serve returns
+	req.Method = http.MethodGet
+	req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
+	go func() {
+		defer e.wg.Done()
+		defer cancel()
+		o := e.lead(ctx, nil, req, route, key, ent, src, f)
+		e.refreshes.Add(1)
+		e.emit(Event{Kind: EventRefresh, Route: route, Key: key, Reason: o.reason, Status: o.status})
+		if o.err != nil {
+			e.log(ctx, slog.LevelWarn, "failsoft: background refresh failed", req, route, slog.String("reason", o.reason))
+		} else {
+			e.log(ctx, slog.LevelInfo, "failsoft: background refresh", req, route, slog.Int("status", o.status), slog.Bool("stored", o.stored))
+		}
+	}()
+}
+
+// serveUnsafe passes an unsafe method through its command: never cached, never stale; a
+// non-error answer invalidates the URL's stored entry.
+func (e *Engine) serveUnsafe(w http.ResponseWriter, r *http.Request, route string, src source) {
+	const cs = "failsoft; fwd=request"
+	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, false, cs)
+	err := e.run(r.Context(), route, src, buf, r)
+	status := buf.code()
+	if err == nil && e.isFailure(status) {
+		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
+	}
+	if err == nil && status < 400 {
+		e.Purge(r.Context(), r)
+	}
+	if buf.streaming {
+		return
+	}
+	if err != nil {
+		o := e.failed(err, buf)
+		e.serveError(w, r, route, "", o, nil, false)
+		return
+	}
+	e.writeAnswer(w, r, status, buf.header, buf.body, cs+"; fwd-status="+itoa(status))
+}
+
+// bypass answers after Close: the source is called directly, nothing is stored or served
+// from the store (an owned store is closed by then), and no background work starts.
+func (e *Engine) bypass(w http.ResponseWriter, r *http.Request, route string, src source) {
+	rec := &statusRecorder{ResponseWriter: w}
+	w.Header().Set("Cache-Status", "failsoft; fwd=bypass")
+	err := e.run(r.Context(), route, src, rec, r)
+	if err != nil && rec.status == 0 {
+		e.serveError(w, r, route, "", e.failed(err, nil), nil, false)
+	}
+}
+
+// key builds the cache key of r.
+func (e *Engine) key(r *http.Request) string {
+	if e.cfg.Key != nil {
+		return e.cfg.Key(r)
+	}
+	return cache.Key(r, cache.KeyOptions{Credentials: e.cfg.Policy.ShareCredentialed})
+}
+
+// Purge removes the stored entry for r's URL (whatever r's method: the GET entry).
+func (e *Engine) Purge(ctx context.Context, r *http.Request) {
+	if e.isClosed.Load() {
+		return
+	}
+	g := r.WithContext(ctx)
+	g.Method = http.MethodGet
+	e.store.Delete(ctx, e.key(g))
+}
+
+// Stats returns a snapshot.
+func (e *Engine) Stats() Stats {
+	s := Stats{
+		Hits:      e.hits.Load(),
+		Misses:    e.misses.Load(),
+		Stored:    e.stored.Load(),
+		Stale:     e.stale.Load(),
+		Defaults:  e.defaults.Load(),
+		Errors:    e.errs.Load(),
+		Collapsed: e.collapsed.Load(),
+		Refreshes: e.refreshes.Load(),
+		Waiting:   e.waiting.Load(),
+	}
+	if sp, ok := e.store.(interface{ Stats() cache.Stats }); ok {
+		s.Store = sp.Stats()
+	}
+	return s
+}
+
+// Close stops background refreshes (their contexts are cancelled), waits for them, closes
+// the route commands and an owned store. It is safe to call twice and concurrently.
+// After Close, Serve still answers, by calling the source directly (Cache-Status
+// "failsoft; fwd=bypass"): nothing is read from or written to the store.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		e.isClosed.Store(true)
+		e.cancel()
+		e.wg.Wait()
+		errs := []error{e.closeRunners()}
+		if e.owned != nil {
+			errs = append(errs, e.owned.Close())
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}
+
+func (e *Engine) closeRunners() error {
+	e.mu.Lock()
+	rs := make([]*upstream.Runner, 0, len(e.runners))
+	for _, r := range e.runners {
+		rs = append(rs, r)
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, r := range rs {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// emit calls OnEvent when set.
+func (e *Engine) emit(ev Event) {
+	if e.cfg.OnEvent != nil {
+		e.cfg.OnEvent(ev)
+	}
+}
+
+// log logs at level with the request's route, method and path (never its query string
+// or header values, which may carry credentials).
+func (e *Engine) log(ctx context.Context, level slog.Level, msg string, r *http.Request, route string, attrs ...slog.Attr) {
+	if e.cfg.Logger == nil || !e.cfg.Logger.Enabled(ctx, level) {
+		return
+	}
+	e.cfg.Logger.LogAttrs(ctx, level, msg, append(e.reqAttrs(r, route), attrs...)...)
+}
+
+func (e *Engine) reqAttrs(r *http.Request, route string) []slog.Attr {
+	return []slog.Attr{
+		slog.String("engine", e.cfg.Name),
+		slog.String("route", route),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+	}
+}

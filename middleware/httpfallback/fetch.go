@@ -1,0 +1,214 @@
+package httpfallback
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// outcome is the result of one fetch (primary, then alternate), shared read-only by the
+// leader and every request that waited on it. Each request writes its own copy.
+type outcome struct {
+	status int         // the answer's status (0 when the source never answered)
+	header http.Header // the answer's header, immutable
+	body   []byte      // the answer's body, immutable
+
+	entry  *cache.Entry // the entry to serve: stored (or storable), or refreshed by a 304
+	stored bool
+
+	err    error  // the failure, nil when the answer is good or a 4xx
+	reason string // reason(err)
+	called bool   // the source was reached (false: circuit open, overloaded)
+
+	alternate bool   // answered by Config.Alternate
+	streamed  bool   // already streamed to the leader's client: not shareable
+	tooLarge  bool   // over the body limit with no client to stream to
+	detail    string // why a good answer was not stored
+
+	varyStar  bool     // Vary: *
+	varyNames []string // headers the answer varies on
+	varyVals  []string // the fetching request's values of them
+}
+
+// sharable reports whether r may be given this outcome: the same variant as the request
+// that fetched it.
+func (o *outcome) sharable(r *http.Request) bool {
+	if o.streamed || o.tooLarge || o.varyStar {
+		return false
+	}
+	for i, n := range o.varyNames {
+		if strings.Join(r.Header.Values(n), ",") != o.varyVals[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// setVary records the fetching request's values of the headers the answer varies on.
+func (o *outcome) setVary(r *http.Request) {
+	for _, v := range o.header.Values("Vary") {
+		for _, n := range strings.Split(v, ",") {
+			n = strings.TrimSpace(n)
+			switch n {
+			case "":
+				continue
+			case "*":
+				o.varyStar = true
+				return
+			}
+			o.varyNames = append(o.varyNames, http.CanonicalHeaderKey(n))
+			o.varyVals = append(o.varyVals, strings.Join(r.Header.Values(n), ","))
+		}
+	}
+}
+
+// fetch asks the source for r (a HEAD is fetched as a GET so that the answer can be
+// stored), then the alternate if the source failed. w is the client to stream a large
+// answer to (nil in the background). store says whether a good answer may be stored.
+func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, store bool) *outcome {
+	req := r.Clone(ctx)
+	req.Method = http.MethodGet
+	if r.Method == http.MethodHead {
+		req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
+	}
+	// The client's own conditionals are answered from the entry, never forwarded: the
+	// answer must be a full response that can be stored and shared.
+	for _, h := range conditionalHeaders {
+		req.Header.Del(h)
+	}
+	conditional := false
+	if ent != nil && (ent.ETag != "" || ent.LastModified != "") {
+		conditional = true
+		if ent.ETag != "" {
+			req.Header.Set("If-None-Match", ent.ETag)
+		}
+		if ent.LastModified != "" {
+			req.Header.Set("If-Modified-Since", ent.LastModified)
+		}
+	}
+	fwd := fwdOf(ent)
+	head := r.Method == http.MethodHead
+	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd)
+	reqTime := e.cfg.Now()
+	err := e.run(ctx, route, src, buf, req)
+	respTime := e.cfg.Now()
+	o := e.classify(ctx, req, route, key, ent, buf, err, conditional, store, reqTime, respTime)
+	if o.err == nil || e.cfg.Alternate == nil || buf.streaming {
+		return o
+	}
+	req.Header.Del("If-None-Match")
+	req.Header.Del("If-Modified-Since")
+	abuf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd+"; detail=alternate")
+	aerr := e.run(ctx, "alternate/"+route, source{handler: e.cfg.Alternate}, abuf, req)
+	if aerr == nil && !abuf.streaming && !abuf.overflow && abuf.code() < 400 && !e.isFailure(abuf.code()) {
+		a := &outcome{status: abuf.code(), header: abuf.header, body: abuf.body, called: true, alternate: true}
+		a.setVary(req)
+		e.log(ctx, slog.LevelWarn, "failsoft: primary failed, alternate answered", r, route, slog.String("reason", o.reason))
+		return a
+	}
+	if abuf.streaming {
+		return &outcome{streamed: true, alternate: true, status: abuf.code()}
+	}
+	e.log(ctx, slog.LevelWarn, "failsoft: alternate failed too", r, route, slog.String("reason", reason(aerr)))
+	return o
+}
+
+var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
+
+// fwdOf is the Cache-Status fwd value of a fetch: stale when an entry existed.
+func fwdOf(ent *cache.Entry) string {
+	if ent != nil {
+		return "stale"
+	}
+	return "uri-miss"
+}
+
+// classify turns the source's answer into an outcome, storing a good answer when allowed.
+func (e *Engine) classify(ctx context.Context, req *http.Request, route, key string, ent *cache.Entry, buf *buffer, err error,
+	conditional, store bool, reqTime, respTime time.Time) *outcome {
+	status := buf.code()
+	switch {
+	case buf.streaming:
+		return &outcome{streamed: true, status: status, called: true}
+	case buf.overflow:
+		return &outcome{tooLarge: true, status: status, called: true, detail: "too-large"}
+	}
+	if err == nil && e.isFailure(status) {
+		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
+	}
+	if err == nil && status == http.StatusNotModified && conditional {
+		refreshed := e.cfg.Policy.Refresh(ent, req, buf.header, reqTime, respTime)
+		o := &outcome{status: status, entry: refreshed, called: true}
+		if store {
+			o.stored = cache.Save(ctx, e.store, key, req, refreshed)
+			if o.stored {
+				e.stored.Add(1)
+			}
+		}
+		return o
+	}
+	if err == nil && e.cfg.Validate != nil && !buf.validated && status < 300 {
+		if verr := e.cfg.Validate(status, buf.header, buf.body); verr != nil {
+			err = &ValidationError{Err: verr}
+		}
+	}
+	if err != nil {
+		return e.failed(err, buf)
+	}
+	o := &outcome{status: status, header: buf.header, body: buf.body, called: true}
+	if status >= 400 {
+		o.setVary(req)
+		return o // the caller's answer: passed through, not stored, not a failure
+	}
+	if !store {
+		o.setVary(req)
+		o.detail = "lock-timeout"
+		return o
+	}
+	if buf.header.Get("Content-Type") == "" && len(buf.body) > 0 {
+		buf.header.Set("Content-Type", http.DetectContentType(buf.body))
+	}
+	buf.header.Set("Content-Length", itoa(len(buf.body)))
+	entry, nerr := e.cfg.Policy.NewEntry(req, status, buf.header, buf.body, reqTime, respTime)
+	if nerr != nil {
+		o.setVary(req)
+		var ns *cache.NotStorableError
+		if errors.As(nerr, &ns) {
+			o.detail = ns.Reason
+		} else {
+			o.detail = "not-storable"
+		}
+		return o
+	}
+	o.entry = entry
+	o.stored = cache.Save(ctx, e.store, key, req, entry)
+	o.setVary(req)
+	if o.stored {
+		e.stored.Add(1)
+		e.emit(Event{Kind: EventStored, Route: route, Key: key, Status: status})
+	}
+	return o
+}
+
+// failed builds the outcome of a failure; the source's own failing answer, when it wrote
+// one (or the proxy's StatusError carries one), is kept to be served as a last resort.
+func (e *Engine) failed(err error, buf *buffer) *outcome {
+	rs := reason(err)
+	o := &outcome{err: err, reason: rs, called: rs != "circuit-open" && rs != "overloaded"}
+	var se *upstream.StatusError
+	if errors.As(err, &se) {
+		o.status = se.StatusCode
+		if buf != nil && buf.status == se.StatusCode && !buf.overflow {
+			o.header, o.body = buf.header, buf.body
+		} else {
+			o.header, o.body = se.Header, se.Body
+		}
+	}
+	return o
+}

@@ -1,0 +1,303 @@
+package httpfallback
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/failsoft/failsoft/cache"
+)
+
+// respond writes a fetch's outcome for r: the answer when there is one, else the
+// failure chain (stale, default, error). ent is r's own stale entry, if any.
+func (e *Engine) respond(w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, o *outcome, collapsed bool) {
+	if o.err != nil {
+		e.serveFailure(w, r, route, key, ent, o, collapsed)
+		return
+	}
+	cs := "failsoft; fwd=" + fwdOf(ent) + "; fwd-status=" + itoa(o.status)
+	if o.stored && !collapsed {
+		cs += "; stored"
+	}
+	if collapsed {
+		cs += "; collapsed"
+	}
+	switch {
+	case o.alternate:
+		cs += "; detail=alternate"
+	case o.detail != "":
+		cs += "; detail=" + sfValue(o.detail)
+	}
+	if o.entry != nil {
+		e.writeEntry(w, r, o.entry, e.cfg.Now(), cs)
+		return
+	}
+	e.writeAnswer(w, r, o.status, o.header, o.body, cs)
+}
+
+// serveFailure runs the failure chain after the source (and the alternate) failed:
+// stale within stale-if-error, else the default payload, else an error response.
+func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, o *outcome, collapsed bool) {
+	now := e.cfg.Now()
+	ctx := r.Context()
+	if ent != nil && ent.State(now) != cache.Gone {
+		e.stale.Add(1)
+		e.emit(Event{Kind: EventStale, Route: route, Key: key, Reason: o.reason, Status: ent.Status})
+		e.log(ctx, slog.LevelWarn, "failsoft: source failed, serving stale", r, route, slog.String("reason", o.reason))
+		var cs string
+		if o.called {
+			cs = "failsoft; fwd=stale" + fwdStatus(o) + "; ttl=" + ttlString(ent.TTL(now))
+			if collapsed {
+				cs += "; collapsed"
+			}
+		} else {
+			cs = hitStatus(ent.TTL(now))
+		}
+		e.writeEntry(w, r, ent, now, cs+"; detail="+sfValue(o.reason))
+		return
+	}
+	if d := e.defaultFor(r, route); d != nil {
+		e.defaults.Add(1)
+		e.emit(Event{Kind: EventDefault, Route: route, Key: key, Reason: o.reason})
+		e.log(ctx, slog.LevelWarn, "failsoft: source failed, serving the default", r, route, slog.String("reason", o.reason))
+		status, header, body := d.Status, d.Header, d.Body
+		if d.Func != nil {
+			status, header, body = d.Func(r, o.reason)
+		}
+		if status == 0 {
+			status = http.StatusOK
+		}
+		h := w.Header()
+		for k, v := range header {
+			if validHeaderName(k) {
+				h[k] = append([]string(nil), v...)
+			}
+		}
+		if h.Get("Cache-Control") == "" {
+			h.Set("Cache-Control", "no-store")
+		}
+		e.writeAnswer(w, r, status, nil, body, e.failStatus(ent, o, collapsed)+"; detail=default")
+		return
+	}
+	e.serveError(w, r, route, key, o, ent, collapsed)
+}
+
+// serveError writes the last resort: 503 + Retry-After when the circuit is open or the
+// command overloaded, 504 on timeout, the source's own failing answer when it wrote one,
+// else 502 (500 for a panic) — as application/problem+json.
+func (e *Engine) serveError(w http.ResponseWriter, r *http.Request, route, key string, o *outcome, ent *cache.Entry, collapsed bool) {
+	e.errs.Add(1)
+	e.emit(Event{Kind: EventError, Route: route, Key: key, Reason: o.reason, Status: o.status})
+	e.log(r.Context(), slog.LevelError, "failsoft: source failed, serving an error", r, route, slog.String("reason", o.reason))
+	cs := e.failStatus(ent, o, collapsed) + "; detail=" + sfValue(o.reason)
+	if o.status != 0 && o.reason != "timeout" && (o.header != nil || o.body != nil) {
+		e.writeAnswer(w, r, o.status, o.header, o.body, cs)
+		return
+	}
+	status := http.StatusBadGateway
+	h := w.Header()
+	switch o.reason {
+	case "circuit-open":
+		status = http.StatusServiceUnavailable
+		h.Set("Retry-After", strconv.FormatInt(int64((e.cfg.Command.SleepWindow+time.Second-1)/time.Second), 10))
+	case "overloaded":
+		status = http.StatusServiceUnavailable
+		h.Set("Retry-After", "1")
+	case "timeout":
+		status = http.StatusGatewayTimeout
+	case "panic":
+		status = http.StatusInternalServerError
+	default:
+		if o.status >= 500 {
+			status = o.status
+		}
+	}
+	body, _ := json.Marshal(problem{
+		Type:   "about:blank",
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: problemDetail(o.reason),
+		Reason: o.reason,
+	})
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	e.writeAnswer(w, r, status, nil, body, cs)
+}
+
+// problem is an RFC 9457 problem details object.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Reason string `json:"reason"` // extension member: the failure reason token
+}
+
+func problemDetail(reason string) string {
+	switch reason {
+	case "circuit-open":
+		return "The upstream is failing; its circuit breaker is open and no stored response is available."
+	case "overloaded":
+		return "Too many concurrent requests to the upstream; no stored response is available."
+	case "timeout":
+		return "The upstream did not answer in time and no stored response is available."
+	case "connect-error":
+		return "The upstream could not be reached and no stored response is available."
+	case "invalid-response":
+		return "The upstream answered with an invalid response and no stored response is available."
+	case "panic":
+		return "The handler failed and no stored response is available."
+	}
+	return "The upstream failed (" + reason + ") and no stored response is available."
+}
+
+// failStatus is the Cache-Status prefix of an answer not taken from the entry after a
+// failure: forwarded (with the source's status when it answered), or not forwarded.
+func (e *Engine) failStatus(ent *cache.Entry, o *outcome, collapsed bool) string {
+	if !o.called {
+		return "failsoft"
+	}
+	cs := "failsoft; fwd=" + fwdOf(ent) + fwdStatus(o)
+	if collapsed {
+		cs += "; collapsed"
+	}
+	return cs
+}
+
+func fwdStatus(o *outcome) string {
+	if o.status == 0 {
+		return ""
+	}
+	return "; fwd-status=" + itoa(o.status)
+}
+
+// defaultFor picks r's default payload: the route's, the longest path prefix's, the global.
+func (e *Engine) defaultFor(r *http.Request, route string) *Default {
+	if d := e.cfg.Defaults[route]; d != nil {
+		return d
+	}
+	for _, p := range e.prefixes {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return e.cfg.Defaults[p]
+		}
+	}
+	return e.cfg.Default
+}
+
+// writeEntry writes a stored entry: its header (each request its own copy), Age and
+// Cache-Status, then the body (none for HEAD, or for a 304 answering the client's own
+// If-None-Match).
+func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.Entry, now time.Time, cs string) {
+	h := w.Header()
+	n := 2
+	for _, v := range ent.Header {
+		n += len(v)
+	}
+	vals := make([]string, 0, n) // one allocation for every value of the copy
+	for k, v := range ent.Header {
+		i := len(vals)
+		vals = append(vals, v...)
+		h[k] = vals[i:len(vals):len(vals)]
+	}
+	vals = append(vals, cs, strconv.FormatInt(int64(ent.Age(now)/time.Second), 10))
+	h["Cache-Status"] = vals[n-2 : n-1 : n-1]
+	h["Age"] = vals[n-1 : n : n]
+	if ent.ETag != "" && ent.Status == http.StatusOK {
+		if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, ent.ETag) {
+			delete(h, "Content-Length")
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	w.WriteHeader(ent.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(ent.Body)
+	}
+}
+
+// writeAnswer writes an answer that is not an entry: header (copied; nil means what is
+// already on w), Cache-Status, body (none for HEAD).
+func (e *Engine) writeAnswer(w http.ResponseWriter, r *http.Request, status int, header http.Header, body []byte, cs string) {
+	h := w.Header()
+	for k, v := range header {
+		h[k] = append([]string(nil), v...)
+	}
+	h["Cache-Status"] = []string{cs}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead && len(body) > 0 {
+		_, _ = w.Write(body)
+	}
+}
+
+// etagMatch is the weak comparison of If-None-Match (RFC 9110 13.1.2).
+func etagMatch(inm []string, etag string) bool {
+	etag = strings.TrimPrefix(etag, "W/")
+	for _, line := range inm {
+		for _, t := range strings.Split(line, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hitStatus is "failsoft; hit; ttl=N" built with a single allocation.
+func hitStatus(ttl time.Duration) string {
+	var b [48]byte
+	s := append(b[:0], "failsoft; hit; ttl="...)
+	s = strconv.AppendInt(s, ttlSeconds(ttl), 10)
+	return string(s)
+}
+
+func ttlString(ttl time.Duration) string { return strconv.FormatInt(ttlSeconds(ttl), 10) }
+
+// ttlSeconds rounds towards minus infinity, so a just-stale entry reads ttl=-1, not 0.
+func ttlSeconds(ttl time.Duration) int64 {
+	s := int64(ttl / time.Second)
+	if ttl < 0 && ttl%time.Second != 0 {
+		s--
+	}
+	return s
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// sfValue renders v as an RFC 8941 token when it is one, else as a quoted string.
+func sfValue(v string) string {
+	if v != "" && isTokenStart(v[0]) {
+		ok := true
+		for i := 1; i < len(v); i++ {
+			if !validHeaderName(v[i:i+1]) && v[i] != ':' && v[i] != '/' {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return v
+		}
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c > 0x7e {
+			continue
+		}
+		if c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func isTokenStart(c byte) bool { return c == '*' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }

@@ -1,0 +1,137 @@
+package httpfallback
+
+import (
+	"errors"
+	"net/http"
+)
+
+// errTooLarge is returned to a source writing more than the body limit when there is no
+// client to stream to (a background refresh).
+var errTooLarge = errors.New("httpfallback: response body over the size limit")
+
+// buffer is the ResponseWriter a source writes into. It holds the answer until the engine
+// has classified it. Beyond max bytes it either switches to streaming to dst (status,
+// headers, the buffered prefix, then the rest) or, with no dst, drops the body and fails
+// further writes with errTooLarge. It deliberately offers no Unwrap or Hijack: a source
+// must not reach the real connection behind the engine's back.
+type buffer struct {
+	dst         http.ResponseWriter // nil: no client (background)
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        []byte
+	max         int64
+	streaming   bool // switched to dst: the response is on its way, not storable
+	overflow    bool // over max with no dst: body dropped
+	headOnly    bool // the client asked HEAD: stream headers only
+	validated   bool // RunCommand already ran Config.Validate on the body
+	cacheStatus string
+}
+
+func newBuffer(dst http.ResponseWriter, max int64, headOnly bool, cacheStatus string) *buffer {
+	return &buffer{dst: dst, header: make(http.Header), max: max, headOnly: headOnly, cacheStatus: cacheStatus}
+}
+
+// Header implements http.ResponseWriter.
+func (b *buffer) Header() http.Header { return b.header }
+
+// WriteHeader implements http.ResponseWriter. Informational statuses are dropped.
+func (b *buffer) WriteHeader(code int) {
+	if b.wroteHeader || code < 200 {
+		return
+	}
+	b.status = code
+	b.wroteHeader = true
+}
+
+// Write implements http.ResponseWriter.
+func (b *buffer) Write(p []byte) (int, error) {
+	if !b.wroteHeader {
+		b.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case b.streaming:
+		if b.headOnly {
+			return len(p), nil
+		}
+		return b.dst.Write(p)
+	case b.overflow:
+		return 0, errTooLarge
+	}
+	if int64(len(b.body))+int64(len(p)) <= b.max {
+		b.body = append(b.body, p...)
+		return len(p), nil
+	}
+	if b.dst == nil {
+		b.overflow = true
+		b.body = nil
+		return 0, errTooLarge
+	}
+	b.startStreaming()
+	if b.headOnly {
+		return len(p), nil
+	}
+	return b.dst.Write(p)
+}
+
+// startStreaming sends the status, headers and buffered prefix to dst.
+func (b *buffer) startStreaming() {
+	b.streaming = true
+	h := b.dst.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	h.Set("Cache-Status", b.cacheStatus+"; fwd-status="+itoa(b.status)+"; detail=too-large")
+	b.dst.WriteHeader(b.status)
+	if !b.headOnly && len(b.body) > 0 {
+		_, _ = b.dst.Write(b.body)
+	}
+	b.body = nil
+}
+
+// Flush implements http.Flusher: a no-op while buffering, forwarded while streaming.
+func (b *buffer) Flush() {
+	if b.streaming {
+		if f, ok := b.dst.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+}
+
+// code is the status the source answered with (200 when it wrote nothing).
+func (b *buffer) code() int {
+	if b.status == 0 {
+		return http.StatusOK
+	}
+	return b.status
+}
+
+// statusRecorder notes the status written through it, for RunCommand's classification
+// when the writer it was given is not the engine's buffer.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the writer RunCommand was given.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
