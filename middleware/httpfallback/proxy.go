@@ -1,0 +1,479 @@
+package httpfallback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// RouteOverride overrides the upstream's freshness for the requests under a path prefix:
+// the operator's say over what the upstream's Cache-Control states (cache.Policy's
+// OverrideFreshness). no-store, private and the other rules against storing still apply.
+type RouteOverride struct {
+	// Prefix is matched against the cleaned request path (before the upstream base path is
+	// added): "/static/" matches "/static/app.js". Required, it must start with "/".
+	// The longest matching prefix wins.
+	Prefix string
+	// Fresh replaces the response's own freshness. Required, > 0.
+	Fresh time.Duration
+}
+
+// ProxyConfig configures a Proxy. Every zero value is a documented default.
+type ProxyConfig struct {
+	// Upstream is the base URL every request is forwarded under: scheme http or https, a
+	// host, and optionally a base path. It may not have a query, a fragment or user info
+	// (use Client.Credential for credentials). Required.
+	Upstream string
+	// Engine configures the engine the proxy serves through (store, policy, stale windows,
+	// defaults, events). Engine.Store nil: the proxy owns a cache.Memory of Engine.MaxBytes
+	// (shared by every route) and closes it in Close.
+	Engine Config
+	// Client configures the upstream client every forwarded request goes through (its
+	// command, retries, rate limit, credential). Client.Command.Name "": Engine.Name (or
+	// "failsoft") + "/proxy". Zero fields of Client.Command take Engine.Command's values.
+	// Client.FailureStatuses nil: Engine.FailureStatuses. Client.Transport nil: a clone of
+	// http.DefaultTransport that ignores proxy environment variables, does not compress on
+	// its own (the client's Accept-Encoding is passed through) and keeps up to 256 idle
+	// connections to the upstream; the proxy closes its idle connections in Close.
+	Client upstream.ClientConfig
+	// Routes override freshness per path prefix. Each override runs on its own engine over
+	// the same store and client (the route name is the prefix).
+	Routes []RouteOverride
+	// MaxRequestBody bounds request bodies, streamed upstream as they arrive: a larger one
+	// is answered 413 (at once when Content-Length says so, else when the limit is passed,
+	// and then the upstream request is abandoned). 0: 10 MiB; negative: no limit.
+	MaxRequestBody int64
+}
+
+// Proxy is a caching fallback reverse proxy for one upstream base URL: an http.Handler that
+// forwards each request through an upstream.Client (hystrix command, retries for idempotent
+// requests) and serves it through the Engine (store, stale, defaults, Cache-Status), so a
+// failing upstream is answered from the cache. Create it with NewProxy and Close it.
+//
+// The target of every request is the base URL joined with the request's cleaned path and
+// its query: the Host header, an absolute-form request URI, dot segments or encoded slashes
+// never select another host nor leave the base path (what cannot be joined safely is
+// answered 400). Hop-by-hop headers are dropped both ways; X-Forwarded-For, -Host and
+// -Proto are set.
+type Proxy struct {
+	base     *url.URL // scheme and host of the upstream
+	basePath string   // escaped base path without its trailing slash
+	maxBody  int64
+
+	engine *Engine      // routes without an override
+	routes []proxyRoute // overrides, longest prefix first
+	route  func(*http.Request) string
+	client *upstream.Client
+	store  *cache.Memory // owned store, nil when the caller gave one
+	tr     *http.Transport
+	fetch  Fetcher
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type proxyRoute struct {
+	prefix string
+	engine *Engine
+}
+
+// Errors the proxy answers itself, before or instead of the upstream.
+var (
+	errRequestTooLarge = errors.New("httpfallback: proxy: request body too large")
+	errRequestBody     = errors.New("httpfallback: proxy: reading the request body failed")
+)
+
+const defaultMaxRequestBody = 10 << 20
+
+// NewProxy validates cfg and returns a Proxy. Errors name the offending field.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	base, err := parseUpstream(cfg.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		base:     &url.URL{Scheme: base.Scheme, Host: base.Host},
+		basePath: strings.TrimSuffix(base.EscapedPath(), "/"),
+		maxBody:  cfg.MaxRequestBody,
+		route:    cfg.Engine.Route,
+	}
+	if p.maxBody == 0 {
+		p.maxBody = defaultMaxRequestBody
+	}
+	seen := make(map[string]bool, len(cfg.Routes))
+	for i, ro := range cfg.Routes {
+		switch {
+		case !strings.HasPrefix(ro.Prefix, "/"):
+			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Prefix %q must start with /", i, ro.Prefix)
+		case ro.Fresh <= 0:
+			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Fresh must be > 0, got %v", i, ro.Fresh)
+		case seen[ro.Prefix]:
+			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Prefix %q is given twice", i, ro.Prefix)
+		}
+		if _, err := cleanPath(ro.Prefix); err != nil {
+			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Prefix %q: %w", i, ro.Prefix, err)
+		}
+		seen[ro.Prefix] = true
+	}
+
+	name := cfg.Engine.Name
+	if name == "" {
+		name = "failsoft"
+	}
+	ccfg := cfg.Client
+	if ccfg.Command.Name == "" {
+		ccfg.Command.Name = name + "/proxy"
+	}
+	ccfg.Command = inheritSettings(ccfg.Command, cfg.Engine.Command)
+	if ccfg.FailureStatuses == nil {
+		ccfg.FailureStatuses = cfg.Engine.FailureStatuses
+	}
+	if ccfg.Logger == nil {
+		ccfg.Logger = cfg.Engine.Logger
+	}
+	if ccfg.Now == nil {
+		ccfg.Now = cfg.Engine.Now
+	}
+	if ccfg.Transport == nil {
+		p.tr = defaultProxyTransport()
+		ccfg.Transport = p.tr
+	}
+
+	ecfg := cfg.Engine
+	if ecfg.Store == nil {
+		p.store, err = cache.New(cache.Config{MaxBytes: ecfg.MaxBytes, Now: ecfg.Now})
+		if err != nil {
+			return nil, fmt.Errorf("httpfallback: ProxyConfig.Engine.MaxBytes: %w", err)
+		}
+		ecfg.Store = p.store
+	}
+	p.client, err = upstream.NewClient(ccfg)
+	if err != nil {
+		p.closeOwned()
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.Client: %w", err)
+	}
+	p.engine, err = New(ecfg)
+	if err != nil {
+		p.closeOwned()
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.Engine: %w", err)
+	}
+	for i, ro := range cfg.Routes {
+		rcfg := ecfg
+		rcfg.Name = name + "/route" + strconv.Itoa(i)
+		rcfg.Policy.OverrideFreshness = ro.Fresh
+		e, err := New(rcfg)
+		if err != nil {
+			p.closeOwned()
+			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d]: %w", i, err)
+		}
+		p.routes = append(p.routes, proxyRoute{prefix: ro.Prefix, engine: e})
+	}
+	// Longest prefix first, so the first match is the most specific.
+	for i := 1; i < len(p.routes); i++ {
+		for j := i; j > 0 && len(p.routes[j].prefix) > len(p.routes[j-1].prefix); j-- {
+			p.routes[j], p.routes[j-1] = p.routes[j-1], p.routes[j]
+		}
+	}
+	p.fetch = p.forward
+	return p, nil
+}
+
+// parseUpstream validates ProxyConfig.Upstream.
+func parseUpstream(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("httpfallback: ProxyConfig.Upstream is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: scheme must be http or https", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: host is required", raw)
+	case u.User != nil:
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream: user info is not allowed, use Client.Credential")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: query and fragment are not allowed", raw)
+	}
+	if p := u.EscapedPath(); p != "" {
+		if c, err := cleanPath(p); err != nil || strings.TrimSuffix(c, "/") != strings.TrimSuffix(p, "/") {
+			return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: base path must be clean (no dot segments, empty segments or encoded slashes)", raw)
+		}
+	}
+	return u, nil
+}
+
+// inheritSettings fills s's zero fields from def (Name excepted).
+func inheritSettings(s, def upstream.Settings) upstream.Settings {
+	if s.Timeout == 0 {
+		s.Timeout = def.Timeout
+	}
+	if s.MaxConcurrent == 0 {
+		s.MaxConcurrent = def.MaxConcurrent
+	}
+	if s.RequestVolumeThreshold == 0 {
+		s.RequestVolumeThreshold = def.RequestVolumeThreshold
+	}
+	if s.ErrorPercentThreshold == 0 {
+		s.ErrorPercentThreshold = def.ErrorPercentThreshold
+	}
+	if s.SleepWindow == 0 {
+		s.SleepWindow = def.SleepWindow
+	}
+	if s.OnStateChange == nil {
+		s.OnStateChange = def.OnStateChange
+	}
+	return s
+}
+
+// defaultProxyTransport is the transport of a Proxy whose Client.Transport is nil.
+func defaultProxyTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.DisableCompression = true
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 256
+	return t
+}
+
+// ServeHTTP forwards r to the upstream through the engine.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqPath := r.URL.EscapedPath()
+	clean, err := cleanPath(reqPath)
+	if err != nil {
+		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
+		return
+	}
+	if p.maxBody > 0 && r.ContentLength > p.maxBody {
+		writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
+		return
+	}
+	if clean != reqPath || r.URL.Scheme != "" || r.URL.Host != "" || r.URL.User != nil {
+		// Key and forward the cleaned origin-form path; the absolute form's host is ignored.
+		dec, _ := url.PathUnescape(clean) // cleanPath validated every escape
+		r2 := r.WithContext(r.Context())
+		r2.URL = &url.URL{Path: dec, RawPath: clean, RawQuery: r.URL.RawQuery}
+		r = r2
+	}
+	route, e := p.routeOf(r, clean)
+	e.Serve(w, r, route, p.fetch)
+}
+
+// routeOf picks the engine and route name for a request whose cleaned path is clean.
+func (p *Proxy) routeOf(r *http.Request, clean string) (string, *Engine) {
+	for _, ro := range p.routes {
+		if strings.HasPrefix(clean, ro.prefix) {
+			if p.route != nil {
+				return p.route(r), ro.engine
+			}
+			return ro.prefix, ro.engine
+		}
+	}
+	if p.route != nil {
+		return p.route(r), p.engine
+	}
+	return "*", p.engine
+}
+
+// forward is the proxy's Fetcher: it sends r upstream through the client and copies the
+// answer to w: status, headers minus hop-by-hop ones, and the body streamed. A body that
+// cannot be read to its end is a failure ("invalid-response"), never an answer.
+func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	target, err := joinPath(p.basePath, r.URL.EscapedPath())
+	if err != nil {
+		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
+		return nil
+	}
+	u := &url.URL{Scheme: p.base.Scheme, Host: p.base.Host, RawQuery: r.URL.RawQuery}
+	if u.Path, err = url.PathUnescape(target); err != nil {
+		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
+		return nil
+	}
+	u.RawPath = target
+
+	// A failure to read the request body is the caller's: it cancels the outbound request
+	// (so the client neither counts it against the breaker nor retries it) and is answered
+	// 400 or 413 here.
+	octx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	out := &http.Request{
+		Method:     r.Method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     outboundHeader(r),
+		Host:       u.Host,
+	}
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		out.Body = &requestBody{r: r.Body, left: p.maxBody, limited: p.maxBody > 0, cancel: cancel}
+		out.ContentLength = r.ContentLength
+	}
+	out = out.WithContext(octx)
+
+	resp, err := p.client.Do(out)
+	if err != nil {
+		switch cause := context.Cause(octx); {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(cause, errRequestTooLarge):
+			writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
+			return nil
+		case errors.Is(cause, errRequestBody):
+			writeProxyProblem(w, http.StatusBadRequest, "The request body could not be read.")
+			return nil
+		}
+		return err
+	}
+	defer resp.Body.Close()
+
+	removeHopByHop(resp.Header)
+	h := w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	w.WriteHeader(resp.StatusCode)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	body := &bodyReader{r: resp.Body}
+	n, err := io.Copy(w, body)
+	switch {
+	case body.err != nil:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// Wrapped as io.ErrUnexpectedEOF so that upstream.Reason says "invalid-response",
+		// even when the connection was reset mid-body.
+		return fmt.Errorf("httpfallback: proxy: upstream body broken after %d bytes: %w (%v)", n, io.ErrUnexpectedEOF, body.err)
+	case err != nil:
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("httpfallback: proxy: writing the response: %w", err)
+	}
+	return nil
+}
+
+// requestBody streams the client's request body upstream, enforcing the size limit; a read
+// failure cancels the outbound request with its cause.
+type requestBody struct {
+	r       io.ReadCloser
+	left    int64
+	limited bool
+	cancel  context.CancelCauseFunc
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.limited && int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	if b.limited {
+		b.left -= int64(n)
+		if b.left < 0 {
+			b.cancel(errRequestTooLarge)
+			return 0, errRequestTooLarge
+		}
+	}
+	if err != nil && err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			b.cancel(errRequestTooLarge)
+		} else {
+			b.cancel(fmt.Errorf("%w: %w", errRequestBody, err))
+		}
+	}
+	return n, err
+}
+
+func (b *requestBody) Close() error { return b.r.Close() }
+
+// bodyReader remembers a read error other than io.EOF, to tell a broken upstream body from
+// a failed write to the client.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// writeProxyProblem answers a request the proxy refuses itself (RFC 9457 problem+json).
+func writeProxyProblem(w http.ResponseWriter, status int, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"type":"about:blank","title":%q,"status":%d,"detail":%q}`+"\n", http.StatusText(status), status, detail)
+}
+
+// Stats returns the engine's counters, summed over the route overrides' engines, with the
+// owned store's counters.
+func (p *Proxy) Stats() Stats {
+	s := p.engine.Stats()
+	for _, ro := range p.routes {
+		rs := ro.engine.Stats()
+		s.Hits += rs.Hits
+		s.Misses += rs.Misses
+		s.Stored += rs.Stored
+		s.Stale += rs.Stale
+		s.Defaults += rs.Defaults
+		s.Errors += rs.Errors
+		s.Collapsed += rs.Collapsed
+		s.Refreshes += rs.Refreshes
+	}
+	if p.store != nil {
+		s.Store = p.store.Stats()
+	}
+	return s
+}
+
+// Close stops background refreshes and waits for them, releases the client, closes the
+// idle upstream connections of an owned transport and closes an owned store. Call it after
+// the server has stopped sending requests (http.Server.Shutdown). Safe to call twice.
+func (p *Proxy) Close() error {
+	p.closeOnce.Do(func() { p.closeErr = p.closeOwned() })
+	return p.closeErr
+}
+
+// closeOwned closes what exists, engines first (their refreshes use the client and store).
+func (p *Proxy) closeOwned() error {
+	var errs []error
+	if p.engine != nil {
+		errs = append(errs, p.engine.Close())
+	}
+	for _, ro := range p.routes {
+		errs = append(errs, ro.engine.Close())
+	}
+	if p.client != nil {
+		errs = append(errs, p.client.Close())
+	}
+	if p.tr != nil {
+		p.tr.CloseIdleConnections()
+	}
+	if p.store != nil {
+		errs = append(errs, p.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+var _ http.Handler = (*Proxy)(nil)

@@ -1,0 +1,79 @@
+package httpfallback
+
+import (
+	"net"
+	"net/http"
+	"strings"
+)
+
+// isHopByHop reports whether the canonical header name is hop-by-hop for a proxy (RFC 9110
+// section 7.6.1): it describes one connection and is never forwarded, in either direction.
+// Every Proxy-* field is included (Proxy-Authorization, Proxy-Authenticate, Proxy-Connection).
+func isHopByHop(name string) bool {
+	switch name {
+	case "Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return strings.HasPrefix(name, "Proxy-")
+}
+
+// connectionNamed returns the canonical names of the fields h's Connection header lists:
+// they are hop-by-hop too. It returns nil when there is no Connection header.
+func connectionNamed(h http.Header) map[string]struct{} {
+	vv := h["Connection"]
+	if len(vv) == 0 {
+		return nil
+	}
+	named := make(map[string]struct{})
+	for _, v := range vv {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				named[http.CanonicalHeaderKey(f)] = struct{}{}
+			}
+		}
+	}
+	return named
+}
+
+// removeHopByHop deletes from h every hop-by-hop field and every field its Connection
+// header names.
+func removeHopByHop(h http.Header) {
+	named := connectionNamed(h)
+	for k := range h {
+		if _, ok := named[k]; ok || isHopByHop(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// outboundHeader returns the header to send upstream for r: r's fields minus hop-by-hop ones,
+// with X-Forwarded-For (r's client address appended), X-Forwarded-Host and
+// X-Forwarded-Proto set by the proxy. Value slices of r.Header are shared, never modified.
+func outboundHeader(r *http.Request) http.Header {
+	named := connectionNamed(r.Header)
+	h := make(http.Header, len(r.Header)+3)
+	for k, vv := range r.Header {
+		if _, ok := named[k]; ok || isHopByHop(k) {
+			continue
+		}
+		h[k] = vv
+	}
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && ip != "" {
+		prior := r.Header["X-Forwarded-For"]
+		if len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	if r.Host != "" {
+		h["X-Forwarded-Host"] = []string{r.Host}
+	} else {
+		delete(h, "X-Forwarded-Host")
+	}
+	if r.TLS != nil {
+		h["X-Forwarded-Proto"] = []string{"https"}
+	} else {
+		h["X-Forwarded-Proto"] = []string{"http"}
+	}
+	return h
+}
