@@ -1,0 +1,20 @@
+// Package cache stores HTTP responses for failsoft: immutable entries that know when they are
+// fresh, stale-but-revalidatable (RFC 5861 stale-while-revalidate) and stale-but-usable-on-error
+// (RFC 5861 stale-if-error), the rules that decide whether a response may be stored and shared
+// (RFC 9111, as a shared cache), the cache key, and a byte-bounded in-memory Store built on
+// ristretto.
+//
+// The pieces:
+//
+//   - Policy.NewEntry applies the storage rules to a response and builds an Entry, or says why
+//     not with a *NotStorableError. Policy.Refresh applies a 304 Not Modified to an entry.
+//   - Entry.State(now) tells Fresh, Stale, StaleIfError or Gone; Entry.Age(now) is the RFC 9111
+//     section 4.2.3 current_age to send in the Age header; Entry.TTL(now) the Cache-Status ttl.
+//   - Key builds the primary key of a request; VariantKey extends it with the request's values
+//     of the headers a response varies on. Lookup and Save implement the two-level Vary scheme
+//     on top of any Store.
+//   - Store is the small interface the engine needs; Memory (New) is the default implementation.
+//   - ParseCacheControl is the Cache-Control parser the rules use; it never panics.
+//
+// Times are always passed in (reqTime, respTime, now), so callers and tests control the clock.
+package cache

@@ -1,0 +1,136 @@
+package cache
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// State says how an entry may be used at a given moment.
+type State uint8
+
+const (
+	// Gone means no entry, or an entry past every window. Fetch.
+	Gone State = iota
+	// Fresh means serve without contacting the source.
+	Fresh
+	// Stale means past fresh, within stale-while-revalidate: serve now, refresh in background.
+	Stale
+	// StaleIfError means past stale-while-revalidate, within stale-if-error: fetch, and serve
+	// this entry only when the fetch fails.
+	StaleIfError
+)
+
+// String returns the state's name, e.g. "fresh".
+func (s State) String() string {
+	switch s {
+	case Gone:
+		return "gone"
+	case Fresh:
+		return "fresh"
+	case Stale:
+		return "stale"
+	case StaleIfError:
+		return "stale-if-error"
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// entryOverhead is the fixed per-entry cost added to body and header bytes: the Entry struct,
+// the map and slice headers, and the store's own bookkeeping, rounded up.
+const entryOverhead = 256
+
+// Entry is an immutable stored response. Never mutate an Entry, its Header or its Body
+// after it has been built: it is shared by every request that reads it. Build entries with
+// Policy.NewEntry or Policy.Refresh.
+type Entry struct {
+	Status int
+	Header http.Header // cloned at creation, hop-by-hop and Age removed
+	Body   []byte      // owned
+
+	RequestTime  time.Time     // when the request that produced it was sent
+	ResponseTime time.Time     // when the response was received ("time stored")
+	InitialAge   time.Duration // RFC 9111 4.2.3 corrected_initial_age
+
+	FreshUntil      time.Time // fresh while now < FreshUntil
+	RevalidateUntil time.Time // stale-while-revalidate ends (>= FreshUntil)
+	ErrorUntil      time.Time // stale-if-error ends (>= FreshUntil)
+
+	ETag         string // validator, "" when none
+	LastModified string // validator, "" when none
+
+	// Vary lists the canonical request header names the response varies on, and
+	// VaryValues the values the storing request had for them (same order).
+	Vary       []string
+	VaryValues []string
+
+	cost int64 // computed once at build time; 0 for hand-built entries
+}
+
+// Age is the entry's current age at now: RFC 9111 4.2.3 current_age, that is
+// corrected_initial_age + resident_time, where resident_time = now - ResponseTime (never
+// negative). Callers send it, in whole seconds, as the Age header.
+func (e *Entry) Age(now time.Time) time.Duration {
+	resident := now.Sub(e.ResponseTime)
+	if resident < 0 {
+		resident = 0
+	}
+	return e.InitialAge + resident
+}
+
+// State reports how the entry may be used at now: Fresh before FreshUntil, then Stale before
+// RevalidateUntil, then StaleIfError before ErrorUntil, then Gone.
+func (e *Entry) State(now time.Time) State {
+	switch {
+	case e == nil:
+		return Gone
+	case now.Before(e.FreshUntil):
+		return Fresh
+	case now.Before(e.RevalidateUntil):
+		return Stale
+	case now.Before(e.ErrorUntil):
+		return StaleIfError
+	}
+	return Gone
+}
+
+// TTL is the remaining freshness at now, negative once stale (Cache-Status ttl=).
+func (e *Entry) TTL(now time.Time) time.Duration { return e.FreshUntil.Sub(now) }
+
+// Expires is the end of the longest window: after it the entry is Gone.
+func (e *Entry) Expires() time.Time {
+	t := e.FreshUntil
+	if e.RevalidateUntil.After(t) {
+		t = e.RevalidateUntil
+	}
+	if e.ErrorUntil.After(t) {
+		t = e.ErrorUntil
+	}
+	return t
+}
+
+// Cost is the entry's accounted size in bytes: body + header names and values + Vary data +
+// a fixed per-entry overhead of 256 bytes. It is what the Memory store charges against MaxBytes.
+func (e *Entry) Cost() int64 {
+	if e.cost > 0 {
+		return e.cost
+	}
+	return e.computeCost()
+}
+
+func (e *Entry) computeCost() int64 {
+	n := int64(entryOverhead) + int64(len(e.Body)) + int64(len(e.ETag)) + int64(len(e.LastModified))
+	for k, vs := range e.Header {
+		n += int64(len(k))
+		for _, v := range vs {
+			n += int64(len(v)) + 16 // string header + separators
+		}
+	}
+	for i := range e.Vary {
+		n += int64(len(e.Vary[i])) + 16
+	}
+	for i := range e.VaryValues {
+		n += int64(len(e.VaryValues[i])) + 16
+	}
+	return n
+}

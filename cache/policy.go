@@ -1,0 +1,370 @@
+package cache
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Policy holds the rules for storing and the default windows. The zero value is ready: 2xx
+// except 206 stored, not fresh unless the response says so, no stale-while-revalidate, one
+// hour of stale-if-error, 8 MiB bodies at most, credentialed responses not shared.
+type Policy struct {
+	// Statuses that may be stored; nil means every 2xx except 206 Partial Content (a partial
+	// body must never be served as the full one).
+	Statuses []int
+	// FreshFor is the freshness of a response that states none; 0 means not fresh at all
+	// (always fetched, but kept for the stale windows).
+	FreshFor time.Duration
+	// StaleWhileRevalidate is the default window when the response states none; 0 means none.
+	StaleWhileRevalidate time.Duration
+	// StaleIfError is the default window when the response states none; 0 means 1 hour,
+	// negative means none.
+	StaleIfError time.Duration
+	// ServeStaleDespiteRevalidate lets stale be served even under must-revalidate,
+	// proxy-revalidate and no-cache. Off by default.
+	ServeStaleDespiteRevalidate bool
+	// OverrideFreshness, when > 0, replaces the response's own freshness (operator override).
+	// It wins over s-maxage, max-age, Expires, FreshFor and also over no-cache.
+	OverrideFreshness time.Duration
+	// MaxBodyBytes: larger bodies are not stored; 0 means 8 MiB.
+	MaxBodyBytes int64
+	// ShareCredentialed: a response to a request with Authorization or Cookie may be stored
+	// because the key includes a hash of the credential (see KeyOptions.Credentials).
+	ShareCredentialed bool
+}
+
+// DefaultStaleIfError is the stale-if-error window used when Policy.StaleIfError is 0.
+const DefaultStaleIfError = time.Hour
+
+// DefaultMaxBodyBytes is the body cap used when Policy.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 8 << 20
+
+// NotStorableError says why a response was not stored.
+type NotStorableError struct{ Reason string }
+
+func (e *NotStorableError) Error() string { return "cache: not storable: " + e.Reason }
+
+func notStorable(reason string) error { return &NotStorableError{Reason: reason} }
+
+// hopByHop lists the fields a cache never stores (RFC 9110 7.6.1), plus Age, which is
+// recomputed whenever the entry is served.
+func hopByHop() [10]string {
+	return [...]string{
+		"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Age",
+	}
+}
+
+// NewEntry applies the policy to a response and builds its entry, or returns a
+// *NotStorableError. reqTime and respTime bracket the exchange.
+//
+// It refuses: a method other than GET (HEAD responses carry no body, so they are never
+// stored; a GET entry can answer a HEAD), a status not in Statuses, no-store on the request
+// or the response, private, Vary: *, Set-Cookie, a body over MaxBodyBytes, a body whose
+// length differs from the Content-Length header (truncated), and a response to a request
+// carrying Authorization or Cookie unless the response says public, s-maxage or
+// must-revalidate (RFC 9111 section 3.5) or ShareCredentialed is set.
+//
+// The entry's header is a clone without hop-by-hop fields, Age, and the fields named by a
+// qualified private="..." or no-cache="..." directive; the body is copied.
+func (p Policy) NewEntry(req *http.Request, status int, header http.Header, body []byte, reqTime, respTime time.Time) (*Entry, error) {
+	if req == nil {
+		return nil, notStorable("no request")
+	}
+	if req.Method != http.MethodGet {
+		return nil, notStorable("method " + req.Method)
+	}
+	if !p.statusStorable(status) {
+		return nil, notStorable("status " + strconv.Itoa(status))
+	}
+	if ParseCacheControl(req.Header.Values("Cache-Control")).NoStore {
+		return nil, notStorable("request no-store")
+	}
+	cc := ParseCacheControl(header.Values("Cache-Control"))
+	switch {
+	case cc.NoStore:
+		return nil, notStorable("no-store")
+	case cc.Private:
+		return nil, notStorable("private")
+	}
+	vary, star := varyNames(header)
+	if star {
+		return nil, notStorable("Vary: *")
+	}
+	if len(header.Values("Set-Cookie")) > 0 {
+		return nil, notStorable("Set-Cookie")
+	}
+	if maxBody := p.maxBodyBytes(); int64(len(body)) > maxBody {
+		return nil, notStorable("body " + strconv.Itoa(len(body)) + " bytes over MaxBodyBytes " + strconv.FormatInt(maxBody, 10))
+	}
+	if cls := header.Values("Content-Length"); len(cls) > 0 {
+		for _, cl := range cls {
+			n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
+			if err != nil || n < 0 {
+				return nil, notStorable("invalid Content-Length " + strconv.Quote(cl))
+			}
+			if n != int64(len(body)) {
+				return nil, notStorable("body " + strconv.Itoa(len(body)) + " bytes, Content-Length " + strconv.FormatInt(n, 10) + " (truncated)")
+			}
+		}
+	}
+	if hasCredentials(req) && !p.ShareCredentialed && !cc.Public && !cc.SMaxAge.Present && !cc.MustRevalidate {
+		return nil, notStorable("request has Authorization or Cookie and the response is not public")
+	}
+
+	h := cleanHeader(header, cc)
+	var owned []byte
+	if body != nil {
+		owned = make([]byte, len(body))
+		copy(owned, body)
+	}
+	return p.build(req, status, h, owned, cc, vary, parseAgeHeader(header), reqTime, respTime), nil
+}
+
+// Refresh applies a 304 Not Modified (RFC 9111 4.3.4) to e: a new entry with e's body and
+// status, header fields updated from the 304 (except Content-Length, hop-by-hop fields and
+// Age), new deadlines computed from the merged header as of reqTime and respTime. When the
+// 304 carries no Date, the stored Date is dropped (it dates the old exchange).
+func (p Policy) Refresh(e *Entry, req *http.Request, notModified http.Header, reqTime, respTime time.Time) *Entry {
+	h := e.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if len(notModified.Values("Date")) == 0 {
+		// The stored Date describes the old exchange; the validation is the new one.
+		delete(h, "Date")
+	}
+	for k, vs := range notModified {
+		if k == "Content-Length" {
+			continue
+		}
+		h[k] = slices.Clone(vs)
+	}
+	cc := ParseCacheControl(h.Values("Cache-Control"))
+	h = cleanHeader(h, cc)
+	vary, _ := varyNames(h)
+	if req == nil {
+		req = &http.Request{Header: http.Header{}}
+	}
+	return p.build(req, e.Status, h, e.Body, cc, vary, parseAgeHeader(notModified), reqTime, respTime)
+}
+
+// build computes the deadlines. h is already cleaned and owned, body owned; ageValue is
+// the response's Age header, read before cleaning.
+func (p Policy) build(req *http.Request, status int, h http.Header, body []byte, cc CacheControl, vary []string, ageValue time.Duration, reqTime, respTime time.Time) *Entry {
+	e := &Entry{
+		Status:       status,
+		Header:       h,
+		Body:         body,
+		RequestTime:  reqTime,
+		ResponseTime: respTime,
+		ETag:         h.Get("Etag"),
+		LastModified: h.Get("Last-Modified"),
+	}
+	date, dateOK := parseDate(h, "Date", respTime)
+	e.InitialAge = initialAge(date, ageValue, reqTime, respTime)
+
+	lifetime := p.lifetime(h, cc, date, dateOK)
+	// lifetime 0 gives FreshUntil <= respTime: never fresh, whatever the clock says later.
+	e.FreshUntil = respTime.Add(lifetime - e.InitialAge)
+
+	swr, sie := p.windows(cc)
+	e.RevalidateUntil = e.FreshUntil.Add(swr)
+	e.ErrorUntil = e.FreshUntil.Add(sie)
+
+	if len(vary) > 0 {
+		e.Vary = vary
+		e.VaryValues = make([]string, len(vary))
+		for i, name := range vary {
+			e.VaryValues[i] = headerValue(req.Header, name)
+		}
+	}
+	e.cost = e.computeCost()
+	return e
+}
+
+// lifetime is the freshness lifetime: OverrideFreshness, else (no-cache => 0), s-maxage,
+// max-age, Expires - Date, FreshFor.
+func (p Policy) lifetime(h http.Header, cc CacheControl, date time.Time, dateOK bool) time.Duration {
+	switch {
+	case p.OverrideFreshness > 0:
+		return p.OverrideFreshness
+	case cc.NoCache:
+		return 0
+	case cc.SMaxAge.Present:
+		return cc.SMaxAge.Value // 0 when invalid: stale
+	case cc.MaxAge.Present:
+		return cc.MaxAge.Value
+	}
+	if len(h.Values("Expires")) > 0 {
+		exp, ok := parseDate(h, "Expires", time.Time{})
+		if !ok || !dateOK {
+			return 0 // an invalid Expires or Date means already expired
+		}
+		if d := exp.Sub(date); d > 0 {
+			return d
+		}
+		return 0
+	}
+	if !dateOK {
+		return 0
+	}
+	return p.FreshFor
+}
+
+// windows returns the stale-while-revalidate and stale-if-error windows.
+func (p Policy) windows(cc CacheControl) (swr, sie time.Duration) {
+	if (cc.MustRevalidate || cc.ProxyRevalidate || cc.NoCache) && !p.ServeStaleDespiteRevalidate {
+		return 0, 0
+	}
+	swr = p.StaleWhileRevalidate
+	if swr < 0 {
+		swr = 0
+	}
+	if cc.StaleWhileRevalidate.Valid {
+		swr = cc.StaleWhileRevalidate.Value
+	}
+	switch {
+	case p.StaleIfError == 0:
+		sie = DefaultStaleIfError
+	case p.StaleIfError > 0:
+		sie = p.StaleIfError
+	}
+	if cc.StaleIfError.Valid {
+		sie = cc.StaleIfError.Value
+	}
+	return swr, sie
+}
+
+func (p Policy) statusStorable(status int) bool {
+	if p.Statuses == nil {
+		return status >= 200 && status <= 299 && status != http.StatusPartialContent
+	}
+	return slices.Contains(p.Statuses, status)
+}
+
+func (p Policy) maxBodyBytes() int64 {
+	if p.MaxBodyBytes > 0 {
+		return p.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+// initialAge is RFC 9111 4.2.3 corrected_initial_age.
+func initialAge(date time.Time, ageValue time.Duration, reqTime, respTime time.Time) time.Duration {
+	apparent := respTime.Sub(date)
+	if apparent < 0 {
+		apparent = 0
+	}
+	delay := respTime.Sub(reqTime)
+	if delay < 0 {
+		delay = 0
+	}
+	corrected := ageValue + delay
+	return max(apparent, corrected)
+}
+
+// parseDate parses the first value of an HTTP-date field. A missing field yields def and
+// true; an invalid one yields def and false.
+func parseDate(h http.Header, name string, def time.Time) (time.Time, bool) {
+	v := h.Get(name)
+	if v == "" {
+		return def, len(h.Values(name)) == 0
+	}
+	t, err := http.ParseTime(strings.TrimSpace(v))
+	if err != nil {
+		return def, false
+	}
+	return t, true
+}
+
+// parseAgeHeader reads the first Age value as delta-seconds; invalid values are ignored.
+func parseAgeHeader(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Age"))
+	if v == "" {
+		return 0
+	}
+	d := parseDelta(v, true)
+	return d.Value
+}
+
+// cleanHeader clones h without hop-by-hop fields (including those named by Connection),
+// Age, and the fields a qualified private or no-cache directive names.
+func cleanHeader(h http.Header, cc CacheControl) http.Header {
+	out := h.Clone()
+	if out == nil {
+		return http.Header{}
+	}
+	for _, c := range out.Values("Connection") {
+		for _, f := range strings.Split(c, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				out.Del(f)
+			}
+		}
+	}
+	for _, f := range hopByHop() {
+		delete(out, f)
+	}
+	for _, f := range cc.PrivateFields {
+		delete(out, f)
+	}
+	for _, f := range cc.NoCacheFields {
+		delete(out, f)
+	}
+	return out
+}
+
+// varyNames returns the sorted, de-duplicated canonical names of the Vary field, and whether
+// it holds "*".
+func varyNames(h http.Header) (names []string, star bool) {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			switch {
+			case f == "*":
+				return nil, true
+			case f != "":
+				names = append(names, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), false
+}
+
+// headerValue is the request's value of a varied header: every line joined with ", ",
+// runs of whitespace collapsed to one space, trimmed.
+func headerValue(h http.Header, name string) string {
+	vs := h.Values(name)
+	switch len(vs) {
+	case 0:
+		return ""
+	case 1:
+		if !needsSpaceFold(vs[0]) {
+			return vs[0]
+		}
+	}
+	return strings.Join(strings.Fields(strings.Join(vs, ", ")), " ")
+}
+
+func needsSpaceFold(s string) bool {
+	if s == "" {
+		return false
+	}
+	if isSpace(s[0]) || isSpace(s[len(s)-1]) {
+		return true
+	}
+	for i := 1; i < len(s); i++ {
+		if isSpace(s[i]) && (s[i] != ' ' || isSpace(s[i-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasCredentials(r *http.Request) bool {
+	return len(r.Header.Values("Authorization")) > 0 || len(r.Header.Values("Cookie")) > 0
+}
