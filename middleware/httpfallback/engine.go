@@ -283,6 +283,7 @@ func (e *Engine) serveUnsafe(w http.ResponseWriter, r *http.Request, route strin
 	}
 	if err != nil {
 		o := e.failed(err, buf)
+		o.fwd = "request"
 		e.serveError(w, r, route, "", o, nil, false)
 		return
 	}
@@ -296,7 +297,9 @@ func (e *Engine) bypass(w http.ResponseWriter, r *http.Request, route string, sr
 	w.Header().Set("Cache-Status", "failsoft; fwd=bypass")
 	err := e.run(r.Context(), route, src, rec, r)
 	if err != nil && rec.status == 0 {
-		e.serveError(w, r, route, "", e.failed(err, nil), nil, false)
+		o := e.failed(err, nil)
+		o.fwd = "bypass"
+		e.serveError(w, r, route, "", o, nil, false)
 	}
 }
 

@@ -26,6 +26,7 @@ type outcome struct {
 	reason string // reason(err)
 	called bool   // the source was reached (false: circuit open, overloaded)
 
+	fwd       string // Cache-Status fwd when not derived from the entry ("request", "bypass")
 	alternate bool   // answered by Config.Alternate
 	streamed  bool   // already streamed to the leader's client: not shareable
 	tooLarge  bool   // over the body limit with no client to stream to

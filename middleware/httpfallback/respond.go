@@ -160,7 +160,11 @@ func (e *Engine) failStatus(ent *cache.Entry, o *outcome, collapsed bool) string
 	if !o.called {
 		return "failsoft"
 	}
-	cs := "failsoft; fwd=" + fwdOf(ent) + fwdStatus(o)
+	fwd := o.fwd
+	if fwd == "" {
+		fwd = fwdOf(ent)
+	}
+	cs := "failsoft; fwd=" + fwd + fwdStatus(o)
 	if collapsed {
 		cs += "; collapsed"
 	}
