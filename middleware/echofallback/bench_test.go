@@ -1,0 +1,79 @@
+package echofallback
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// discardWriter is a reusable ResponseWriter for benchmarks.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.status = code }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) reset()                      { clear(w.h); w.status = 0 }
+
+var benchBody = []byte(`{"id":42,"name":"gopher","tags":["a","b","c"],"bio":"a reasonably sized JSON document for a hit"}`)
+
+func benchHandler(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "max-age=3600")
+	return c.Blob(http.StatusOK, "application/json", benchBody)
+}
+
+// BenchmarkFreshHit compares a fresh hit through the middleware with the same Echo handler
+// without middleware writing the same bytes, serially and in parallel:
+//
+//	go test -run '^$' -bench FreshHit -benchmem ./middleware/echofallback/
+func BenchmarkFreshHit(b *testing.B) {
+	clk := newClock()
+	bare := echo.New()
+	bare.GET("/items/:id", benchHandler)
+
+	m, err := New(Config{Engine: testConfig(b, clk)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	wrapped := echo.New()
+	wrapped.Use(m.MiddlewareFunc())
+	wrapped.GET("/items/:id", benchHandler)
+
+	req := httptest.NewRequest(http.MethodGet, "http://example.test/items/42?x=1", nil)
+	prime := httptest.NewRecorder()
+	wrapped.ServeHTTP(prime, req)
+	check := httptest.NewRecorder()
+	wrapped.ServeHTTP(check, req)
+	if cs := check.Header().Get("Cache-Status"); len(cs) < 13 || cs[:13] != "failsoft; hit" {
+		b.Fatalf("not a fresh hit: Cache-Status %q", cs)
+	}
+
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", bare}, {"middleware", wrapped}} {
+		b.Run(bc.name+"/serial", func(b *testing.B) {
+			w := &discardWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.reset()
+				bc.h.ServeHTTP(w, req)
+			}
+		})
+		b.Run(bc.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &discardWriter{h: make(http.Header)}
+				for pb.Next() {
+					w.reset()
+					bc.h.ServeHTTP(w, req)
+				}
+			})
+		})
+	}
+}

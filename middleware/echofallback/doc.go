@@ -1,0 +1,54 @@
+// Package echofallback mounts the failsoft fallback engine (package httpfallback) as native
+// Echo v4 middleware: an Echo app keeps answering, with the last good response or a
+// configured default payload, while whatever its handlers depend on is failing.
+//
+//	m, err := echofallback.New(echofallback.Config{Engine: httpfallback.Config{Name: "api"}})
+//	if err != nil { ... }
+//	defer m.Close()
+//	e.Use(m.MiddlewareFunc())
+//
+// # What a request goes through
+//
+// Everything is decided by the engine (see package httpfallback): a fresh hit is written
+// from the store without running the handler and without touching hystrix; a stale entry
+// within stale-while-revalidate is written at once and refreshed in the background; a miss
+// runs the handler once per key (concurrent requests for the same key wait for it) as the
+// route's hystrix command; on failure the client gets stale data, a default payload, or a
+// clear error. Every answer carries Cache-Status (RFC 9211), and Age when it came from the
+// store.
+//
+// Routes are Echo route templates (c.Path(), for example "/users/:id"), never raw paths:
+// they name the hystrix commands (one circuit per route, so their number is bounded) and
+// key Config.Engine.Defaults. Mount the middleware with Echo.Use, Group.Use or on a route,
+// not with Echo.Pre, which runs before routing.
+//
+// # Inline handlers, and why echo.Context stays safe
+//
+// The handler runs INLINE on the request's goroutine, inside Engine.Serve and
+// Engine.RunCommand: the hystrix command admits it (breaker, concurrency limit) and accounts
+// for its outcome, but does not run it on a goroutine of its own. For the duration of the
+// handler the middleware gives the echo.Context a new echo.Response that writes into the
+// engine's buffer and a request whose context ends at the command's timeout; an error the
+// handler returns is turned into a response by Echo's HTTPErrorHandler into that buffer, so
+// the engine judges exactly the status the client would have seen. The context's original
+// response and request are restored (also when the handler panics) before the engine writes
+// the final answer, once, through the original c.Response(), so Echo sees one committed
+// response and the Before/After hooks of middlewares mounted outside this one run once.
+//
+// The consequence, chosen on purpose: a handler that ignores its context delays its own
+// request past the timeout, but the answer is then the timeout fallback, and nothing runs on
+// with the pooled echo.Context after the middleware has returned — the data race of Echo's
+// old Timeout middleware cannot happen. A test with handlers that keep using c after their
+// deadline, run under -race, checks it. The alternative, running the handler on a command
+// goroutine, would answer the client at the timeout but leave that goroutine using c.
+//
+// A background refresh (after a stale hit) is not the request's: it runs the rest of the
+// chain on a new echo.Context routed afresh from the request, never on the pooled one. Values
+// that middlewares mounted before this one stored with c.Set are not visible to it; values
+// in the request's context.Context are.
+//
+// Requests the Skipper selects (by default protocol upgrades such as WebSocket, which cannot
+// be buffered) bypass the middleware. To share one engine between Echo routes, net/http
+// handlers and the reverse proxy, create it with httpfallback.New and wrap it with
+// FromEngine.
+package echofallback

@@ -1,0 +1,147 @@
+package echofallback
+
+import (
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
+	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/upstream"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// clock is a fake clock the tests advance by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	return &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// uniqueName is a hystrix namespace no other test (nor another -count run) uses.
+func uniqueName(t testing.TB) string {
+	return t.Name() + "-" + strconv.FormatUint(rand.Uint64(), 36)
+}
+
+// testConfig is an engine configuration for tests: unique command names, the fake clock,
+// a generous timeout (so that slow CI never turns a waiter into a fetcher) and a breaker
+// that does not open unless a test asks for it.
+func testConfig(t testing.TB, clk *clock) httpfallback.Config {
+	return httpfallback.Config{
+		Name:     uniqueName(t),
+		MaxBytes: 8 << 20,
+		Now:      clk.Now,
+		Command: upstream.Settings{
+			Timeout:                10 * time.Second,
+			MaxConcurrent:          1000,
+			RequestVolumeThreshold: 1 << 20,
+		},
+	}
+}
+
+// fixture is an Echo app behind the middleware, served by a loopback httptest server.
+type fixture struct {
+	e   *echo.Echo
+	m   *Middleware
+	srv *httptest.Server
+	clk *clock
+}
+
+// newFixture builds the middleware from cfg, lets routes register handlers (with outer
+// middlewares mounted before the fallback middleware by outer) and starts the server.
+func newFixture(t testing.TB, clk *clock, cfg Config, outer []echo.MiddlewareFunc, routes func(e *echo.Echo)) *fixture {
+	t.Helper()
+	m, err := New(cfg)
+	require.NoError(t, err)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(outer...)
+	e.Use(m.MiddlewareFunc())
+	routes(e)
+	srv := httptest.NewServer(e)
+	f := &fixture{e: e, m: m, srv: srv, clk: clk}
+	t.Cleanup(func() {
+		srv.Close()
+		require.NoError(t, m.Close())
+	})
+	return f
+}
+
+// reply is what a client saw.
+type reply struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r reply) cacheStatus() string { return r.header.Get("Cache-Status") }
+
+func (f *fixture) do(t testing.TB, method, path string, hdr ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := f.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return reply{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+func (f *fixture) get(t testing.TB, path string, hdr ...string) reply {
+	t.Helper()
+	return f.do(t, http.MethodGet, path, hdr...)
+}
+
+// counter counts handler runs.
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counter) inc() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return c.n
+}
+
+func (c *counter) get() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// newServer serves h on loopback until the test ends.
+func newServer(t testing.TB, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
