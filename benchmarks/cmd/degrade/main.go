@@ -1,0 +1,81 @@
+// Command degrade runs the degradation harness: every fault mode of a loopback upstream,
+// through failsoft and its peers, and writes results/degrade.md and results/degrade.svg.
+//
+//	go run ./cmd/degrade          # full run, about 4 minutes
+//	go run ./cmd/degrade -quick   # short cells, under a minute
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/failsoft/failsoft/benchmarks/degrade"
+)
+
+func main() {
+	quick := flag.Bool("quick", false, "short cells (under a minute in all)")
+	out := flag.String("out", "results", "directory for the .md and .svg files")
+	modes := flag.String("modes", "", "comma-separated modes (default all: "+strings.Join(degrade.ModeNames(), ",")+")")
+	peers := flag.String("peers", "", "comma-separated peers (default all: "+strings.Join(degrade.PeerNames(), ",")+")")
+	flag.Parse()
+
+	cfg := degrade.Full()
+	name, command := "degrade", "go run ./cmd/degrade"
+	if *quick {
+		cfg = degrade.Quick()
+		name, command = "degrade-quick", "go run ./cmd/degrade -quick"
+	}
+	if *modes != "" {
+		cfg.Modes = strings.Split(*modes, ",")
+		command += " -modes " + *modes
+	}
+	if *peers != "" {
+		cfg.Peers = strings.Split(*peers, ",")
+		command += " -peers " + *peers
+	}
+	cfg.Log = os.Stderr
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := degrade.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "degrade:", err)
+		os.Exit(1)
+	}
+	if err := write(res, *out, name, command); err != nil {
+		fmt.Fprintln(os.Stderr, "degrade:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s/%s.md and %s.svg in %v\n", *out, name, name, res.Took.Round(1e9))
+}
+
+func write(res *degrade.Results, dir, name, command string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	md, err := os.Create(filepath.Join(dir, name+".md"))
+	if err != nil {
+		return err
+	}
+	if err := res.WriteMarkdown(md, command); err != nil {
+		md.Close()
+		return err
+	}
+	if err := md.Close(); err != nil {
+		return err
+	}
+	svg, err := os.Create(filepath.Join(dir, name+".svg"))
+	if err != nil {
+		return err
+	}
+	if err := res.WriteSVG(svg); err != nil {
+		svg.Close()
+		return err
+	}
+	return svg.Close()
+}

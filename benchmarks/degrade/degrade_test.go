@@ -1,0 +1,134 @@
+package degrade
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// tiny is a few-second run. Modes that end in client timeouts (latency, blackhole, slow
+// body) are left out here: heimdall v7.0.3 shares its response and error variables with the
+// hystrix goroutine it abandons at a timeout, a data race that -race reports (see
+// README.md); the full run covers them.
+func tiny() Config {
+	c := Quick()
+	c.Cell = 400 * time.Millisecond
+	c.Workers = 4
+	c.Keys = 8
+	c.Warm = 6
+	c.FlapPeriod = 100 * time.Millisecond
+	c.Modes = []string{"healthy", "errors", "outage", "truncated"}
+	return c
+}
+
+func TestTinyRunIsSane(t *testing.T) {
+	res, err := Run(context.Background(), tiny())
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 4*len(PeerNames()))
+
+	for _, c := range res.Cells {
+		assert.Positive(t, c.Requests, "%s/%s ran", c.Mode, c.Peer)
+		assert.LessOrEqual(t, c.Usable, c.Requests)
+		assert.LessOrEqual(t, c.P50, c.P99)
+		assert.LessOrEqual(t, c.P99, c.Max)
+		if c.Mode == "outage" {
+			assert.Zero(t, c.Upstream, "%s: a refused connection never reaches the upstream", c.Peer)
+		}
+	}
+	cell := func(mode, peer string) Cell {
+		c, ok := res.Find(mode, peer)
+		require.True(t, ok, "%s/%s", mode, peer)
+		return c
+	}
+	for _, p := range PeerNames() {
+		assert.InDelta(t, 100, cell("healthy", p).UsablePct(), 0.01, "%s answers a healthy upstream", p)
+	}
+	// Bodies are checked: a 200 with half the body is not usable.
+	assert.Zero(t, cell("truncated", "bare").Usable)
+	assert.Zero(t, cell("outage", "bare").Usable)
+	assert.InDelta(t, 50, cell("errors", "bare").UsablePct(), 10, "every 2nd request fails")
+
+	// failsoft answers every warmed key from the cache through an outage and a truncating
+	// upstream, and no cold key (nothing to serve).
+	for _, m := range []string{"outage", "truncated"} {
+		c := cell(m, "failsoft")
+		assert.Equal(t, c.WarmReqs, c.WarmUsable, "%s: every warmed key answered", m)
+		assert.Equal(t, c.WarmUsable, c.Usable, "%s: no cold key can be answered", m)
+		assert.Positive(t, c.AgeMax, "%s: the stale data has an age", m)
+	}
+	assert.InDelta(t, 100, cell("errors", "failsoft").UsablePct(), 0.01)
+}
+
+func TestConfigValidation(t *testing.T) {
+	_, err := Run(context.Background(), Config{Keys: 2, Warm: 3})
+	assert.ErrorContains(t, err, "Config.Warm")
+	_, err = Run(context.Background(), Config{Modes: []string{"nope"}})
+	assert.ErrorContains(t, err, "Config.Modes")
+	_, err = Run(context.Background(), Config{Peers: []string{"nope"}})
+	assert.ErrorContains(t, err, "Config.Peers")
+	_, err = Run(context.Background(), Config{Attempt: 2 * time.Second, Deadline: time.Second})
+	assert.ErrorContains(t, err, "Config.Attempt")
+}
+
+func TestSummarize(t *testing.T) {
+	var s []sample
+	for i := 1; i <= 100; i++ {
+		s = append(s, sample{warm: i <= 50, usable: i%2 == 0, latency: time.Duration(i) * time.Millisecond, age: time.Duration(i) * time.Second})
+	}
+	c := summarize("m", "p", s, 7)
+	assert.Equal(t, 100, c.Requests)
+	assert.Equal(t, 50, c.Usable)
+	assert.Equal(t, 50, c.WarmReqs)
+	assert.Equal(t, 25, c.WarmUsable)
+	assert.Equal(t, 50*time.Millisecond, c.P50)
+	assert.Equal(t, 99*time.Millisecond, c.P99)
+	assert.Equal(t, 100*time.Millisecond, c.Max)
+	assert.Equal(t, 50*time.Second, c.AgeP50, "median of the usable answers' ages 2..100 s")
+	assert.Equal(t, 100*time.Second, c.AgeMax)
+	assert.EqualValues(t, 7, c.Upstream)
+	assert.InDelta(t, 50, c.UsablePct(), 1e-9)
+	assert.Zero(t, quantile(nil, 0.5))
+}
+
+func TestReports(t *testing.T) {
+	cfg := Full().withDefaults()
+	cfg.Modes = []string{"healthy", "outage"}
+	cfg.Peers = []string{"bare", "failsoft"}
+	res := &Results{Config: cfg, Cells: []Cell{
+		{Mode: "healthy", Peer: "bare", Requests: 10, Usable: 10},
+		{Mode: "healthy", Peer: "failsoft", Requests: 10, Usable: 10},
+		{Mode: "outage", Peer: "bare", Requests: 10},
+		{Mode: "outage", Peer: "failsoft", Requests: 10, Usable: 7, P50: 3 * time.Millisecond},
+	}}
+	var md bytes.Buffer
+	require.NoError(t, res.WriteMarkdown(&md, "go run ./cmd/degrade"))
+	assert.Contains(t, md.String(), "| outage | 0.0 | 70.0 |")
+	assert.Contains(t, md.String(), "| failsoft | 10 | 70.0 | 0.0 | 3.0 |")
+
+	var svg bytes.Buffer
+	require.NoError(t, res.WriteSVG(&svg))
+	d := xml.NewDecoder(strings.NewReader(svg.String()))
+	rects := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err, "the SVG is well-formed XML")
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	assert.Equal(t, 1+4+2, rects, "background, one bar per cell, one legend swatch per peer")
+}

@@ -1,0 +1,133 @@
+package degrade
+
+import (
+	"bufio"
+	"fmt"
+	"html"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Machine describes where the run happened.
+func Machine() string {
+	cpu := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	return fmt.Sprintf("%s/%s, %d cores (GOMAXPROCS %d), %s, %s", runtime.GOOS, runtime.GOARCH,
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), cpu, runtime.Version())
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond))
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond))
+}
+
+// WriteMarkdown writes the summary matrix and one table per mode.
+func (r *Results) WriteMarkdown(w io.Writer, command string) error {
+	c := r.Config
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Degradation run\n\n")
+	fmt.Fprintf(&b, "- command: `%s` (in benchmarks/)\n", command)
+	fmt.Fprintf(&b, "- date: %s, took %s\n", time.Now().UTC().Format(time.RFC3339), r.Took.Round(time.Second))
+	fmt.Fprintf(&b, "- machine: %s\n", Machine())
+	fmt.Fprintf(&b, "- workload: %d clients, each at most one request per %v, for %v per mode and peer, over %d keys (the first %d fetched once before the fault); request deadline %v\n",
+		c.Workers, c.Interval, c.Cell, c.Keys, c.Warm, c.Deadline)
+	fmt.Fprintf(&b, "- every peer: attempt timeout %v, %d retry (backoff %v..%v) where the peer retries, breaker opens at %d%% errors over >= %d requests and sleeps %v where the peer has one\n",
+		c.Attempt, c.Retries, c.BackoffBase, c.BackoffMax, c.BreakerPercent, c.BreakerVolume, c.BreakerSleep)
+	fmt.Fprintf(&b, "- upstream: `Cache-Control: max-age=%d, stale-if-error=%d`, data version changes every %v; latency %v; errors %.0f%% 503; flapping %v up / %v down; slow body %d B every %v; truncated = half the declared Content-Length, then the connection drops\n\n",
+		int(c.FreshFor.Seconds()), int(c.StaleIfError.Seconds()), c.VersionEvery, c.Latency, c.ErrorFraction*100, c.FlapPeriod, c.FlapPeriod, c.SlowChunk, c.SlowEvery)
+
+	b.WriteString("## Usable answers (% of requests: 2xx with the right, complete body)\n\n")
+	b.WriteString("| mode |")
+	for _, p := range c.Peers {
+		fmt.Fprintf(&b, " %s |", p)
+	}
+	b.WriteString("\n|---|")
+	for range c.Peers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, m := range c.Modes {
+		fmt.Fprintf(&b, "| %s |", m)
+		for _, p := range c.Peers {
+			cell, _ := r.Find(m, p)
+			fmt.Fprintf(&b, " %.1f |", cell.UsablePct())
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("\n## Per mode\n\nlatencies in ms; *upstream* = requests that reached the upstream during the fault; *age* = age of the data in usable answers (since the upstream produced that version)\n")
+	for _, m := range c.Modes {
+		fmt.Fprintf(&b, "\n### %s\n\n", m)
+		b.WriteString("| peer | requests | usable % | warm keys usable % | p50 | p99 | max | upstream | age p50 | age max |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, p := range c.Peers {
+			cell, _ := r.Find(m, p)
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %s | %s | %s | %d | %s | %s |\n", p, cell.Requests,
+				cell.UsablePct(), cell.WarmPct(), ms(cell.P50), ms(cell.P99), ms(cell.Max), cell.Upstream, ms(cell.AgeP50), ms(cell.AgeMax))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var palette = []string{"#9e9e9e", "#f4a261", "#2a9d8f", "#e76f51", "#8d6cab", "#457b9d", "#e9c46a", "#264653"}
+
+// WriteSVG writes a grouped bar chart of the usable share per mode and peer.
+func (r *Results) WriteSVG(w io.Writer) error {
+	modes, ps := r.Config.Modes, r.Config.Peers
+	const (
+		left, top, plotH, barW, gap = 50, 40, 260, 11, 18
+		bottom                      = 90
+	)
+	groupW := len(ps)*barW + gap
+	width := left + len(modes)*groupW + 20
+	height := top + plotH + bottom
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="14" font-weight="bold">Usable answers per fault mode (%% of requests: 2xx and the right body)</text>`+"\n", left)
+	for pctTick := 0; pctTick <= 100; pctTick += 25 {
+		y := top + plotH - pctTick*plotH/100
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`+"\n", left, y, width-20, y)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%d%%</text>`+"\n", left-5, y+4, pctTick)
+	}
+	for mi, m := range modes {
+		x0 := left + mi*groupW + gap/2
+		for pi, p := range ps {
+			cell, _ := r.Find(m, p)
+			h := int(cell.UsablePct()*plotH/100 + 0.5)
+			x := x0 + pi*barW
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s, %s: %.1f%%</title></rect>`+"\n",
+				x, top+plotH-h, barW-1, h, palette[pi%len(palette)], html.EscapeString(m), html.EscapeString(p), cell.UsablePct())
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", x0+len(ps)*barW/2, top+plotH+15, html.EscapeString(m))
+	}
+	for pi, p := range ps {
+		x := left + (pi%3)*170
+		y := top + plotH + 40 + (pi/3)*18
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
+			x, y, palette[pi%len(palette)], x+17, y+10, html.EscapeString(p))
+	}
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
