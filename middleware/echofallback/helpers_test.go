@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/internal/leaktest"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
@@ -20,27 +21,10 @@ import (
 
 func TestMain(m *testing.M) { leaktest.Main(m) }
 
-// clock is a fake clock the tests advance by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is the fake clock the tests advance by hand.
+type clock = fakeclock.Clock
 
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return fakeclock.New() }
 
 // uniqueName is a hystrix namespace no other test (nor another -count run) uses.
 func uniqueName(t testing.TB) string {
