@@ -1,2 +1,107 @@
 // Package httpfallback is the fallback engine of failsoft and its net/http middleware.
+//
+// An Engine sits between a client and a source (a wrapped handler, the Echo adapter's
+// handler chain, or the reverse proxy's upstream client). It keeps good responses in a
+// cache.Store and, when the source fails, answers with what it has: a stale response, a
+// configured default payload, or a clear error. Every answer says what happened in a
+// Cache-Status field (RFC 9211) and, when it comes from a stored entry, an Age field.
+//
+//	eng, err := httpfallback.New(httpfallback.Config{Name: "catalog"})
+//	...
+//	defer eng.Close()
+//	mux.Handle("GET /items/{id}", eng.Handler(itemsHandler))
+//
+// # The request's path
+//
+// One function, Engine.Serve (engine.go), holds the whole path:
+//
+//	unsafe method (not GET/HEAD)   the source runs as its command; the answer is written through
+//	                               (Cache-Status: failsoft; fwd=request); a non-error answer
+//	                               purges the URL's entry. No stale, no default on failure.
+//	fresh entry                    written from the store; no command, no lock, no goroutine
+//	                               (failsoft; hit; ttl=N)
+//	stale, within                  written at once (failsoft; hit; ttl=-N; detail=stale-while-revalidate);
+//	stale-while-revalidate         one background refresh per key, owned by the Engine
+//	miss, stale-if-error, gone     one fetch per key: the first request leads, the others
+//	                               wait up to Config.LockTimeout and share its outcome
+//	                               (failsoft; fwd=uri-miss; fwd-status=200; collapsed)
+//
+// The outcome of a fetch is classified once:
+//
+//   - good and storable: stored and written (failsoft; fwd=uri-miss; fwd-status=200; stored);
+//     fwd=stale when a stale entry existed; not storable: written without "stored", the
+//     reason in detail;
+//   - 4xx: the caller's answer, passed through, neither stored nor counted as a failure;
+//   - 304 to the engine's own conditional (If-None-Match / If-Modified-Since from the stale
+//     entry's validators): the entry is refreshed (RFC 9111 4.3.4), stored and written;
+//   - failure (an error from the source, a 5xx or one of Config.FailureStatuses, a panic, a
+//     timeout, an open circuit, the concurrency limit, a Config.Validate error): the failure
+//     chain, in this order: Config.Alternate (its own command), the stale entry within
+//     stale-if-error (failsoft; fwd=stale; fwd-status=503; ttl=-42; detail=upstream-5xx, or
+//     failsoft; hit; ttl=-42; detail=circuit-open when the source was not called), the
+//     route's default payload or the global one (detail=default, Cache-Control: no-store,
+//     never stored), and last an error: the source's own failing answer when it wrote one,
+//     else application/problem+json (RFC 9457) with 503 and Retry-After for circuit-open
+//     and overloaded, 504 for a timeout, 500 for a panic, 502 otherwise.
+//
+// # Handlers run inline
+//
+// A wrapped handler runs on the request's own goroutine, never on a goroutine of hystrix-go.
+// The route's command (upstream.Runner.Admit) only admits the call (breaker, concurrency
+// limit) and accounts for its outcome; the handler gets a context that ends at the
+// command's timeout and writes into the engine's buffer. This is the one design that gives
+// both guarantees the engine needs:
+//
+//   - nothing runs on after the middleware returns, so a framework's pooled request context
+//     (Echo's echo.Context) is never touched by a handler that outlived its request;
+//   - a large answer can be streamed: the buffer holds up to Policy.MaxBodyBytes and beyond
+//     that switches to writing straight to the client (status, headers, the buffered
+//     prefix, then the rest; Cache-Status detail=too-large), and such an answer is never
+//     stored. A streamed answer is final: the failure chain cannot replace it.
+//
+// The price: a handler that ignores its context delays its own response past the timeout.
+// Its late answer is then discarded and the failure chain answers (a timeout), and the
+// breaker counts it; but the client waits for the handler to return. Handlers should honour
+// r.Context().
+//
+// Only the request's goroutine writes to its ResponseWriter, and it writes once. Results
+// shared between requests (an entry, a fetch outcome) are immutable; each request writes
+// its own copy of the header fields.
+//
+// # Commands
+//
+// Route r runs as the hystrix command Config.Name+"/"+r, created on first use of the route
+// (never on the hit path); the alternate as Name+"/alternate/"+r. r is the route template
+// (Config.Route, else the ServeMux pattern r.Pattern, else "*"): never a raw path, as each
+// name is a hystrix circuit that lives as long as the process. Because hystrix circuits
+// are global, New refuses a Name already used in the process, and a Name stays taken after
+// Close: two Engines never share circuits (one would silently run with the other's
+// settings).
+//
+// # One fetch per key
+//
+// The leader fetches with a context that keeps its request's values but not its
+// cancellation, so the waiters get the result even if the leader's client hangs up, and a
+// client hanging up never counts against the breaker. A waiter's own cancellation only
+// ends its wait. When the leader is stuck past LockTimeout, a waiter fetches on its own
+// and does not store (detail=lock-timeout), as NGINX's cache lock does. A waiter whose
+// request is another variant (Vary) of the leader's, or whose leader streamed, fetches on
+// its own too.
+//
+// # Background refresh and Close
+//
+// A refresh runs on a goroutine the Engine owns, with a clone of the request and a context
+// derived from the Engine's (cancelled by Close) bounded by the command timeout. A Fetcher
+// must therefore not rely on per-request state that is recycled when the request ends.
+// Close cancels refreshes, waits for them, closes the route commands and the store if the
+// Engine created it. After Close, Serve still answers: it calls the source directly and
+// writes its answer through (failsoft; fwd=bypass), without the store.
+//
+// # Observability
+//
+// Config.OnEvent receives hit, miss, stored, stale (with the reason), default, error,
+// refresh and breaker state change events; Config.Logger gets Debug lines for hits and
+// misses, Warn for failures answered stale or by a default, Error for error responses.
+// Logs carry the route, method and path, never the query string or header values (which
+// may hold credentials). Engine.Stats is a snapshot of atomic counters.
 package httpfallback

@@ -196,19 +196,19 @@ func (e *Engine) defaultFor(r *http.Request, route string) *Default {
 // If-None-Match).
 func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.Entry, now time.Time, cs string) {
 	h := w.Header()
-	n := 2
-	for _, v := range ent.Header {
-		n += len(v)
-	}
-	vals := make([]string, 0, n) // one allocation for every value of the copy
+	// One allocation holds every value of the copy (entries usually have one value per
+	// field; append grows it otherwise). Each field's slice is capped, so appending to it
+	// on w never writes into a neighbour's values, let alone into the entry.
+	vals := make([]string, 0, len(ent.Header)+2)
 	for k, v := range ent.Header {
 		i := len(vals)
 		vals = append(vals, v...)
 		h[k] = vals[i:len(vals):len(vals)]
 	}
+	i := len(vals)
 	vals = append(vals, cs, strconv.FormatInt(int64(ent.Age(now)/time.Second), 10))
-	h["Cache-Status"] = vals[n-2 : n-1 : n-1]
-	h["Age"] = vals[n-1 : n : n]
+	h["Cache-Status"] = vals[i : i+1 : i+1]
+	h["Age"] = vals[i+1 : i+2 : i+2]
 	if ent.ETag != "" && ent.Status == http.StatusOK {
 		if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, ent.ETag) {
 			delete(h, "Content-Length")
