@@ -2,6 +2,7 @@ package httpfallback
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,10 @@ type ProxyConfig struct {
 	// Routes override freshness per path prefix. Each override runs on its own engine over
 	// the same store and client (the route name is the prefix).
 	Routes []RouteOverride
+	// BodyIdleTimeout bounds the wait for each read of the upstream's response body once
+	// its headers have arrived (the command timeout bounds the wait for the headers): a
+	// body that stalls longer is a failure ("invalid-response"), never stored. 0: 30s.
+	BodyIdleTimeout time.Duration
 	// MaxRequestBody bounds request bodies, streamed upstream as they arrive: a larger one
 	// is answered 413 (at once when Content-Length says so, else when the limit is passed,
 	// and then the upstream request is abandoned). 0: 10 MiB; negative: no limit.
@@ -69,6 +74,8 @@ type Proxy struct {
 	base     *url.URL // scheme and host of the upstream
 	basePath string   // escaped base path without its trailing slash
 	maxBody  int64
+	idle     time.Duration
+	bufs     sync.Pool // *[]byte copy buffers
 
 	engine *Engine      // routes without an override
 	routes []proxyRoute // overrides, longest prefix first
@@ -91,6 +98,7 @@ type proxyRoute struct {
 var (
 	errRequestTooLarge = errors.New("httpfallback: proxy: request body too large")
 	errRequestBody     = errors.New("httpfallback: proxy: reading the request body failed")
+	errBodyStalled     = errors.New("httpfallback: proxy: upstream body stalled past BodyIdleTimeout")
 )
 
 const defaultMaxRequestBody = 10 << 20
@@ -110,6 +118,15 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	if p.maxBody == 0 {
 		p.maxBody = defaultMaxRequestBody
 	}
+	switch {
+	case cfg.BodyIdleTimeout < 0:
+		return nil, fmt.Errorf("httpfallback: ProxyConfig.BodyIdleTimeout is negative (%v)", cfg.BodyIdleTimeout)
+	case cfg.BodyIdleTimeout == 0:
+		p.idle = 30 * time.Second
+	default:
+		p.idle = cfg.BodyIdleTimeout
+	}
+	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	seen := make(map[string]bool, len(cfg.Routes))
 	for i, ro := range cfg.Routes {
 		switch {
@@ -140,9 +157,6 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 	if ccfg.Logger == nil {
 		ccfg.Logger = cfg.Engine.Logger
-	}
-	if ccfg.Now == nil {
-		ccfg.Now = cfg.Engine.Now
 	}
 	if ccfg.Transport == nil {
 		p.tr = defaultProxyTransport()
@@ -348,12 +362,19 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	body := &bodyReader{r: resp.Body}
-	n, err := io.Copy(w, body)
+	body := &bodyReader{r: resp.Body, idle: p.idle}
+	body.timer = time.AfterFunc(p.idle, func() { cancel(errBodyStalled) })
+	defer body.timer.Stop()
+	bp := p.bufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(w, body, *bp)
+	p.bufs.Put(bp)
 	switch {
 	case body.err != nil:
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(context.Cause(octx), errBodyStalled) {
+			body.err = errBodyStalled
 		}
 		// Wrapped as io.ErrUnexpectedEOF so that upstream.Reason says "invalid-response",
 		// even when the connection was reset mid-body.
@@ -403,15 +424,21 @@ func (b *requestBody) Close() error { return b.r.Close() }
 
 // bodyReader remembers a read error other than io.EOF, to tell a broken upstream body from
 // a failed write to the client.
+// Each read re-arms the idle timer.
 type bodyReader struct {
-	r   io.Reader
-	err error
+	r     io.Reader
+	err   error
+	idle  time.Duration
+	timer *time.Timer
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {
 		b.err = err
+	}
+	if n > 0 {
+		b.timer.Reset(b.idle)
 	}
 	return n, err
 }
@@ -422,8 +449,10 @@ func writeProxyProblem(w http.ResponseWriter, status int, detail string) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Status", "failsoft; detail=refused")
+	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Reason: "refused"})
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"type":"about:blank","title":%q,"status":%d,"detail":%q}`+"\n", http.StatusText(status), status, detail)
+	_, _ = w.Write(body)
 }
 
 // Stats returns the engine's counters, summed over the route overrides' engines, with the
@@ -440,6 +469,7 @@ func (p *Proxy) Stats() Stats {
 		s.Errors += rs.Errors
 		s.Collapsed += rs.Collapsed
 		s.Refreshes += rs.Refreshes
+		s.Waiting += rs.Waiting
 	}
 	if p.store != nil {
 		s.Store = p.store.Stats()
