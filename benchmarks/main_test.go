@@ -1,0 +1,9 @@
+package benchmarks
+
+import (
+	"testing"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }

@@ -1,0 +1,285 @@
+package benchmarks
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/failsoft/failsoft/middleware/echofallback"
+	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// The micro benchmarks: each scenario through each mount (net/http middleware, Echo
+// middleware, the reverse proxy), serial and parallel, beside a bare handler (for the proxy:
+// httputil.ReverseProxy over the same in-memory upstream) serving the bytes the client gets.
+// Names are key=value for benchstat:
+//
+//	go test -run '^$' -bench . -benchmem -count 6 . | tee new.txt && benchstat new.txt
+
+var (
+	microBody   = []byte(strings.Repeat(`{"id":42,"name":"failsoft","tags":["a","b"]}`, 24)) // about 1 KiB
+	defaultBody = []byte(`{"id":0,"name":"unavailable","tags":[]}`)
+)
+
+// source is the application handler (or, for the proxy, the upstream): it answers
+// microBody with cc as Cache-Control, or 503 while failing.
+type source struct {
+	cc   string
+	fail atomic.Bool
+	body []byte
+}
+
+func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.fail.Load() {
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if s.cc != "" {
+		h.Set("Cache-Control", s.cc)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(s.body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(s.body)
+}
+
+// handlerTransport is an in-memory upstream for the proxy: no sockets in the measurement.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	resp := rec.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+// discard is a reusable ResponseWriter: the benchmarks measure the handlers, not a recorder.
+type discard struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discard) Header() http.Header { return w.h }
+func (w *discard) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *discard) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *discard) reset()                      { clear(w.h); w.status, w.n = 0, 0 }
+
+const microURL = "http://bench.test/items/42"
+
+var mounts = []string{"nethttp", "echo", "proxy"}
+
+// mount puts src behind failsoft (impl "failsoft") or behind nothing ("bare") on the given
+// mount. Every failsoft build gets unique command names (hystrix circuits are global).
+func mount(b *testing.B, how, impl string, cfg httpfallback.Config, src http.Handler) http.Handler {
+	b.Helper()
+	cfg.Name = fmt.Sprintf("%s#%d", b.Name(), time.Now().UnixNano())
+	switch how + "/" + impl {
+	case "nethttp/bare":
+		return src
+	case "nethttp/failsoft":
+		eng, err := httpfallback.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = eng.Close() })
+		return eng.Handler(src)
+	case "echo/bare", "echo/failsoft":
+		e := echo.New()
+		if impl == "failsoft" {
+			m, err := echofallback.New(echofallback.Config{Engine: cfg})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = m.Close() })
+			e.Use(m.MiddlewareFunc())
+		}
+		e.GET("/items/:id", echo.WrapHandler(src))
+		return e
+	case "proxy/bare":
+		target, _ := url.Parse("http://upstream.test")
+		return &httputil.ReverseProxy{
+			Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+			Transport: handlerTransport{src},
+		}
+	case "proxy/failsoft":
+		p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{
+			Upstream: "http://upstream.test",
+			Engine:   cfg,
+			Client: upstream.ClientConfig{
+				Transport: handlerTransport{src},
+				Retry:     upstream.RetryPolicy{MaxAttempts: 1},
+			},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = p.Close() })
+		return p
+	}
+	b.Fatalf("unknown mount %s/%s", how, impl)
+	return nil
+}
+
+// serve sends one request and returns the writer.
+func serve(h http.Handler, target string) *discard {
+	w := &discard{h: make(http.Header)}
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// expect checks one answer before timing: status, size and, for failsoft, a Cache-Status
+// containing want.
+func expect(b *testing.B, h http.Handler, impl, want string, size int) {
+	b.Helper()
+	w := serve(h, microURL)
+	cs := w.h.Get("Cache-Status")
+	if w.status != http.StatusOK || w.n != size || (impl == "failsoft" && !strings.Contains(cs, want)) {
+		b.Fatalf("%s: status %d, %d bytes (want %d), Cache-Status %q (want %q)", impl, w.status, w.n, size, cs, want)
+	}
+}
+
+// run times h on a fixed URL (target nil) or on a URL per iteration, serial or parallel.
+func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i uint64) string) {
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	var seq atomic.Uint64
+	if !parallel {
+		w := &discard{h: make(http.Header)}
+		req := httptest.NewRequest(http.MethodGet, microURL, nil)
+		for b.Loop() {
+			w.reset()
+			if target != nil {
+				req = httptest.NewRequest(http.MethodGet, target(seq.Add(1)), nil)
+			}
+			h.ServeHTTP(w, req)
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: make(http.Header)}
+		req := httptest.NewRequest(http.MethodGet, microURL, nil)
+		for pb.Next() {
+			w.reset()
+			if target != nil {
+				req = httptest.NewRequest(http.MethodGet, target(seq.Add(1)), nil)
+			}
+			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+// each runs body for every mount, implementation and parallelism.
+func each(b *testing.B, body func(b *testing.B, how, impl string, parallel bool)) {
+	for _, how := range mounts {
+		for _, impl := range []string{"bare", "failsoft"} {
+			for _, parallel := range []bool{false, true} {
+				name := fmt.Sprintf("mount=%s/impl=%s/par=%t", how, impl, parallel)
+				b.Run(name, func(b *testing.B) { body(b, how, impl, parallel) })
+			}
+		}
+	}
+}
+
+// neverOpen keeps the breaker closed whatever fails, so every request calls the source.
+var neverOpen = upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Second}
+
+// BenchmarkFreshHit: the entry is fresh; failsoft answers from the store, the source is not
+// called. Bare: the source answers.
+func BenchmarkFreshHit(b *testing.B) {
+	each(b, func(b *testing.B, how, impl string, parallel bool) {
+		src := &source{cc: "max-age=3600", body: microBody}
+		h := mount(b, how, impl, httpfallback.Config{}, src)
+		serve(h, microURL) // store
+		expect(b, h, impl, "; hit", len(microBody))
+		run(b, h, parallel, len(microBody), nil)
+	})
+}
+
+// BenchmarkMissStore: every request is a new URL: failsoft fetches from the source, stores
+// and answers. Bare: the source answers.
+func BenchmarkMissStore(b *testing.B) {
+	each(b, func(b *testing.B, how, impl string, parallel bool) {
+		src := &source{cc: "max-age=3600", body: microBody}
+		h := mount(b, how, impl, httpfallback.Config{}, src)
+		expect(b, h, impl, "stored", len(microBody))
+		run(b, h, parallel, len(microBody), func(i uint64) string {
+			return microURL + "?n=" + strconv.FormatUint(i, 10)
+		})
+	})
+}
+
+// BenchmarkStaleOnError: the entry is past its freshness (max-age=0) and within
+// stale-if-error; the source fails (503) on every call and failsoft answers the stale
+// entry. The breaker never opens. Bare: the source answers the same bytes.
+func BenchmarkStaleOnError(b *testing.B) {
+	each(b, func(b *testing.B, how, impl string, parallel bool) {
+		src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
+		h := mount(b, how, impl, httpfallback.Config{Command: neverOpen}, src)
+		serve(h, microURL) // store
+		if impl == "failsoft" {
+			src.fail.Store(true)
+		}
+		expect(b, h, impl, "fwd=stale", len(microBody))
+		run(b, h, parallel, len(microBody), nil)
+	})
+}
+
+// BenchmarkStaleBreakerOpen: as StaleOnError, but the breaker is open: failsoft answers the
+// stale entry without calling the source.
+func BenchmarkStaleBreakerOpen(b *testing.B) {
+	each(b, func(b *testing.B, how, impl string, parallel bool) {
+		src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
+		cfg := httpfallback.Config{Command: upstream.Settings{
+			RequestVolumeThreshold: 1, ErrorPercentThreshold: 1, SleepWindow: time.Hour, Timeout: time.Second,
+		}}
+		h := mount(b, how, impl, cfg, src)
+		serve(h, microURL) // store
+		if impl == "failsoft" {
+			src.fail.Store(true)
+			// hystrix-go's metrics update asynchronously: fail until the circuit reports open.
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(serve(h, microURL).h.Get("Cache-Status"), "circuit-open") {
+				if time.Now().After(deadline) {
+					b.Fatal("the breaker did not open")
+				}
+			}
+		}
+		expect(b, h, impl, "circuit-open", len(microBody))
+		run(b, h, parallel, len(microBody), nil)
+	})
+}
+
+// BenchmarkDefaultPayload: nothing stored, the source fails on every call, failsoft answers
+// the configured default payload. Bare: the source answers the default's bytes.
+func BenchmarkDefaultPayload(b *testing.B) {
+	each(b, func(b *testing.B, how, impl string, parallel bool) {
+		src := &source{body: defaultBody}
+		cfg := httpfallback.Config{Command: neverOpen, Default: &httpfallback.Default{
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: defaultBody,
+		}}
+		h := mount(b, how, impl, cfg, src)
+		if impl == "failsoft" {
+			src.fail.Store(true)
+		}
+		expect(b, h, impl, "detail=default", len(defaultBody))
+		run(b, h, parallel, len(defaultBody), nil)
+	})
+}
