@@ -199,7 +199,7 @@ func (e *Engine) lead(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		e.mu.Unlock()
 		close(f.done)
 	}()
-	return e.fetch(ctx, w, r, route, key, ent, src, true)
+	return e.fetch(ctx, w, r, route, key, ent, src, "")
 }
 
 // wait follows another request's fetch of key for up to LockTimeout. If the leader is
@@ -222,12 +222,16 @@ func (e *Engine) wait(w http.ResponseWriter, r *http.Request, route, key string,
 	}
 	e.waiting.Add(-1)
 	t.Stop()
-	if o != nil && o.sharable(r) {
-		e.collapsed.Add(1)
-		e.respond(w, r, route, key, ent, o, true)
-		return
+	why := "lock-timeout"
+	if o != nil {
+		if o.sharable(r) {
+			e.collapsed.Add(1)
+			e.respond(w, r, route, key, ent, o, true)
+			return
+		}
+		why = "not-shared"
 	}
-	o = e.fetch(r.Context(), w, r, route, key, ent, src, false)
+	o = e.fetch(r.Context(), w, r, route, key, ent, src, why)
 	if o.streamed {
 		return
 	}

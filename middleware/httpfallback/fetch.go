@@ -71,8 +71,9 @@ func (o *outcome) setVary(r *http.Request) {
 
 // fetch asks the source for r (a HEAD is fetched as a GET so that the answer can be
 // stored), then the alternate if the source failed. w is the client to stream a large
-// answer to (nil in the background). store says whether a good answer may be stored.
-func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, store bool) *outcome {
+// answer to (nil in the background). noStore, when not "", forbids storing and says why
+// (the Cache-Status detail of a good answer).
+func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, noStore string) *outcome {
 	req := r.Clone(ctx)
 	req.Method = http.MethodGet
 	if r.Method == http.MethodHead {
@@ -99,7 +100,7 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	reqTime := e.cfg.Now()
 	err := e.run(ctx, route, src, buf, req)
 	respTime := e.cfg.Now()
-	o := e.classify(ctx, req, route, key, ent, buf, err, conditional, store, reqTime, respTime)
+	o := e.classify(ctx, req, route, key, ent, buf, err, conditional, noStore, reqTime, respTime)
 	if o.err == nil || e.cfg.Alternate == nil || buf.streaming {
 		return o
 	}
@@ -132,7 +133,7 @@ func fwdOf(ent *cache.Entry) string {
 
 // classify turns the source's answer into an outcome, storing a good answer when allowed.
 func (e *Engine) classify(ctx context.Context, req *http.Request, route, key string, ent *cache.Entry, buf *buffer, err error,
-	conditional, store bool, reqTime, respTime time.Time) *outcome {
+	conditional bool, noStore string, reqTime, respTime time.Time) *outcome {
 	status := buf.code()
 	switch {
 	case buf.streaming:
@@ -146,7 +147,7 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 	if err == nil && status == http.StatusNotModified && conditional {
 		refreshed := e.cfg.Policy.Refresh(ent, req, buf.header, reqTime, respTime)
 		o := &outcome{status: status, entry: refreshed, called: true}
-		if store {
+		if noStore == "" {
 			o.stored = cache.Save(ctx, e.store, key, req, refreshed)
 			if o.stored {
 				e.stored.Add(1)
@@ -167,9 +168,9 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 		o.setVary(req)
 		return o // the caller's answer: passed through, not stored, not a failure
 	}
-	if !store {
+	if noStore != "" {
 		o.setVary(req)
-		o.detail = "lock-timeout"
+		o.detail = noStore
 		return o
 	}
 	if buf.header.Get("Content-Type") == "" && len(buf.body) > 0 {

@@ -1,0 +1,152 @@
+package httpfallback
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/upstream"
+)
+
+func TestWaiterOfAnotherVariantDoesNotGetLeadersAnswer(t *testing.T) {
+	release := make(chan struct{})
+	var first atomic.Bool
+	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
+	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			<-release
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", "Accept-Language")
+		fmt.Fprint(w, "lang="+r.Header.Get("Accept-Language"))
+	})
+	leader := make(chan engResp)
+	go func() { leader <- hs.get("/v", "Accept-Language", "fr") }()
+	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	var wg sync.WaitGroup
+	var same, other engResp
+	wg.Go(func() { same = hs.get("/v", "Accept-Language", "fr") })
+	wg.Go(func() { other = hs.get("/v", "Accept-Language", "de") })
+	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 2 }, 5*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	assert.Equal(t, "lang=fr", (<-leader).body)
+	assert.Equal(t, "lang=fr", same.body)
+	assert.True(t, hasParam(same.cs(), "collapsed"), same.cs())
+	assert.Equal(t, "lang=de", other.body, "another variant never gets the leader's answer")
+	assert.Contains(t, other.cs(), "detail=not-shared")
+}
+
+func TestEventsAndStats(t *testing.T) {
+	var mu sync.Mutex
+	var kinds []string
+	sw := &switchable{}
+	cfg := Config{OnEvent: func(ev Event) {
+		mu.Lock()
+		kinds = append(kinds, ev.Kind.String()+":"+ev.Reason)
+		mu.Unlock()
+	}, Default: &Default{Body: []byte("d")}}
+	hs := newEngHarness(t, cfg, sw.handler(t))
+	hs.get("/e")
+	hs.get("/e")
+	hs.clock.Advance(5 * time.Second)
+	sw.set("503")
+	hs.get("/e")
+	hs.get("/other")
+	mu.Lock()
+	got := append([]string(nil), kinds...)
+	mu.Unlock()
+	assert.Equal(t, []string{
+		"miss:", "stored:", "hit:", "miss:", "stale:upstream-5xx", "miss:", "default:upstream-5xx",
+	}, got)
+	st := hs.eng.Stats()
+	assert.EqualValues(t, 1, st.Hits)
+	assert.EqualValues(t, 3, st.Misses)
+	assert.EqualValues(t, 1, st.Stored)
+	assert.EqualValues(t, 1, st.Stale)
+	assert.EqualValues(t, 1, st.Defaults)
+	assert.NotZero(t, st.Store.Stored, "the owned store's own counters are included")
+}
+
+func TestPanicWithoutStaleServesDefaultAndServerStaysUp(t *testing.T) {
+	sw := &switchable{}
+	sw.set("panic")
+	var reason atomic.Value
+	cfg := Config{Default: &Default{Func: func(r *http.Request, why string) (int, http.Header, []byte) {
+		reason.Store(why)
+		return 200, nil, []byte("fallback")
+	}}}
+	hs := newEngHarness(t, cfg, sw.handler(t))
+	r := hs.get("/p")
+	assert.Equal(t, "fallback", r.body)
+	assert.Equal(t, "panic", reason.Load())
+	sw.set("")
+	assert.Equal(t, `{"good":true}`, hs.get("/p").body, "the server stays up")
+}
+
+func TestRunCommandWithPlainWriterCountsFailures(t *testing.T) {
+	eng, err := New(Config{Name: t.Name(), Command: fastCommand()})
+	require.NoError(t, err)
+	defer eng.Close()
+	req := httptest.NewRequest(http.MethodGet, "http://svc.test/x", nil)
+	fail := func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusBadGateway)
+		return nil
+	}
+	var last error
+	require.Eventually(t, func() bool {
+		last = eng.RunCommand(context.Background(), "GET /x", httptest.NewRecorder(), req, fail)
+		return reason(last) == "circuit-open"
+	}, 10*time.Second, 5*time.Millisecond)
+	var se *upstream.StatusError
+	// before opening, the failure was a StatusError; after, the breaker refuses
+	assert.NotErrorAs(t, last, &se)
+	called := false
+	err = eng.RunCommand(context.Background(), "GET /x", httptest.NewRecorder(), req, func(context.Context, http.ResponseWriter, *http.Request) error {
+		called = true
+		return nil
+	})
+	if reason(err) == "circuit-open" {
+		assert.False(t, called)
+	}
+	// a 4xx is an answer, not a failure; the caller's cancellation is returned as is
+	eng2, err := New(Config{Name: t.Name() + "/2", Command: fastCommand()})
+	require.NoError(t, err)
+	defer eng2.Close()
+	for range 10 {
+		err := eng2.RunCommand(context.Background(), "", httptest.NewRecorder(), req, func(_ context.Context, w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(404)
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	err = eng2.RunCommand(ctx, "", httptest.NewRecorder(), req, func(ctx context.Context, _ http.ResponseWriter, _ *http.Request) error {
+		cancel()
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	rn := func() *upstream.Runner { eng2.mu.Lock(); defer eng2.mu.Unlock(); return eng2.runners[defaultRoute] }()
+	assert.Equal(t, upstream.Closed, rn.State())
+}
+
+func TestHandlerIgnoringContextGetsTimeoutNotItsLateAnswer(t *testing.T) {
+	sw := &switchable{}
+	cfg := Config{Command: upstream.Settings{Timeout: 20 * time.Millisecond}}
+	hs := newEngHarness(t, cfg, sw.handler(t))
+	hs.get("/t")
+	hs.clock.Advance(3 * time.Second)
+	sw.set("slow")
+	r := hs.get("/t")
+	assert.Equal(t, `{"good":true}`, r.body, "stale, not the late answer")
+	assert.Equal(t, "failsoft; fwd=stale; ttl=-2; detail=timeout", r.cs())
+}
