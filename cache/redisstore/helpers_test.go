@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/fakeclock"
 )
 
 // addrEnv names the variable that points the tests at a running Redis (.ci/services sets it).
@@ -32,25 +32,8 @@ func sharedAddr(t testing.TB) string {
 	return addr
 }
 
-// clock is a fake clock, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns the shared hand-advanced test clock.
+func newClock() *fakeclock.Clock { return fakeclock.New() }
 
 // prefix is a Redis key prefix unique to the test.
 func prefix(t testing.TB) string { return "failsoft-test:" + t.Name() + ":" }
@@ -90,7 +73,7 @@ func cleanPrefix(t testing.TB, addr string) *redis.Client {
 }
 
 // newMemory returns a local tier on the clock.
-func newMemory(t testing.TB, clk *clock) *cache.Memory {
+func newMemory(t testing.TB, clk *fakeclock.Clock) *cache.Memory {
 	t.Helper()
 	m, err := cache.New(cache.Config{MaxBytes: 1 << 20, Now: clk.Now})
 	require.NoError(t, err)
@@ -98,7 +81,7 @@ func newMemory(t testing.TB, clk *clock) *cache.Memory {
 }
 
 // newTiered returns a Tiered store over a new Memory and a Store on addr, closed at cleanup.
-func newTiered(t testing.TB, clk *clock, cfg Config) *Tiered {
+func newTiered(t testing.TB, clk *fakeclock.Clock, cfg Config) *Tiered {
 	t.Helper()
 	if cfg.Prefix == "" {
 		cfg.Prefix = prefix(t)
