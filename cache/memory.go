@@ -17,9 +17,17 @@ type Config struct {
 	// MaxBytes bounds the accounted bytes (sum of Entry.Cost); 0 means 64 MiB. Negative is
 	// an error.
 	MaxBytes int64
-	// Now is the clock used to compute the TTL of stored entries; nil means time.Now.
+	// Now is the store's clock: Set refuses entries already Gone by it, and the sweeper
+	// removes entries Gone by it. nil means time.Now.
 	Now func() time.Time
+	// SweepInterval is how often a background sweep deletes entries that are Gone (past
+	// their longest window); 0 means one minute, negative means never (Gone entries then
+	// stay until evicted, still counted against MaxBytes, and Get still misses them).
+	SweepInterval time.Duration
 }
+
+// DefaultSweepInterval is the sweep period used when Config.SweepInterval is 0.
+const DefaultSweepInterval = time.Minute
 
 // DefaultMaxBytes is the bound used when Config.MaxBytes is 0.
 const DefaultMaxBytes = 64 << 20
@@ -35,8 +43,10 @@ type Stats struct {
 	// RejectedDropped entries whose write ristretto dropped on every retry.
 	RejectedTooLarge, RejectedNotAdmitted uint64
 	RejectedDropped                       uint64
-	// Evictions counts entries removed to make room or because their TTL ended.
+	// Evictions counts entries removed to make room for others.
 	Evictions uint64
+	// Swept counts Gone entries deleted by Sweep.
+	Swept uint64
 	// Bytes is the accounted size of the entries held now.
 	Bytes int64
 }
@@ -49,16 +59,27 @@ const numStripes = 32
 const setRetries = 8
 
 type stripe struct {
-	mu     sync.RWMutex
-	hits   atomic.Uint64
-	misses atomic.Uint64
-	_      [64 - 24 - 16]byte // keep stripes on separate cache lines
+	mu sync.RWMutex
+	_  [64 - 24]byte // keep stripes on separate cache lines
+}
+
+// slot is what ristretto holds: the entry and its key, so that the sweeper can delete it.
+type slot struct {
+	key string
+	e   *Entry
 }
 
 // Memory is the default Store: in-process, ristretto, bounded in bytes. Create it with New
-// and Close it when done: ristretto runs goroutines until then.
+// and Close it when done: ristretto and the sweeper run goroutines until then.
+//
+// Entries are kept in ristretto without a ristretto TTL: ristretto would read the wall clock
+// on every hit of an item with a TTL (over 100 ns on some virtual machines, more than the
+// whole hit path otherwise costs) and would use the real clock, not the injected one.
+// Instead, Get judges each entry at the caller's now (a Gone entry is a miss) and a sweeper
+// goroutine deletes entries Gone by the store's clock every SweepInterval. So an entry lives
+// until the end of its longest window, as with a TTL, within one sweep interval.
 type Memory struct {
-	rc       *ristretto.Cache[string, *Entry]
+	rc       *ristretto.Cache[string, *slot]
 	maxBytes int64
 	maxEntry int64
 	now      func() time.Time
@@ -68,7 +89,14 @@ type Memory struct {
 	closed  bool        // written under every stripe's write lock, read under any read lock
 	closing atomic.Bool // set before ristretto's Close, whose Clear reports every entry as evicted
 
-	stored, tooLarge, notAdmitted, dropped, evictions, goneHits atomic.Uint64
+	// Counters. ristretto's striped metrics count hits and misses; the Get calls Set makes
+	// itself and the entries Gone at the caller's time are subtracted when reporting.
+	stored, tooLarge, notAdmitted, dropped, evictions, swept atomic.Uint64
+	goneHits, internalHits, internalMisses                   atomic.Uint64
+
+	stopSweep chan struct{}
+	stopOnce  sync.Once
+	sweepDone chan struct{}
 }
 
 // New returns a Memory store bounded by cfg.MaxBytes.
@@ -90,13 +118,16 @@ func New(cfg Config) (*Memory, error) {
 	m.maxEntry = m.maxBytes / 2
 	// About ten counters per expected item, an item being estimated at 1 KiB.
 	counters := min(max(m.maxBytes/1024*10, 1000), 10_000_000)
-	rc, err := ristretto.NewCache(&ristretto.Config[string, *Entry]{
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	rc, err := ristretto.NewCache(&ristretto.Config[string, *slot]{
 		NumCounters:        counters,
 		MaxCost:            m.maxBytes,
 		BufferItems:        64,
 		Metrics:            true,
 		IgnoreInternalCost: true,
-		OnEvict: func(*ristretto.Item[*Entry]) {
+		OnEvict: func(*ristretto.Item[*slot]) {
 			if !m.closing.Load() {
 				m.evictions.Add(1)
 			}
@@ -106,7 +137,80 @@ func New(cfg Config) (*Memory, error) {
 		return nil, errors.New("cache: ristretto: " + err.Error())
 	}
 	m.rc = rc
+	if cfg.SweepInterval > 0 {
+		m.stopSweep = make(chan struct{})
+		m.sweepDone = make(chan struct{})
+		go m.sweepLoop(cfg.SweepInterval)
+	}
 	return m, nil
+}
+
+func (m *Memory) sweepLoop(every time.Duration) {
+	defer close(m.sweepDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stopSweep:
+			return
+		case <-t.C:
+			m.Sweep()
+		}
+	}
+}
+
+// Sweep deletes every entry that is Gone by the store's clock and returns how many it
+// deleted. The background sweeper calls it every SweepInterval; callers may too.
+func (m *Memory) Sweep() int {
+	now := m.now()
+	var gone []string
+	for i := range m.stripes {
+		m.stripes[i].mu.RLock()
+	}
+	if !m.closed {
+		m.rc.IterValues(func(s *slot) bool {
+			if s != nil && s.e.State(now) == Gone {
+				gone = append(gone, s.key)
+			}
+			return false
+		})
+	}
+	for i := range m.stripes {
+		m.stripes[i].mu.RUnlock()
+	}
+	n := 0
+	for _, k := range gone {
+		if m.deleteIf(k, func(e *Entry) bool { return e.State(now) == Gone }) {
+			n++
+		}
+	}
+	m.swept.Add(uint64(n))
+	return n
+}
+
+// deleteIf deletes key when its entry satisfies cond.
+func (m *Memory) deleteIf(key string, cond func(*Entry) bool) bool {
+	st := m.stripe(key)
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if m.closed {
+		return false
+	}
+	s, ok := m.rc.Get(key)
+	m.countInternal(ok)
+	if !ok || s == nil || !cond(s.e) {
+		return false
+	}
+	m.rc.Del(key)
+	return true
+}
+
+func (m *Memory) countInternal(hit bool) {
+	if hit {
+		m.internalHits.Add(1)
+	} else {
+		m.internalMisses.Add(1)
+	}
 }
 
 func (m *Memory) stripe(key string) *stripe {
@@ -122,22 +226,20 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 		s.mu.RUnlock()
 		return nil, Gone
 	}
-	e, ok := m.rc.Get(key)
+	v, ok := m.rc.Get(key)
 	s.mu.RUnlock()
-	if !ok || e == nil {
-		s.misses.Add(1)
+	if !ok || v == nil {
 		return nil, Gone
 	}
-	st := e.State(now)
+	st := v.e.State(now)
 	if st == Gone {
-		s.misses.Add(1)
+		m.goneHits.Add(1)
 		return nil, Gone
 	}
-	s.hits.Add(1)
-	return e, st
+	return v.e, st
 }
 
-// Set stores e under key with a TTL that ends at e.Expires().
+// Set stores e under key until it is Gone (see Memory for how that ends).
 //
 // Guarantee: when Set returns true, e was admitted and every Get for key that starts after
 // Set returned, from any goroutine, sees e until it is replaced, deleted, evicted to make
@@ -145,7 +247,7 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 // be applied to achieve that: it costs microseconds, not nanoseconds.
 //
 // Set returns false, storing nothing new, when: the store is closed; e is nil; e is already
-// Gone by the store's clock; e.Cost() exceeds MaxBytes/2 (RejectedTooLarge); ristretto
+// Gone by the store's clock (e.Expires() not after Config.Now()); e.Cost() exceeds MaxBytes/2 (RejectedTooLarge); ristretto
 // dropped the write on every retry (RejectedDropped); the admission policy refused it
 // because the store is full (RejectedNotAdmitted); or a concurrent Set of the same key
 // replaced it before it could be verified.
@@ -161,8 +263,7 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 		m.tooLarge.Add(1)
 		return false
 	}
-	ttl := e.Expires().Sub(m.now())
-	if ttl <= 0 {
+	if !e.Expires().After(m.now()) {
 		return false
 	}
 	s := m.stripe(key)
@@ -171,12 +272,15 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 	if m.closed {
 		return false
 	}
-	if prev, ok := m.rc.Get(key); ok && prev != nil && prev.Cost() < cost {
+	prev, ok := m.rc.Get(key)
+	m.countInternal(ok)
+	if ok && prev != nil && prev.e.Cost() < cost {
 		m.rc.Del(key)
 	}
+	v := &slot{key: key, e: e}
 	set := false
 	for range setRetries {
-		if set = m.rc.SetWithTTL(key, e, cost, ttl); set {
+		if set = m.rc.Set(key, v, cost); set {
 			break
 		}
 		m.rc.Wait()
@@ -187,11 +291,12 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 	}
 	m.rc.Wait()
 	got, ok := m.rc.Get(key)
+	m.countInternal(ok)
 	switch {
 	case !ok:
 		m.notAdmitted.Add(1)
 		return false
-	case got != e:
+	case got != v:
 		return false
 	}
 	m.stored.Add(1)
@@ -212,6 +317,11 @@ func (m *Memory) Delete(_ context.Context, key string) {
 // Delete calls in progress; after it, Get misses and Set returns false. Safe to call twice
 // and concurrently.
 func (m *Memory) Close() error {
+	// Stop the sweeper first: a Sweep waiting for a stripe lock must not wait for us.
+	if m.stopSweep != nil {
+		m.stopOnce.Do(func() { close(m.stopSweep) })
+		<-m.sweepDone
+	}
 	for i := range m.stripes {
 		m.stripes[i].mu.Lock()
 	}
@@ -239,15 +349,24 @@ func (m *Memory) Stats() Stats {
 		RejectedNotAdmitted: m.notAdmitted.Load(),
 		RejectedDropped:     m.dropped.Load(),
 		Evictions:           m.evictions.Load(),
-	}
-	for i := range m.stripes {
-		st.Hits += m.stripes[i].hits.Load()
-		st.Misses += m.stripes[i].misses.Load()
+		Swept:               m.swept.Load(),
 	}
 	if mt := m.rc.Metrics; mt != nil {
+		// Reading the counters one by one can see a Set's internal Get before it is
+		// subtracted; clamp rather than wrap.
+		gone, ih, im := m.goneHits.Load(), m.internalHits.Load(), m.internalMisses.Load()
+		st.Hits = sub(mt.Hits(), ih+gone)
+		st.Misses = sub(mt.Misses()+gone, im)
 		st.Bytes = int64(mt.CostAdded() - mt.CostEvicted())
 	}
 	return st
+}
+
+func sub(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
 }
 
 // MaxBytes returns the store's bound on accounted bytes.

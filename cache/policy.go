@@ -45,6 +45,7 @@ const DefaultMaxBodyBytes = 8 << 20
 // NotStorableError says why a response was not stored.
 type NotStorableError struct{ Reason string }
 
+// Error implements error.
 func (e *NotStorableError) Error() string { return "cache: not storable: " + e.Reason }
 
 func notStorable(reason string) error { return &NotStorableError{Reason: reason} }
