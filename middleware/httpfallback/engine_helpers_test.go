@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,7 +58,7 @@ func newEngHarness(t *testing.T, cfg Config, h http.HandlerFunc) *engHarness {
 	t.Helper()
 	hs := &engHarness{t: t, clock: newEngClock()}
 	if cfg.Name == "" {
-		cfg.Name = t.Name()
+		cfg.Name = uniqueName(t)
 	}
 	if cfg.Now == nil {
 		cfg.Now = hs.clock.Now
@@ -183,4 +185,10 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 func newTestLogger(w io.Writer, mu *sync.Mutex) *slog.Logger {
 	return slog.New(slog.NewTextHandler(lockedWriter{mu: mu, w: w}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// uniqueName is a command namespace unique in the process, also under -count=N (hystrix
+// circuits are global and never freed).
+func uniqueName(tb testing.TB) string {
+	return tb.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)
 }

@@ -93,7 +93,7 @@ func TestPanicWithoutStaleServesDefaultAndServerStaysUp(t *testing.T) {
 }
 
 func TestRunCommandWithPlainWriterCountsFailures(t *testing.T) {
-	eng, err := New(Config{Name: t.Name(), Command: fastCommand()})
+	eng, err := New(Config{Name: uniqueName(t), Command: fastCommand()})
 	require.NoError(t, err)
 	defer eng.Close()
 	req := httptest.NewRequest(http.MethodGet, "http://svc.test/x", nil)
@@ -118,7 +118,7 @@ func TestRunCommandWithPlainWriterCountsFailures(t *testing.T) {
 		assert.False(t, called)
 	}
 	// a 4xx is an answer, not a failure; the caller's cancellation is returned as is
-	eng2, err := New(Config{Name: t.Name() + "/2", Command: fastCommand()})
+	eng2, err := New(Config{Name: uniqueName(t), Command: fastCommand()})
 	require.NoError(t, err)
 	defer eng2.Close()
 	for range 10 {

@@ -53,7 +53,7 @@ func TestFreshHitServedFromStoreWithoutHandler(t *testing.T) {
 	assert.EqualValues(t, 1, hs.calls.Load())
 
 	// The client's own If-None-Match is answered from the entry.
-	hs2 := newEngHarness(t, Config{Name: t.Name() + "/etag"}, func(w http.ResponseWriter, r *http.Request) {
+	hs2 := newEngHarness(t, Config{Name: uniqueName(t)}, func(w http.ResponseWriter, r *http.Request) {
 		assert.Empty(t, r.Header.Get("If-None-Match"), "client conditionals are not forwarded")
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("ETag", `"v1"`)
@@ -394,7 +394,7 @@ func TestOverloadedAnswers503RetryAfter(t *testing.T) {
 }
 
 func TestConnectErrorFromFetcherIs502(t *testing.T) {
-	eng, err := New(Config{Name: t.Name(), Now: newEngClock().Now})
+	eng, err := New(Config{Name: uniqueName(t), Now: newEngClock().Now})
 	require.NoError(t, err)
 	defer eng.Close()
 	w := newRecorder()
@@ -498,7 +498,7 @@ func TestDefaultsPerRouteGlobalFuncNeverStored(t *testing.T) {
 	sw := &switchable{}
 	sw.set("500")
 	eng, err := New(Config{
-		Name:    t.Name(),
+		Name:    uniqueName(t),
 		Now:     newEngClock().Now,
 		Default: &Default{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("global")},
 		Defaults: map[string]*Default{
@@ -607,7 +607,7 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 	entered := make(chan struct{})
 	var n atomic.Int64
 	clock := newEngClock()
-	eng, err := New(Config{Name: t.Name(), Now: clock.Now, Command: upstream.Settings{Timeout: time.Minute}})
+	eng, err := New(Config{Name: uniqueName(t), Now: clock.Now, Command: upstream.Settings{Timeout: time.Minute}})
 	require.NoError(t, err)
 	h := eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=100")
@@ -654,7 +654,7 @@ func TestNewValidation(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			c.cfg.Name = t.Name()
+			c.cfg.Name = uniqueName(t)
 			_, err := New(c.cfg)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.field)
@@ -663,10 +663,11 @@ func TestNewValidation(t *testing.T) {
 }
 
 func TestNameInUseIsRefused(t *testing.T) {
-	a, err := New(Config{Name: t.Name()})
+	name := uniqueName(t)
+	a, err := New(Config{Name: name})
 	require.NoError(t, err)
 	defer a.Close()
-	_, err = New(Config{Name: t.Name()})
+	_, err = New(Config{Name: name})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Config.Name")
 }
