@@ -41,7 +41,11 @@ const credHashLen = 32
 //
 // The parts are separated by '|', which no part can contain.
 func Key(r *http.Request, opt KeyOptions) string {
-	b := make([]byte, 0, 64+len(r.Host)+len(r.URL.Path)+len(r.URL.RawQuery))
+	size := 64 + len(r.Host)
+	if r.URL != nil {
+		size += len(r.URL.Path) + len(r.URL.RawQuery)
+	}
+	b := make([]byte, 0, size)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, "":
 		b = append(b, 'G')

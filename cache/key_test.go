@@ -91,6 +91,10 @@ func TestKeyCredentials(t *testing.T) {
 	equal(t, ka, Key(reqFor("GET", "http://example.com/a", "Authorization", secret), opt), "deterministic")
 }
 
+func TestKeyWithoutURL(t *testing.T) {
+	equal(t, "G|http|h|/", Key(&http.Request{Host: "h", Header: http.Header{}}, KeyOptions{}))
+}
+
 func TestKeyEscapesSeparator(t *testing.T) {
 	r := &http.Request{Method: "GET", Host: "a|b", URL: &url.URL{Path: "/x|y", RawPath: "", RawQuery: "q=|"}, Header: http.Header{}}
 	k := Key(r, KeyOptions{})

@@ -190,10 +190,9 @@ func (m *Memory) Sweep() int {
 
 // deleteIf deletes key when its entry satisfies cond.
 func (m *Memory) deleteIf(key string, cond func(*Entry) bool) bool {
-	st := m.stripe(key)
-	st.mu.RLock()
+	st, open := m.rlock(key)
 	defer st.mu.RUnlock()
-	if m.closed {
+	if !open {
 		return false
 	}
 	s, ok := m.rc.Get(key)
@@ -217,12 +216,19 @@ func (m *Memory) stripe(key string) *stripe {
 	return &m.stripes[maphash.String(m.seed, key)%numStripes]
 }
 
+// rlock read-locks key's stripe and reports whether the store is still open. The caller
+// unlocks the returned stripe.
+func (m *Memory) rlock(key string) (*stripe, bool) {
+	s := m.stripe(key)
+	s.mu.RLock()
+	return s, !m.closed
+}
+
 // Get returns the entry for key and its state at now; (nil, Gone) when absent, when the entry
 // is Gone at now, or after Close. It does not allocate.
 func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, State) {
-	s := m.stripe(key)
-	s.mu.RLock()
-	if m.closed {
+	s, open := m.rlock(key)
+	if !open {
 		s.mu.RUnlock()
 		return nil, Gone
 	}
@@ -266,10 +272,9 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 	if !e.Expires().After(m.now()) {
 		return false
 	}
-	s := m.stripe(key)
-	s.mu.RLock()
+	s, open := m.rlock(key)
 	defer s.mu.RUnlock()
-	if m.closed {
+	if !open {
 		return false
 	}
 	prev, ok := m.rc.Get(key)
@@ -305,10 +310,9 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 
 // Delete removes key. A no-op after Close.
 func (m *Memory) Delete(_ context.Context, key string) {
-	s := m.stripe(key)
-	s.mu.RLock()
+	s, open := m.rlock(key)
 	defer s.mu.RUnlock()
-	if !m.closed {
+	if open {
 		m.rc.Del(key)
 	}
 }

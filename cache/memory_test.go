@@ -222,13 +222,17 @@ func TestMemoryConcurrentClose(t *testing.T) {
 				<-start
 				for i := range 200 {
 					k := strconv.Itoa((g*7 + i) % 50)
-					switch i % 3 {
+					switch i % 4 {
 					case 0:
 						m.Set(bg, k, e)
 					case 1:
 						m.Get(bg, k, t0)
-					default:
+					case 2:
 						m.Delete(bg, k)
+					default:
+						if g == 0 {
+							m.Sweep()
+						}
 					}
 				}
 			}()

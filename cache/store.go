@@ -23,12 +23,16 @@ type Store interface {
 // stored for, the variant key. A variant found must match the request too, else it is a
 // miss (nil, Gone).
 func Lookup(ctx context.Context, s Store, primary string, r *http.Request, now time.Time) (*Entry, State) {
+	var h http.Header
+	if r != nil {
+		h = r.Header
+	}
 	e, st := s.Get(ctx, primary, now)
-	if e == nil || len(e.Vary) == 0 || varyMatches(e, r.Header) {
+	if e == nil || len(e.Vary) == 0 || varyMatches(e, h) {
 		return e, st
 	}
-	e, st = s.Get(ctx, VariantKey(primary, e.Vary, r.Header), now)
-	if e == nil || !varyMatches(e, r.Header) {
+	e, st = s.Get(ctx, VariantKey(primary, e.Vary, h), now)
+	if e == nil || !varyMatches(e, h) {
 		return nil, Gone
 	}
 	return e, st
