@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,41 +110,24 @@ func (x *toxi) remove(t testing.TB, name string) {
 	require.NoError(t, x.proxy.Toxics.RemoveToxic(context.Background(), name))
 }
 
-// eventLog records the engine's events.
+// eventLog counts the engine's events by kind, and breaker transitions by target state.
 type eventLog struct {
-	mu sync.Mutex
-	ev []httpfallback.Event
+	kinds [16]atomic.Int64
+	to    [4]atomic.Int64
 }
 
 func (l *eventLog) add(e httpfallback.Event) {
-	l.mu.Lock()
-	l.ev = append(l.ev, e)
-	l.mu.Unlock()
+	if int(e.Kind) < len(l.kinds) {
+		l.kinds[e.Kind].Add(1)
+	}
+	if e.Kind == httpfallback.EventBreaker && int(e.To) < len(l.to) {
+		l.to[e.To].Add(1)
+	}
 }
 
-func (l *eventLog) count(kind httpfallback.EventKind) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.ev {
-		if e.Kind == kind {
-			n++
-		}
-	}
-	return n
-}
+func (l *eventLog) count(kind httpfallback.EventKind) int { return int(l.kinds[kind].Load()) }
 
-func (l *eventLog) breakerTo(to upstream.BreakerState) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.ev {
-		if e.Kind == httpfallback.EventBreaker && e.To == to {
-			n++
-		}
-	}
-	return n
-}
+func (l *eventLog) breakerTo(to upstream.BreakerState) int { return int(l.to[to].Load()) }
 
 // answer is what a client got.
 type answer struct {

@@ -4,14 +4,27 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
 )
 
-// proxyAvailable says whether httpfallback.NewProxy exists in this tree yet.
-const proxyAvailable = false
+// proxyAvailable says whether httpfallback.NewProxy is exercised (it is in the tree).
+const proxyAvailable = true
 
+// newProxy builds failsoft's reverse proxy to base; the caller closes it.
+func newProxy(t *testing.T, base string, eng httpfallback.Config, cl upstream.ClientConfig) *httpfallback.Proxy {
+	t.Helper()
+	p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{Upstream: base, Engine: eng, Client: cl})
+	require.NoError(t, err)
+	return p
+}
+
+// newProxyMount builds the proxy and closes it at cleanup.
 func newProxyMount(t *testing.T, base string, eng httpfallback.Config, cl upstream.ClientConfig) http.Handler {
-	t.Fatal("httpfallback.NewProxy is not in the tree yet")
-	return nil
+	t.Helper()
+	p := newProxy(t, base, eng, cl)
+	t.Cleanup(func() { _ = p.Close() })
+	return p
 }

@@ -1,0 +1,149 @@
+package reliability
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// discardWriter is a ResponseWriter that keeps only the status and a body checksum, so the
+// memory measured is failsoft's, not the test's.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+	sum    uint32
+}
+
+func (w *discardWriter) Header() http.Header { return w.h }
+func (w *discardWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+}
+func (w *discardWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	for _, c := range b {
+		w.sum = w.sum*31 + uint32(c)
+	}
+	w.n += len(b)
+	return len(b), nil
+}
+
+// keyBody is the deterministic body of path: size bytes.
+func keyBody(path string, size int) []byte {
+	b := make([]byte, size)
+	seed := uint32(len(path))
+	for _, c := range []byte(path) {
+		seed = seed*131 + uint32(c)
+	}
+	for i := range b {
+		seed = seed*1664525 + 1013904223
+		b[i] = 'a' + byte(seed>>24)%26
+	}
+	return b
+}
+
+func checksum31(b []byte) uint32 {
+	var s uint32
+	for _, c := range b {
+		s = s*31 + uint32(c)
+	}
+	return s
+}
+
+// TestMemoryDistinctKeysBounded drives distinct keys through the net/http middleware into a
+// byte-bounded store and samples the heap: it must stay bounded by the store's size, not the
+// number of keys. CI size: 50,000 keys of 2 KiB into 4 MiB (100 MiB of bodies);
+// `-tags long`: 1,000,000 keys of 1 KiB into the default 64 MiB (1 GiB of bodies).
+func TestMemoryDistinctKeysBounded(t *testing.T) {
+	keys, bodySize, storeBytes := 50_000, 2048, int64(4*mib)
+	// Bound on the peak heap over the baseline: the store (ristretto may hold up to ~2x its
+	// budget while writes queue), its counters, and garbage awaiting collection; far below
+	// the bytes pushed through.
+	bound := uint64(48 * mib)
+	if long {
+		keys, bodySize, storeBytes = 1_000_000, 1024, 64*mib
+		bound = 320 * mib
+	}
+	const workers = 8
+	n := newNames(t)
+	baseHeap := heapInuse()
+
+	var handled atomic.Int64
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Content-Length", strconv.Itoa(bodySize))
+		_, _ = w.Write(keyBody(r.URL.Path, bodySize))
+	})
+	eng, err := httpfallback.New(httpfallback.Config{
+		Name:     n.next("engine"),
+		MaxBytes: storeBytes,
+		Command:  upstream.Settings{Timeout: 10 * time.Second, MaxConcurrent: 64},
+	})
+	require.NoError(t, err)
+	h := eng.Handler(app)
+
+	sampler := startHeapSampler(5 * time.Millisecond)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	var firstBad atomic.Value
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(keys) {
+					return
+				}
+				path := fmt.Sprintf("/item/%d", i)
+				r, err := http.NewRequest(http.MethodGet, "http://mem.example"+path, nil)
+				if err != nil {
+					panic(err)
+				}
+				w := &discardWriter{h: http.Header{}}
+				h.ServeHTTP(w, r)
+				if w.status != http.StatusOK || w.n != bodySize || w.sum != checksum31(keyBody(path, bodySize)) {
+					bad.Add(1)
+					firstBad.CompareAndSwap(nil, fmt.Sprintf("%s: status %d, %d bytes, Cache-Status %q", path, w.status, w.n, w.h.Get("Cache-Status")))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	peak := sampler.stop()
+	st := eng.Stats()
+	require.NoError(t, eng.Close())
+
+	require.Zero(t, bad.Load(), "every answer is the key's own whole body (first: %v)", firstBad.Load())
+	require.EqualValues(t, keys, handled.Load(), "distinct keys are all misses")
+	t.Logf("keys=%d body=%dB store=%d MiB: peak HeapInuse %.1f MiB over a baseline of %.1f MiB (%.1f MiB of bodies pushed through); store bytes at end %.1f MiB, stored=%d evictions=%d not-admitted=%d dropped=%d",
+		keys, bodySize, storeBytes/mib, float64(peak-min(peak, baseHeap))/mib, float64(baseHeap)/mib,
+		float64(keys*bodySize)/mib, float64(st.Store.Bytes)/mib, st.Store.Stored, st.Store.Evictions,
+		st.Store.RejectedNotAdmitted, st.Store.RejectedDropped)
+	require.LessOrEqual(t, st.Store.Bytes, storeBytes, "the store keeps to its budget")
+	require.Less(t, peak, baseHeap+bound, "peak heap bounded by the store size, not the key count")
+	// Nothing but the closed engine's garbage remains.
+	require.Less(t, heapInuse(), baseHeap+16*mib)
+}
+
+// drain reads and closes a response body.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+}
