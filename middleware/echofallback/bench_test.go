@@ -1,6 +1,8 @@
 package echofallback
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -44,7 +46,9 @@ func BenchmarkFreshHit(b *testing.B) {
 	wrapped.Use(m.MiddlewareFunc())
 	wrapped.GET("/items/:id", benchHandler)
 
+	// As a net/http server builds it: its context carries the connection's local address.
 	req := httptest.NewRequest(http.MethodGet, "http://example.test/items/42?x=1", nil)
+	req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}))
 	prime := httptest.NewRecorder()
 	wrapped.ServeHTTP(prime, req)
 	check := httptest.NewRecorder()

@@ -44,8 +44,12 @@
 //
 // A background refresh (after a stale hit) is not the request's: it runs the rest of the
 // chain on a new echo.Context routed afresh from the request, never on the pooled one. Values
-// that middlewares mounted before this one stored with c.Set are not visible to it; values
-// in the request's context.Context are.
+// that middlewares mounted before this one stored with c.Set are not visible to it. A fetch
+// knows it is the request's own because the engine derives its context from the request's
+// (which carries the server connection's address, or else a marker the middleware adds),
+// while background refreshes get contexts of the engine's own. As a safety net, a fetch on c
+// holds a lock the middleware takes before it returns, and once it has returned every fetch
+// runs on a new context.
 //
 // Requests the Skipper selects (by default protocol upgrades such as WebSocket, which cannot
 // be buffered) bypass the middleware. To share one engine between Echo routes, net/http

@@ -138,11 +138,18 @@ func (m *Middleware) MiddlewareFunc() echo.MiddlewareFunc {
 			}
 			req := c.Request()
 			cl := &call{m: m, c: c, e: c.Echo(), next: next, route: route}
-			cl.Context = req.Context()
-			// The request handed to the engine carries cl in its context: a fetch whose
-			// context derives from it runs on this goroutine while Serve runs (the
-			// foreground fetch); any other (a background refresh) never touches c.
-			m.engine.Serve(c.Response(), req.WithContext(cl), route, cl.fetch)
+			// A fetch must tell whether it is the request's own (run by the engine on this
+			// goroutine while Serve runs: it may use c) or not (a background refresh: it
+			// must not). The engine derives the context of the request's own fetches from
+			// r.Context() and that of background refreshes from its own. Requests from a
+			// net/http server carry the connection's local address in their context, which
+			// a background context never has; other requests get a marker (one copy of
+			// the request).
+			if req.Context().Value(http.LocalAddrContextKey) == nil {
+				cl.Context = req.Context()
+				req = req.WithContext(cl)
+			}
+			m.engine.Serve(c.Response(), req, route, cl.fetch)
 			// Wait for a fetch still using c (none, unless the engine called one
 			// elsewhere) and forbid new ones: from here on c belongs to Echo again.
 			cl.mu.Lock()
@@ -156,11 +163,12 @@ func (m *Middleware) MiddlewareFunc() echo.MiddlewareFunc {
 // callKey is the context key under which a call finds itself.
 type callKey struct{}
 
-// call is one request through the middleware. It is the request's context for the engine
-// (so that a fetch can tell whether its context comes from this request), and its fields
-// other than mu/returned never change after creation.
+// call is one request through the middleware. Its fields other than mu and returned never
+// change after creation.
 type call struct {
-	context.Context // the request's own context
+	// Context is nil, or the request's own context when the call marks the request's
+	// context with itself (see own).
+	context.Context
 
 	m     *Middleware
 	c     echo.Context
@@ -180,9 +188,19 @@ func (cl *call) Value(key any) any {
 	return cl.Context.Value(key)
 }
 
-// fetch is the Fetcher handed to Serve: it runs next as the route's command.
+// own reports whether ctx derives from the request's context, not from the engine's.
+func (cl *call) own(ctx context.Context) bool {
+	if cl.Context != nil {
+		c, _ := ctx.Value(callKey{}).(*call)
+		return c == cl
+	}
+	return ctx.Value(http.LocalAddrContextKey) != nil
+}
+
+// fetch is the Fetcher handed to Serve: it runs next as the route's command, on c when the
+// fetch is the request's own and the middleware has not returned, else on a new context.
 func (cl *call) fetch(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-	if own, _ := ctx.Value(callKey{}).(*call); own == cl {
+	if cl.own(ctx) {
 		cl.mu.Lock()
 		if !cl.returned {
 			defer cl.mu.Unlock()

@@ -88,7 +88,15 @@ func TestHeadOnFreshHit(t *testing.T) {
 	require.Equal(t, 1, runs.get())
 }
 
+// TestStaleWhileRevalidateRefreshesInBackground runs through a server and, direct, through
+// e.ServeHTTP (requests whose context has no connection address: the marked path).
 func TestStaleWhileRevalidateRefreshesInBackground(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) { testStaleWhileRevalidate(t, direct) })
+	}
+}
+
+func testStaleWhileRevalidate(t *testing.T, direct bool) {
 	clk := newClock()
 	var runs counter
 	refreshed := make(chan string, 4)
@@ -128,6 +136,7 @@ func TestStaleWhileRevalidateRefreshesInBackground(t *testing.T) {
 		})
 		e.GET("/other", func(c echo.Context) error { return c.String(http.StatusOK, "other") })
 	})
+	f.direct = direct
 
 	require.Equal(t, "item 3 v1 acme", f.get(t, "/items/3").body)
 

@@ -53,6 +53,9 @@ type fixture struct {
 	m   *Middleware
 	srv *httptest.Server
 	clk *clock
+	// direct: requests go straight to e.ServeHTTP, without a server (their context has
+	// no connection address), instead of through srv.
+	direct bool
 }
 
 // newFixture builds the middleware from cfg, lets routes register handlers (with outer
@@ -90,6 +93,11 @@ func (f *fixture) do(t testing.TB, method, path string, hdr ...string) reply {
 	require.NoError(t, err)
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	if f.direct {
+		rec := httptest.NewRecorder()
+		f.e.ServeHTTP(rec, req)
+		return reply{status: rec.Code, header: rec.Result().Header, body: rec.Body.String()}
 	}
 	resp, err := f.srv.Client().Do(req)
 	require.NoError(t, err)
