@@ -15,9 +15,10 @@
 //
 // One function, Engine.Serve (engine.go), holds the whole path:
 //
-//	unsafe method (not GET/HEAD)   the source runs as its command; the answer is written through
-//	                               (Cache-Status: failsoft; fwd=request); a non-error answer
-//	                               purges the URL's entry. No stale, no default on failure.
+//	other methods (not GET/HEAD)   the source runs as its command; the answer is written through
+//	                               (Cache-Status: failsoft; fwd=method); a non-error answer to an
+//	                               unsafe method (POST, PUT, PATCH, DELETE, ...) purges the URL's
+//	                               entry. No stale, no default on failure.
 //	fresh entry                    written from the store; no command, no lock, no goroutine
 //	                               (failsoft; hit; ttl=N)
 //	stale, within                  written at once (failsoft; hit; ttl=-N; detail=stale-while-revalidate);
@@ -67,6 +68,11 @@
 // Only the request's goroutine writes to its ResponseWriter, and it writes once. Results
 // shared between requests (an entry, a fetch outcome) are immutable; each request writes
 // its own copy of the header fields.
+//
+// A HEAD is answered from the GET entry, and a HEAD miss is fetched as a GET so that its
+// answer can be stored. The engine is a shared cache: request Cache-Control directives
+// (no-cache, max-age=0) do not bypass a fresh entry; the client's own If-None-Match is
+// answered from the entry (304), and conditionals are never forwarded to the source.
 //
 // # Commands
 //

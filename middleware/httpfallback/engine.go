@@ -269,25 +269,26 @@ func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Ent
 	}()
 }
 
-// serveUnsafe passes an unsafe method through its command: never cached, never stale; a
-// non-error answer invalidates the URL's stored entry.
+// serveUnsafe passes any method but GET and HEAD through its command: never cached, never
+// stale; a non-error answer to an unsafe method (not OPTIONS or TRACE) invalidates the
+// URL's stored entry.
 func (e *Engine) serveUnsafe(w http.ResponseWriter, r *http.Request, route string, src source) {
-	const cs = "failsoft; fwd=request"
+	const cs = "failsoft; fwd=method"
 	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, false, cs)
 	err := e.run(r.Context(), route, src, buf, r)
 	status := buf.code()
 	if err == nil && e.isFailure(status) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
 	}
-	if err == nil && status < 400 {
-		e.Purge(r.Context(), r)
+	if err == nil && status < 400 && r.Method != http.MethodOptions && r.Method != http.MethodTrace {
+		e.Purge(r.Context(), r) // RFC 9111 4.4: an unsafe method's success invalidates
 	}
 	if buf.streaming {
 		return
 	}
 	if err != nil {
 		o := e.failed(err, buf)
-		o.fwd = "request"
+		o.fwd = "method"
 		e.serveError(w, r, route, "", o, nil, false)
 		return
 	}

@@ -26,7 +26,7 @@ type outcome struct {
 	reason string // reason(err)
 	called bool   // the source was reached (false: circuit open, overloaded)
 
-	fwd       string // Cache-Status fwd when not derived from the entry ("request", "bypass")
+	fwd       string // Cache-Status fwd when not derived from the entry ("method", "bypass")
 	alternate bool   // answered by Config.Alternate
 	streamed  bool   // already streamed to the leader's client: not shareable
 	tooLarge  bool   // over the body limit with no client to stream to
@@ -151,6 +151,7 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 			o.stored = cache.Save(ctx, e.store, key, req, refreshed)
 			if o.stored {
 				e.stored.Add(1)
+				e.emit(Event{Kind: EventStored, Route: route, Key: key, Status: status})
 			}
 		}
 		return o
