@@ -112,8 +112,7 @@ func TestEngineReplicasInvalidate(t *testing.T) {
 	o := newOrigin("v1")
 	a := newReplica(t, "a", clk, addr, o)
 	b := newReplica(t, "b", clk, addr, o)
-	require.Eventually(t, func() bool { return a.store.Listening() && b.store.Listening() },
-		10*time.Second, 5*time.Millisecond)
+	waitListening(t, a.store, b.store)
 	key := cache.Key(httptest.NewRequest(http.MethodGet, itemURL, nil), cache.KeyOptions{})
 	ctx := context.Background()
 
@@ -128,10 +127,7 @@ func TestEngineReplicasInvalidate(t *testing.T) {
 	o.body.Store("v2")
 	rec = a.do(http.MethodPut, itemURL)
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.Eventually(t, func() bool {
-		e, _ := b.store.Local().Get(ctx, key, clk.Now())
-		return e == nil
-	}, 10*time.Second, 5*time.Millisecond, "B's local tier drops the entry")
+	waitLocalGone(t, b.store, key, clk.Now(), "B's local tier drops the entry")
 	rec = b.do(http.MethodGet, itemURL)
 	assert.Equal(t, "v2", rec.Body.String(), "B fetches the changed resource")
 
@@ -140,9 +136,6 @@ func TestEngineReplicasInvalidate(t *testing.T) {
 	rec = a.do(http.MethodGet, itemURL)
 	require.Equal(t, "v2", rec.Body.String(), "A was filled from Redis with B's fetch")
 	b.eng.Purge(ctx, httptest.NewRequest(http.MethodGet, itemURL, nil))
-	require.Eventually(t, func() bool {
-		e, _ := a.store.Local().Get(ctx, key, clk.Now())
-		return e == nil
-	}, 10*time.Second, 5*time.Millisecond, "A's local tier drops the purged entry")
+	waitLocalGone(t, a.store, key, clk.Now(), "A's local tier drops the purged entry")
 	assert.Equal(t, "v3", a.do(http.MethodGet, itemURL).Body.String())
 }

@@ -22,6 +22,10 @@ import (
 // addrEnv names the variable that points the tests at a running Redis (.ci/services sets it).
 const addrEnv = "FAILSOFT_REDIS_ADDR"
 
+// testTimeout is the Redis timeout of tests that are not about timeouts: generous, so that a
+// loaded CI machine (race detector, 2 cores) does not turn a hit into a miss.
+const testTimeout = 2 * time.Second
+
 // sharedAddr returns the address of the shared test Redis, or skips the test.
 func sharedAddr(t testing.TB) string {
 	t.Helper()
@@ -44,6 +48,9 @@ func newStore(t testing.TB, cfg Config) *Store {
 	t.Helper()
 	if cfg.Prefix == "" {
 		cfg.Prefix = prefix(t)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = testTimeout
 	}
 	s, err := New(cfg)
 	require.NoError(t, err)
@@ -85,6 +92,9 @@ func newTiered(t testing.TB, clk *fakeclock.Clock, cfg Config) *Tiered {
 	t.Helper()
 	if cfg.Prefix == "" {
 		cfg.Prefix = prefix(t)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = testTimeout
 	}
 	cfg.Now = clk.Now
 	remote, err := New(cfg)
@@ -183,3 +193,20 @@ func (missStore) Close() error                                   { return nil }
 
 // keyN names the n-th key of a test.
 func keyN(n int) string { return fmt.Sprintf("GET|http://example.test/item/%d", n) }
+
+// waitListening waits until every store's invalidation subscription is confirmed.
+func waitListening(t testing.TB, stores ...*Tiered) {
+	t.Helper()
+	for _, s := range stores {
+		require.Eventually(t, s.Listening, 10*time.Second, 5*time.Millisecond, "subscribed to invalidations")
+	}
+}
+
+// waitLocalGone waits until key is no longer in the store's local tier.
+func waitLocalGone(t testing.TB, s *Tiered, key string, now time.Time, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		e, _ := s.Local().Get(context.Background(), key, now)
+		return e == nil
+	}, 10*time.Second, 5*time.Millisecond, msg)
+}

@@ -71,8 +71,7 @@ func TestTieredTwoReplicasInvalidate(t *testing.T) {
 	a := newTiered(t, clk, Config{Addr: addr})
 	b := newTiered(t, clk, Config{Addr: addr})
 	require.NotEqual(t, a.InstanceID(), b.InstanceID())
-	require.Eventually(t, func() bool { return a.Listening() && b.Listening() },
-		10*time.Second, 5*time.Millisecond, "both replicas subscribe")
+	waitListening(t, a, b)
 
 	k1, k2 := keyN(1), keyN(2)
 	require.True(t, a.Set(ctx, k1, entry(clk.Now(), "one", time.Minute, 0, time.Hour)))
@@ -88,10 +87,7 @@ func TestTieredTwoReplicasInvalidate(t *testing.T) {
 	a.Delete(ctx, k1)
 	local, _ := a.Local().Get(ctx, k1, clk.Now())
 	assert.Nil(t, local, "A's own local tier")
-	require.Eventually(t, func() bool {
-		e, _ := b.Local().Get(ctx, k1, clk.Now())
-		return e == nil
-	}, 10*time.Second, 5*time.Millisecond, "B drops the key A invalidated")
+	waitLocalGone(t, b, k1, clk.Now(), "B drops the key A invalidated")
 	e, st := b.Get(ctx, k1, clk.Now())
 	assert.Nil(t, e, "and Redis no longer has it either")
 	assert.Equal(t, cache.Gone, st)
@@ -101,10 +97,7 @@ func TestTieredTwoReplicasInvalidate(t *testing.T) {
 	// The other way round. Redis delivers A's own message to A before B's, so when A has
 	// applied exactly one invalidation, it ignored its own.
 	b.Delete(ctx, k2)
-	require.Eventually(t, func() bool {
-		e, _ := a.Local().Get(ctx, k2, clk.Now())
-		return e == nil
-	}, 10*time.Second, 5*time.Millisecond, "A drops the key B invalidated")
+	waitLocalGone(t, a, k2, clk.Now(), "A drops the key B invalidated")
 	require.Eventually(t, func() bool { return a.Remote().Stats().InvalidationsRecvd == 1 },
 		10*time.Second, 5*time.Millisecond)
 	assert.EqualValues(t, 1, a.Remote().Stats().InvalidationsSent)
@@ -175,7 +168,7 @@ func TestTieredRedisStoppedMidRun(t *testing.T) {
 		Addr: srv.addr(), Prefix: pfx, Timeout: timeout,
 		Breaker: BreakerConfig{Failures: failures, OpenFor: openFor},
 	})
-	require.Eventually(t, ts.Listening, 10*time.Second, 5*time.Millisecond)
+	waitListening(t, ts)
 
 	hot := keyN(0)
 	require.True(t, ts.Set(ctx, hot, entry(clk.Now(), "hot", time.Minute, 0, time.Hour)))
@@ -260,6 +253,6 @@ func TestTieredRedisStoppedMidRun(t *testing.T) {
 		e, err := Decode(raw)
 		require.NoError(t, err)
 		assert.Equal(t, "after2", string(e.Body))
-		require.Eventually(t, ts.Listening, 10*time.Second, 5*time.Millisecond, "the subscriber resubscribes")
+		waitListening(t, ts) // the subscriber resubscribes
 	})
 }
