@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/failsoft/failsoft/upstream"
 )
@@ -91,8 +92,27 @@ func (e *Engine) judge(ctx, cctx context.Context, ferr error, status int, buf *b
 		}
 		return se
 	}
-	if buf != nil && e.cfg.Validate != nil && !buf.streaming && !buf.overflow && r.Method == http.MethodGet && buf.code() < 300 {
-		buf.validated = true
+	if buf != nil && r.Method == http.MethodGet {
+		return e.validate(buf)
+	}
+	return nil
+}
+
+// validate checks a buffered good answer once: a body shorter (or longer) than its
+// declared Content-Length is truncated, and Config.Validate must accept it. Either
+// failure is a *ValidationError ("invalid-response"), never stored.
+func (e *Engine) validate(buf *buffer) error {
+	if buf.validated || buf.streaming || buf.overflow || buf.code() >= 300 {
+		return nil
+	}
+	buf.validated = true
+	if cl := buf.header.Get("Content-Length"); cl != "" && buf.code() != http.StatusNoContent {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n != int64(len(buf.body)) {
+			return &ValidationError{Err: fmt.Errorf("body of %d bytes, Content-Length %q", len(buf.body), cl)}
+		}
+	}
+	if e.cfg.Validate != nil {
 		if err := e.cfg.Validate(buf.code(), buf.header, buf.body); err != nil {
 			return &ValidationError{Err: err}
 		}

@@ -150,3 +150,26 @@ func TestHandlerIgnoringContextGetsTimeoutNotItsLateAnswer(t *testing.T) {
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the late answer")
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-2; detail=timeout", r.cs())
 }
+
+func TestTruncatedBodyIsAFailureNeverStored(t *testing.T) {
+	sw := &switchable{}
+	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		if m, _ := sw.mode.Load().(string); m == "truncate" {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header().Set("Content-Length", "100")
+			fmt.Fprint(w, "only part")
+			return
+		}
+		sw.handler(t)(w, r)
+	})
+	hs.get("/tr")
+	hs.clock.Advance(5 * time.Second)
+	sw.set("truncate")
+	r := hs.get("/tr")
+	assert.Equal(t, `{"good":true}`, r.body, "stale, not the truncated body")
+	assert.Equal(t, "failsoft; fwd=stale; ttl=-4; detail=invalid-response", r.cs())
+	hs.get("/tr")
+	assert.EqualValues(t, 1, hs.eng.Stats().Stored)
+	r = hs.get("/fresh-key")
+	assert.Equal(t, 502, r.status)
+}

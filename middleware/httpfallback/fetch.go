@@ -156,10 +156,8 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 		}
 		return o
 	}
-	if err == nil && e.cfg.Validate != nil && !buf.validated && status < 300 {
-		if verr := e.cfg.Validate(status, buf.header, buf.body); verr != nil {
-			err = &ValidationError{Err: verr}
-		}
+	if err == nil {
+		err = e.validate(buf)
 	}
 	if err != nil {
 		return e.failed(err, buf)
