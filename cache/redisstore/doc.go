@@ -9,7 +9,11 @@
 // timeout (50ms by default) and goes through a breaker around Redis itself; while Redis is down
 // or slow, calls fail fast, a Tiered store answers from its local tier alone, and a fresh local
 // hit never waits on Redis. When Redis answers again, the breaker's half-open probe lets writes
-// reach it again.
+// reach it again. (When many dials have failed in a row, go-redis itself waits for a dial probe
+// of its own, made once a second, before it dials again: recovery can lag Redis by about a second.)
+//
+// A Config.Client you build yourself should have ContextTimeoutEnabled set and MaxRetries -1, or
+// go-redis may wait past the Timeout; the client New builds from Config.Addr is set up that way.
 //
 // Entries are stored in a compact, versioned binary encoding (Encode, Decode) with a checksum;
 // a value that does not decode — corrupt, foreign, a future version, trailing bytes — is a miss,

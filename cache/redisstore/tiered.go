@@ -111,6 +111,15 @@ func (t *Tiered) Local() cache.Store { return t.local }
 // Remote returns the Redis tier.
 func (t *Tiered) Remote() *Store { return t.remote }
 
+// Stats returns the local tier's counters when it keeps them (a *cache.Memory does), so that an
+// engine over a Tiered store reports them; Remote().Stats() has the Redis tier's.
+func (t *Tiered) Stats() cache.Stats {
+	if s, ok := t.local.(interface{ Stats() cache.Stats }); ok {
+		return s.Stats()
+	}
+	return cache.Stats{}
+}
+
 // Get implements cache.Store. A fresh local hit returns at once; otherwise Redis is asked (see
 // Tiered) and a newer remote entry fills the local tier.
 func (t *Tiered) Get(ctx context.Context, key string, now time.Time) (*cache.Entry, cache.State) {
