@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/fakeclock"
 )
 
 func TestNewTieredValidates(t *testing.T) {
@@ -65,12 +66,8 @@ func TestTieredRestart(t *testing.T) {
 // Must hold: a purge or an unsafe-method invalidation (both are Store.Delete) on one replica
 // is seen by the other.
 func TestTieredTwoReplicasInvalidate(t *testing.T) {
-	addr := sharedAddr(t)
-	cleanPrefix(t, addr)
-	clk := newClock()
+	clk, a, b := twoReplicas(t)
 	ctx := context.Background()
-	a := newTiered(t, clk, Config{Addr: addr})
-	b := newTiered(t, clk, Config{Addr: addr})
 	require.NotEqual(t, a.InstanceID(), b.InstanceID())
 	waitListening(t, a, b)
 
@@ -106,12 +103,8 @@ func TestTieredTwoReplicasInvalidate(t *testing.T) {
 }
 
 func TestTieredStaleLocalTakesNewerRemote(t *testing.T) {
-	addr := sharedAddr(t)
-	cleanPrefix(t, addr)
-	clk := newClock()
+	clk, a, b := twoReplicas(t)
 	ctx := context.Background()
-	a := newTiered(t, clk, Config{Addr: addr})
-	b := newTiered(t, clk, Config{Addr: addr})
 	k := keyN(0)
 
 	require.True(t, b.Set(ctx, k, entry(clk.Now(), "v1", time.Minute, time.Hour, time.Hour)))
@@ -263,12 +256,8 @@ func TestTieredRedisStoppedMidRun(t *testing.T) {
 // Two replicas used concurrently, then closed while still in use: no race, no panic, no leak,
 // and no entry that Get returns ever has another key's body.
 func TestTieredConcurrentUseAndClose(t *testing.T) {
-	addr := sharedAddr(t)
-	cleanPrefix(t, addr)
-	clk := newClock()
+	clk, a, b := twoReplicas(t)
 	ctx := context.Background()
-	a := newTiered(t, clk, Config{Addr: addr})
-	b := newTiered(t, clk, Config{Addr: addr})
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for g, ts := range []*Tiered{a, b, a, b} {
@@ -306,4 +295,13 @@ func TestTieredConcurrentUseAndClose(t *testing.T) {
 	e, st := a.Get(ctx, keyN(0), clk.Now())
 	assert.Nil(t, e, "a closed store answers misses")
 	assert.Equal(t, cache.Gone, st)
+}
+
+// twoReplicas returns two Tiered stores on the shared Redis with the test's prefix, as two
+// replicas of a service have, and their clock.
+func twoReplicas(t *testing.T) (*fakeclock.Clock, *Tiered, *Tiered) {
+	addr := sharedAddr(t)
+	cleanPrefix(t, addr)
+	clk := newClock()
+	return clk, newTiered(t, clk, Config{Addr: addr}), newTiered(t, clk, Config{Addr: addr})
 }
