@@ -13,7 +13,9 @@
 //   - Key builds the primary key of a request; VariantKey extends it with the request's values
 //     of the headers a response varies on. Lookup and Save implement the two-level Vary scheme
 //     on top of any Store.
-//   - Store is the small interface the engine needs; Memory (New) is the default implementation.
+//   - Store is the small interface the engine needs; Memory (New) is the default implementation:
+//     ristretto bounded by MaxBytes (cost = Entry.Cost), a Set that returns true only once the
+//     entry is visible to every Get, and a sweeper that deletes entries past their last window.
 //   - ParseCacheControl is the Cache-Control parser the rules use; it never panics.
 //
 // Times are always passed in (reqTime, respTime, now), so callers and tests control the clock.
