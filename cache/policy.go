@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -34,6 +35,30 @@ type Policy struct {
 	// ShareCredentialed: a response to a request with Authorization or Cookie may be stored
 	// because the key includes a hash of the credential (see KeyOptions.Credentials).
 	ShareCredentialed bool
+}
+
+// Validate reports the first invalid field: a negative FreshFor, StaleWhileRevalidate,
+// OverrideFreshness or MaxBodyBytes, or a status outside 100-599 in Statuses. Engines
+// call it from their constructors; NewEntry itself treats such values as their defaults
+// or as zero.
+func (p Policy) Validate() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"FreshFor", p.FreshFor}, {"StaleWhileRevalidate", p.StaleWhileRevalidate}, {"OverrideFreshness", p.OverrideFreshness}} {
+		if f.d < 0 {
+			return errors.New("cache: Policy." + f.name + " must not be negative, got " + f.d.String())
+		}
+	}
+	if p.MaxBodyBytes < 0 {
+		return errors.New("cache: Policy.MaxBodyBytes must not be negative, got " + strconv.FormatInt(p.MaxBodyBytes, 10))
+	}
+	for _, st := range p.Statuses {
+		if st < 100 || st > 599 {
+			return errors.New("cache: Policy.Statuses holds an invalid status " + strconv.Itoa(st))
+		}
+	}
+	return nil
 }
 
 // DefaultStaleIfError is the stale-if-error window used when Policy.StaleIfError is 0.

@@ -327,3 +327,24 @@ func TestStateString(t *testing.T) {
 	var nilEntry *Entry
 	equal(t, Gone, nilEntry.State(t0))
 }
+
+func TestPolicyValidate(t *testing.T) {
+	if err := (Policy{}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Policy{StaleIfError: -1, Statuses: []int{200, 301}}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for field, p := range map[string]Policy{
+		"FreshFor":             {FreshFor: -time.Second},
+		"StaleWhileRevalidate": {StaleWhileRevalidate: -time.Second},
+		"OverrideFreshness":    {OverrideFreshness: -time.Second},
+		"MaxBodyBytes":         {MaxBodyBytes: -1},
+		"Statuses":             {Statuses: []int{200, 99}},
+	} {
+		err := p.Validate()
+		if err == nil || !strings.Contains(err.Error(), "Policy."+field) {
+			t.Errorf("%s: want an error naming it, got %v", field, err)
+		}
+	}
+}
