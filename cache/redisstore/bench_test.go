@@ -10,7 +10,8 @@ import (
 )
 
 // BenchmarkTieredGet compares the three paths of a Tiered Get with a 1 KiB entry: a local hit
-// (ristretto, Redis not asked), a remote hit (the local tier keeps nothing, so every Get is a
+// (ristretto, Redis not asked), a stale local hit (Redis asked whether another replica stored a
+// newer entry; it has the same one), a remote hit (the local tier keeps nothing, so every Get is a
 // Redis GET and a decode) and a miss (local miss, then a Redis GET that finds nothing).
 // Run: FAILSOFT_REDIS_ADDR=127.0.0.1:6390 go test -run '^$' -bench TieredGet -benchmem
 func BenchmarkTieredGet(b *testing.B) {
@@ -24,6 +25,8 @@ func BenchmarkTieredGet(b *testing.B) {
 	// A generous timeout: on a loaded machine a 50ms call can time out and turn a hit into a miss.
 	local := newTiered(b, clk, Config{Addr: addr, Timeout: time.Second})
 	require.True(b, local.Set(ctx, k, e))
+	stale := entry(clk.Now(), strings.Repeat("x", 1024), 0, time.Hour, time.Hour)
+	require.True(b, local.Set(ctx, keyN(3), stale))
 	remote, err := New(Config{Addr: addr, Prefix: prefix(b), Now: clk.Now, Timeout: time.Second})
 	require.NoError(b, err)
 	remoteOnly, err := NewTiered(missStore{}, remote, TieredConfig{})
@@ -38,6 +41,7 @@ func BenchmarkTieredGet(b *testing.B) {
 	}{
 		{"local-hit", local, k, true},
 		{"remote-hit", remoteOnly, k, true},
+		{"stale-local", local, keyN(3), true}, // stale: Redis is asked for a newer entry
 		{"miss", local, keyN(2), false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

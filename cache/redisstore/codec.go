@@ -113,7 +113,11 @@ func appendChecksum(b []byte) []byte {
 // error: ErrForeign without the mark, ErrVersion for a version this package does not know,
 // ErrCorrupt for anything else (bad checksum, truncation, trailing bytes, impossible fields).
 // The entry's Header is never nil; its Body is a copy owned by the entry.
-func Decode(data []byte) (*cache.Entry, error) {
+func Decode(data []byte) (*cache.Entry, error) { return decode(data, false) }
+
+// decode is Decode; with owned, the caller hands data over and the Body aliases it instead of
+// being copied.
+func decode(data []byte, owned bool) (*cache.Entry, error) {
 	if len(data) < headerLen || string(data[:len(magic)]) != magic {
 		return nil, ErrForeign
 	}
@@ -177,7 +181,11 @@ func Decode(data []byte) (*cache.Entry, error) {
 		e.VaryValues = append(e.VaryValues, d.string())
 	}
 	if body := d.bytes(); len(body) > 0 {
-		e.Body = slices.Clone(body)
+		if owned {
+			e.Body = body[:len(body):len(body)]
+		} else {
+			e.Body = slices.Clone(body)
+		}
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")

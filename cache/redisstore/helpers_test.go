@@ -31,9 +31,19 @@ func sharedAddr(t testing.TB) string {
 	t.Helper()
 	addr := os.Getenv(addrEnv)
 	if addr == "" {
-		t.Skipf("%s is not set: no Redis to test against (.ci/services starts one)", addrEnv)
+		missing(t, addrEnv+" is not set: no Redis to test against (.ci/services starts one)")
 	}
 	return addr
+}
+
+// missing skips the test for want of Redis on a developer's machine, and fails it in CI
+// (CI=true), where .ci/services provides Redis and a skip would hide its loss.
+func missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why)
+	}
+	t.Skip(why)
 }
 
 // newClock returns the shared hand-advanced test clock.
@@ -133,7 +143,7 @@ type server struct {
 func startServer(t testing.TB) *server {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed: cannot run a Redis of the test's own")
+		missing(t, "redis-server is not installed: cannot run a Redis of the test's own")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -164,7 +164,7 @@ func (s *Store) Load(ctx context.Context, key string) (*cache.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := Decode(data)
+	e, err := decode(data, true) // data is this reply's own memory, used by nobody else: the entry may keep it
 	if err != nil {
 		s.undecodable.Add(1)
 		return nil, fmt.Errorf("redisstore: key %q: %w", key, err)
