@@ -117,10 +117,18 @@ func BenchmarkFill200MiBInto32MiB(b *testing.B) {
 
 func BenchmarkKey(b *testing.B) {
 	r := getReq("https://Example.com:443/api/v1/items/%7Eabc?z=1&a=2&m=%41", "Authorization", "Bearer x")
-	b.ReportAllocs()
-	for b.Loop() {
-		Key(r, KeyOptions{Credentials: true})
-	}
+	b.Run("plain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Key(r, KeyOptions{})
+		}
+	})
+	b.Run("credentials", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Key(r, KeyOptions{Credentials: true})
+		}
+	})
 }
 
 func BenchmarkParseCacheControl(b *testing.B) {

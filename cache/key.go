@@ -1,8 +1,10 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -86,24 +88,28 @@ func Key(r *http.Request, opt KeyOptions) string {
 
 	if opt.Credentials && hasCredentials(r) {
 		b = append(b, keySep, 'c')
-		b = append(b, credentialHash(r)...)
+		b = appendCredentialHash(b, r)
 	}
 	return string(b)
 }
 
-// credentialHash is the truncated hex SHA-256 of the request's Authorization and Cookie lines.
-func credentialHash(r *http.Request) string {
+// credentialHash appends the truncated hex SHA-256 of the request's Authorization and
+// Cookie lines to b.
+func appendCredentialHash(b []byte, r *http.Request) []byte {
 	h := sha256.New()
+	var zero = [1]byte{0}
 	for _, name := range [...]string{"Authorization", "Cookie"} {
-		h.Write([]byte(name))
+		io.WriteString(h, name)
 		for _, v := range r.Header.Values(name) {
-			h.Write([]byte{0})
-			h.Write([]byte(v))
+			h.Write(zero[:])
+			io.WriteString(h, v)
 		}
 		h.Write([]byte{'\n'})
 	}
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))[:credHashLen]
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], h.Sum(sum[:0]))
+	return append(b, out[:credHashLen]...)
 }
 
 // canonicalHost lowercases host and drops the scheme's default port.
@@ -121,9 +127,11 @@ func canonicalHost(host, scheme string) string {
 // appendQuery appends the canonical form of a raw query: parameters split on '&', empty
 // ones dropped, names and values normalised, sorted by name, stable.
 func appendQuery(b []byte, raw string) []byte {
-	type param struct{ name, rest string } // rest includes the '=' when present
-	var small [8]param
+	// Normalise every parameter into scratch, remembering where each one and its name end.
+	type param struct{ start, nameEnd, end int }
+	var small [16]param
 	params := small[:0]
+	scratch := make([]byte, 0, len(raw)+len(raw)/4)
 	for raw != "" {
 		var p string
 		p, raw, _ = strings.Cut(raw, "&")
@@ -131,20 +139,31 @@ func appendQuery(b []byte, raw string) []byte {
 			continue
 		}
 		name, value, hasEq := strings.Cut(p, "=")
-		nb := appendEscaped(nil, name, querySafe)
-		rest := ""
+		start := len(scratch)
+		scratch = appendEscaped(scratch, name, querySafe)
+		nameEnd := len(scratch)
 		if hasEq {
-			rest = string(appendEscaped([]byte{'='}, value, queryValueSafe))
+			scratch = append(scratch, '=')
+			scratch = appendEscaped(scratch, value, queryValueSafe)
 		}
-		params = append(params, param{string(nb), rest})
+		params = append(params, param{start, nameEnd, len(scratch)})
 	}
-	slices.SortStableFunc(params, func(x, y param) int { return strings.Compare(x.name, y.name) })
+	name := func(p param) []byte { return scratch[p.start:p.nameEnd] }
+	if len(params) <= len(small) {
+		// Insertion sort: stable and allocation-free for the usual short query.
+		for i := 1; i < len(params); i++ {
+			for j := i; j > 0 && bytes.Compare(name(params[j-1]), name(params[j])) > 0; j-- {
+				params[j-1], params[j] = params[j], params[j-1]
+			}
+		}
+	} else {
+		slices.SortStableFunc(params, func(x, y param) int { return bytes.Compare(name(x), name(y)) })
+	}
 	for i, p := range params {
 		if i > 0 {
 			b = append(b, '&')
 		}
-		b = append(b, p.name...)
-		b = append(b, p.rest...)
+		b = append(b, scratch[p.start:p.end]...)
 	}
 	return b
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -89,6 +91,25 @@ func TestKeyCredentials(t *testing.T) {
 		}
 	}
 	equal(t, ka, Key(reqFor("GET", "http://example.com/a", "Authorization", secret), opt), "deterministic")
+}
+
+func TestKeyManyParamsSorted(t *testing.T) {
+	var q, want []string
+	for i := 40; i > 0; i-- {
+		q = append(q, "p"+strconv.Itoa(i%20)+"="+strconv.Itoa(i))
+	}
+	for i := 0; i < 20; i++ {
+		for _, v := range q {
+			if strings.HasPrefix(v, "p"+strconv.Itoa(i)+"=") {
+				want = append(want, v)
+			}
+		}
+	}
+	slices.SortStableFunc(want, func(a, b string) int {
+		return strings.Compare(strings.SplitN(a, "=", 2)[0], strings.SplitN(b, "=", 2)[0])
+	})
+	k := Key(getReq("http://a/?"+strings.Join(q, "&")), KeyOptions{})
+	equal(t, "G|http|a|/?"+strings.Join(want, "&"), k)
 }
 
 func TestKeyWithoutURL(t *testing.T) {
