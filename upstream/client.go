@@ -1,0 +1,340 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Bounds on what the client reads from bodies it does not hand back.
+const (
+	// drainLimit is how much of a failed attempt's body is read so that its connection
+	// can be reused; a longer body is closed unread (the connection is dropped).
+	drainLimit = 64 << 10
+	// excerptLimit bounds StatusError.Body.
+	excerptLimit = 4 << 10
+)
+
+// errCredential marks a failure of ClientConfig.Credential; it is not retried.
+var errCredential = errors.New("upstream: credential")
+
+// ClientConfig configures a Client. Every zero value is a documented default; bad values
+// are refused by NewClient with an error naming the field.
+type ClientConfig struct {
+	// Command configures the client's command; Command.Name is required and unique.
+	Command Settings
+	// Retry configures retries; the zero value retries twice (3 attempts).
+	Retry RetryPolicy
+	// Transport sends each attempt. nil: a clone of http.DefaultTransport, owned by the
+	// Client (Close closes its idle connections).
+	Transport http.RoundTripper
+	// RateLimit per second (0: none) and Burst (0: 1) before the upstream is called. An
+	// attempt over the limit fails at once with ErrOverloaded.
+	RateLimit float64
+	Burst     int
+	// Credential returns a header to add per attempt, on a clone of the request. nil: none.
+	// The value never appears in logs or errors. An error from it fails the call, unretried.
+	Credential func(ctx context.Context) (name, value string, err error)
+	// FailureStatuses count as failures besides 5xx (for example 429).
+	FailureStatuses []int
+	// Logger receives one Debug record per retry (method, host, path, attempt, reason,
+	// delay; never headers). nil: nothing is logged.
+	Logger *slog.Logger
+	// Now is the clock for Retry-After dates, deadlines and the rate limit. nil: time.Now.
+	Now func() time.Time
+	// Sleep waits between attempts and must return ctx.Err() at once when ctx is done.
+	// nil: a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand draws the backoff jitter; the Client serializes its use. nil: randomly seeded.
+	Rand *rand.Rand
+}
+
+// Client calls one upstream through a Runner with retries. It is safe for concurrent use.
+type Client struct {
+	runner   *Runner
+	rt       http.RoundTripper
+	own      *http.Transport // the transport the Client created, nil when given one
+	limiter  *rate.Limiter
+	retry    RetryPolicy
+	failures []int
+	cred     func(ctx context.Context) (name, value string, err error)
+	log      *slog.Logger
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+	rnd      *lockedRand
+}
+
+// NewClient validates cfg and returns a Client.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	retry, err := cfg.Retry.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.RateLimit < 0 || math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0):
+		return nil, fmt.Errorf("upstream: ClientConfig.RateLimit %v is not a finite rate >= 0", cfg.RateLimit)
+	case cfg.Burst < 0:
+		return nil, fmt.Errorf("upstream: ClientConfig.Burst %d is negative", cfg.Burst)
+	}
+	for _, s := range cfg.FailureStatuses {
+		if s < 100 || s > 999 {
+			return nil, fmt.Errorf("upstream: ClientConfig.FailureStatuses: %d is not an HTTP status", s)
+		}
+	}
+	c := &Client{
+		rt: cfg.Transport, retry: retry, failures: cfg.FailureStatuses, cred: cfg.Credential,
+		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	r := cfg.Rand
+	if r == nil {
+		r = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	c.rnd = &lockedRand{r: r}
+	if cfg.RateLimit > 0 {
+		burst := cfg.Burst
+		if burst == 0 {
+			burst = 1
+		}
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
+	}
+	runner, err := NewRunner(cfg.Command)
+	if err != nil {
+		return nil, err
+	}
+	c.runner = runner
+	if c.rt == nil {
+		c.own = http.DefaultTransport.(*http.Transport).Clone()
+		c.rt = c.own
+	}
+	return c, nil
+}
+
+// Runner exposes the client's command (state, name).
+func (c *Client) Runner() *Runner { return c.runner }
+
+// Close releases the client's goroutines: the Runner's, and the idle connections of the
+// transport the Client created (a Transport given in the config is left alone).
+func (c *Client) Close() error {
+	err := c.runner.Close()
+	if c.own != nil {
+		c.own.CloseIdleConnections()
+	}
+	return err
+}
+
+// Do sends req: 2xx-4xx answers come back as a response with a nil error; failures as typed
+// errors, a failing status as *StatusError (with a header clone and a body excerpt of at
+// most 4 KiB; the body is closed). The body stays readable after Do returns, until the
+// caller closes it or reads it to the end, bounded by req's context only.
+func (c *Client) Do(req *http.Request) (*http.Response, error) {
+	resp, err := c.send(req)
+	var se *StatusError
+	if resp != nil && errors.As(err, &se) {
+		se.Body, _ = io.ReadAll(io.LimitReader(resp.Body, excerptLimit))
+		drainClose(resp.Body)
+		return nil, err
+	}
+	return resp, err
+}
+
+// RoundTrip implements http.RoundTripper: like Do, but a failing status is returned as the
+// response (body unread), not as an error.
+func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.send(req)
+	if resp != nil {
+		return resp, nil
+	}
+	return nil, err
+}
+
+// failureStatus reports whether an answer with status counts as a failure.
+func (c *Client) failureStatus(status int) bool {
+	if status >= 500 {
+		return true
+	}
+	for _, s := range c.failures {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// send runs the attempts. It returns a response only with a nil error or a *StatusError.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	canRetry := c.retry.MaxAttempts > 1 && idempotent(req) && replayable(req)
+	var lastErr error
+	for n := 1; ; n++ {
+		if c.limiter != nil && !c.limiter.AllowN(c.now(), 1) {
+			if lastErr != nil {
+				return nil, fmt.Errorf("%w (rate limit refused retry %d): %w", ErrOverloaded, n-1, lastErr)
+			}
+			return nil, fmt.Errorf("%w (rate limit)", ErrOverloaded)
+		}
+		resp, err := c.attempt(ctx, req, n)
+		retry := false
+		switch {
+		case !canRetry || n >= c.retry.MaxAttempts:
+		case resp != nil:
+			retry = c.retry.retryStatus(resp.StatusCode)
+		default:
+			retry = retryable(err)
+		}
+		if !retry {
+			return resp, err
+		}
+		wait := c.retry.backoff(n, c.rnd.int64n)
+		if resp != nil {
+			if ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
+				wait = min(ra, c.retry.MaxRetryAfter)
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
+			return resp, err // waiting would pass the deadline: the last answer stands
+		}
+		if err == nil {
+			err = &StatusError{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}
+		}
+		if resp != nil {
+			drainClose(resp.Body)
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "upstream: retrying",
+			slog.String("command", c.runner.Name()), slog.String("method", req.Method),
+			slog.String("host", req.URL.Host), slog.String("path", req.URL.Path),
+			slog.Int("attempt", n), slog.String("reason", Reason(err)), slog.Duration("delay", wait))
+		lastErr = err
+		if serr := c.sleep(ctx, wait); serr != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, serr
+		}
+	}
+}
+
+// attempt sends one attempt as one command run. It returns a response only with a nil
+// error or a *StatusError; the response's body cancels the attempt's context when it is
+// closed or read to its end.
+func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.Response, error) {
+	// The attempt's context is not derived from the run's context: the run's context ends
+	// when the run returns, and the caller still has to read the body.
+	actx, acancel := context.WithCancel(ctx)
+	areq := req.Clone(actx)
+	if n > 1 && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			acancel()
+			return nil, fmt.Errorf("upstream: replaying the request body: %w", err)
+		}
+		areq.Body = body
+	}
+	if c.cred != nil {
+		name, value, err := c.cred(ctx)
+		if err != nil {
+			acancel()
+			return nil, fmt.Errorf("%w: %w", errCredential, err)
+		}
+		areq.Header.Set(name, value)
+	}
+	var mu sync.Mutex
+	var got *http.Response
+	abandoned := false
+	err := c.runner.Run(ctx, func(wctx context.Context) error {
+		// The timeout bounds the attempt until the response headers only.
+		stop := context.AfterFunc(wctx, acancel)
+		resp, err := c.rt.RoundTrip(areq)
+		if !stop() {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if err == nil {
+				err = wctx.Err()
+			}
+			return err
+		}
+		if err != nil {
+			acancel()
+			return err
+		}
+		mu.Lock()
+		if abandoned { // the verdict was given without this response
+			mu.Unlock()
+			drainClose(resp.Body)
+			acancel()
+			return nil
+		}
+		got = resp
+		mu.Unlock()
+		if c.failureStatus(resp.StatusCode) {
+			return &StatusError{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}
+		}
+		return nil // 2xx-4xx: answered
+	})
+	mu.Lock()
+	resp := got
+	abandoned = true
+	mu.Unlock()
+	var se *StatusError
+	if resp != nil && (err == nil || errors.As(err, &se)) {
+		if resp.Body == nil || resp.Body == http.NoBody {
+			acancel()
+		} else {
+			resp.Body = &attemptBody{rc: resp.Body, cancel: acancel}
+		}
+		return resp, err
+	}
+	if resp != nil {
+		drainClose(resp.Body)
+	}
+	acancel()
+	return nil, err
+}
+
+// attemptBody cancels its attempt's context once the body is closed or fully read.
+type attemptBody struct {
+	rc     io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *attemptBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.cancel()
+	}
+	return n, err
+}
+
+func (b *attemptBody) Close() error {
+	err := b.rc.Close()
+	b.cancel()
+	return err
+}
+
+// drainClose reads at most drainLimit bytes of body so its connection can be reused, then
+// closes it.
+func drainClose(body io.ReadCloser) {
+	if body == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+	_ = body.Close()
+}

@@ -1,0 +1,173 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests run the real hystrix-go: unique command names, state polled, no sleeps.
+
+const pollFor, pollEvery = 5 * time.Second, 2 * time.Millisecond
+
+func fail(context.Context) error    { return errBoom }
+func succeed(context.Context) error { return nil }
+
+func TestHystrixBreakerOpensHalfOpensAndCloses(t *testing.T) {
+	changes := make(chan [2]BreakerState, 16)
+	r, err := NewRunner(Settings{
+		Name: newNames(t).next(), RequestVolumeThreshold: 4, ErrorPercentThreshold: 50,
+		SleepWindow: 50 * time.Millisecond, StatePollInterval: 2 * time.Millisecond,
+		OnStateChange: func(_ string, from, to BreakerState) { changes <- [2]BreakerState{from, to} },
+	})
+	require.NoError(t, err)
+	defer r.Close()
+	ctx := context.Background()
+
+	for range 4 {
+		require.ErrorIs(t, r.Run(ctx, fail), errBoom)
+	}
+	require.Eventually(t, func() bool { return r.State() == Open }, pollFor, pollEvery,
+		"4 failures out of 4 reach the 50%% threshold at the volume of 4")
+	assert.Equal(t, [2]BreakerState{Closed, Open}, <-changes)
+	err = r.Run(ctx, func(context.Context) error { t.Error("ran while open"); return nil })
+	require.ErrorIs(t, err, ErrCircuitOpen)
+
+	// the sleep window elapses: half-open, seen without consuming the probe
+	require.Eventually(t, func() bool { return r.State() == HalfOpen }, pollFor, pollEvery)
+	assert.Equal(t, [2]BreakerState{Open, HalfOpen}, <-changes)
+	assert.Equal(t, HalfOpen, r.State(), "reading the state does not consume the probe")
+
+	require.NoError(t, r.Run(ctx, succeed), "the probe is let through")
+	require.Eventually(t, func() bool { return r.State() == Closed }, pollFor, pollEvery)
+	assert.Equal(t, [2]BreakerState{HalfOpen, Closed}, <-changes)
+}
+
+// breakerThatTripsOnOneFailure opens on the first failure and stays open for an hour.
+func breakerThatTripsOnOneFailure(t *testing.T) (*Runner, *recorder) {
+	t.Helper()
+	name := newNames(t).next()
+	rec := record(name)
+	r, err := NewRunner(Settings{
+		Name: name, RequestVolumeThreshold: 1, ErrorPercentThreshold: 1,
+		SleepWindow: time.Hour, MaxConcurrent: 1000,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	return r, rec
+}
+
+// requireTrips proves the breaker under test opens on counted failures (a few are needed
+// when many neutral calls are in the rolling window: the threshold is 1%).
+func requireTrips(t *testing.T, r *Runner) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		if r.State() == Open {
+			return true
+		}
+		err := r.Run(context.Background(), fail)
+		return errors.Is(err, ErrCircuitOpen)
+	}, pollFor, pollEvery)
+}
+
+func TestHystrixAnsweredNeverOpens(t *testing.T) {
+	r, rec := breakerThatTripsOnOneFailure(t)
+	clientErr := errors.New("404")
+	for range 50 {
+		require.Same(t, clientErr, r.Run(context.Background(), func(context.Context) error {
+			return Answered(clientErr)
+		}))
+	}
+	require.Eventually(t, func() bool { a, _, _, _ := rec.snapshot(); return a == 50 }, pollFor, pollEvery)
+	_, errs, successes, _ := rec.snapshot()
+	assert.Equal(t, 0, errs)
+	assert.Equal(t, 50, successes)
+	assert.Equal(t, Closed, r.State())
+	requireTrips(t, r)
+}
+
+func TestHystrixThousandCancellationsNeverOpen(t *testing.T) {
+	r, rec := breakerThatTripsOnOneFailure(t)
+	const n = 1000
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var err error
+			if i%2 == 0 {
+				// the client hangs up while the upstream call is in flight; the work
+				// returns the transport's wrapped context error
+				err = r.Run(ctx, func(wctx context.Context) error {
+					cancel()
+					<-wctx.Done()
+					return &wrapped{wctx.Err()}
+				})
+			} else {
+				// the client hangs up from elsewhere while the work waits
+				started := make(chan struct{})
+				go func() { <-started; cancel() }()
+				err = r.Run(ctx, func(wctx context.Context) error {
+					close(started)
+					<-wctx.Done()
+					return &wrapped{wctx.Err()}
+				})
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Run = %v, want context.Canceled", err)
+			}
+		}()
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool { a, _, _, _ := rec.snapshot(); return a == n }, pollFor, pollEvery)
+	_, errs, _, canceled := rec.snapshot()
+	assert.Equal(t, 0, errs, "no cancellation counted as an error")
+	assert.Equal(t, n, canceled)
+	assert.Equal(t, Closed, r.State())
+	requireTrips(t, r)
+}
+
+func TestHystrixPanicIsAFailureNotACrash(t *testing.T) {
+	r, _ := breakerThatTripsOnOneFailure(t)
+	err := r.Run(context.Background(), func(context.Context) error { panic(errBoom) })
+	var pe *PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.ErrorIs(t, err, errBoom)
+	require.Eventually(t, func() bool { return r.State() == Open }, pollFor, pollEvery)
+}
+
+func TestHystrixTimeout(t *testing.T) {
+	r, err := NewRunner(Settings{Name: newNames(t).next(), Timeout: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer r.Close()
+	ended := make(chan error, 1)
+	err = r.Run(context.Background(), func(ctx context.Context) error {
+		<-ctx.Done() // hangs until its context ends
+		ended <- ctx.Err()
+		return ctx.Err()
+	})
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.ErrorIs(t, <-ended, context.DeadlineExceeded, "the work's context really ended")
+}
+
+func TestHystrixAdmitTimesOutBeforeDone(t *testing.T) {
+	r, err := NewRunner(Settings{Name: newNames(t).next(), Timeout: 20 * time.Millisecond})
+	require.NoError(t, err)
+	defer r.Close()
+	ctx, done, err := r.Admit(context.Background())
+	require.NoError(t, err)
+	<-ctx.Done()
+	assert.ErrorIs(t, done(nil), ErrTimeout, "timeout wins even with a nil outcome")
+
+	ctx, done, err = r.Admit(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, ctx.Err())
+	assert.NoError(t, done(nil))
+}

@@ -1,0 +1,135 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// names hands out hystrix command names unique in the process: the test's name plus a
+// counter held by the test.
+type names struct {
+	t *testing.T
+	n atomic.Int64
+}
+
+func newNames(t *testing.T) *names { return &names{t: t} }
+
+func (n *names) next() string { return fmt.Sprintf("%s#%d", n.t.Name(), n.n.Add(1)) }
+
+// fakeBreaker counts like hystrix-go: a bare context error is neutral, nil a success,
+// anything else a failure; it opens after openAfter failures (0: never).
+type fakeBreaker struct {
+	mu        sync.Mutex
+	open      bool
+	openAfter int
+	calls     int
+	successes int
+	failures  int
+	neutral   int
+}
+
+func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) error {
+	f.mu.Lock()
+	if f.open {
+		f.mu.Unlock()
+		return ErrCircuitOpen
+	}
+	f.calls++
+	f.mu.Unlock()
+	err := fn(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case err == nil:
+		f.successes++
+	case err == context.Canceled || err == context.DeadlineExceeded:
+		f.neutral++
+	default:
+		f.failures++
+		if f.openAfter > 0 && f.failures >= f.openAfter {
+			f.open = true
+		}
+	}
+	return err
+}
+
+func (f *fakeBreaker) isOpen() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.open
+}
+
+func (f *fakeBreaker) counts() (calls, successes, failures, neutral int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.successes, f.failures, f.neutral
+}
+
+// fakeRunner returns a Runner over a fake breaker.
+func fakeRunner(t *testing.T, s Settings) (*Runner, *fakeBreaker) {
+	t.Helper()
+	if s.Name == "" {
+		s.Name = t.Name()
+	}
+	s, err := s.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb := &fakeBreaker{}
+	r := newRunner(s, fb)
+	t.Cleanup(func() { _ = r.Close() })
+	return r, fb
+}
+
+// recorder is a hystrix metric collector for one command: it shows what hystrix counted.
+type recorder struct {
+	mu                                     sync.Mutex
+	attempts, errs, successes, ctxCanceled float64
+}
+
+func (r *recorder) Update(m metricCollector.MetricResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts += m.Attempts
+	r.errs += m.Errors
+	r.successes += m.Successes
+	r.ctxCanceled += m.ContextCanceled + m.ContextDeadlineExceeded
+}
+
+func (r *recorder) Reset() {}
+
+func (r *recorder) snapshot() (attempts, errs, successes, canceled int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int(r.attempts), int(r.errs), int(r.successes), int(r.ctxCanceled)
+}
+
+type nopCollector struct{}
+
+func (nopCollector) Update(metricCollector.MetricResult) {}
+func (nopCollector) Reset()                              {}
+
+// record registers a collector for the command name (before its circuit exists) and
+// returns it. hystrix's registry only grows: other names get a no-op collector.
+func record(name string) *recorder {
+	rec := &recorder{}
+	metricCollector.Registry.Register(func(n string) metricCollector.MetricCollector {
+		if n == name {
+			return rec
+		}
+		return nopCollector{}
+	})
+	return rec
+}
+
+var errBoom = errors.New("boom")

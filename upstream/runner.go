@@ -1,0 +1,423 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// BreakerState is a circuit's state.
+type BreakerState uint8
+
+// The states of a circuit.
+const (
+	// Closed lets calls through.
+	Closed BreakerState = iota
+	// Open refuses calls with ErrCircuitOpen.
+	Open
+	// HalfOpen is open with its sleep window elapsed: the next call is a probe whose
+	// success closes the circuit.
+	HalfOpen
+)
+
+// String returns "closed", "open" or "half-open".
+func (s BreakerState) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case Open:
+		return "open"
+	case HalfOpen:
+		return "half-open"
+	}
+	return fmt.Sprintf("BreakerState(%d)", uint8(s))
+}
+
+// Settings configure one command (one circuit). Every zero value is a documented default;
+// a negative value (or a percent above 100) is refused by NewRunner naming the field.
+type Settings struct {
+	// Name is the hystrix command name: required, unique per process.
+	Name string
+	// Timeout bounds one run: 0 means 1s. hystrix-go counts in milliseconds, so it is
+	// rounded up to a whole millisecond.
+	Timeout time.Duration
+	// MaxConcurrent runs at once: 0 means 100. Runs beyond it fail at once with ErrOverloaded.
+	MaxConcurrent int
+	// RequestVolumeThreshold is the number of calls in the rolling 10 s window before the
+	// breaker may open: 0 means 20.
+	RequestVolumeThreshold int
+	// ErrorPercentThreshold opens the breaker when failures reach this percent: 0 means 50.
+	ErrorPercentThreshold int
+	// SleepWindow is how long the breaker stays open before a probe: 0 means 5s.
+	SleepWindow time.Duration
+	// OnStateChange, if set, is called (from a goroutine the Runner owns, one call at a
+	// time, never concurrently) when the state changes. nil: no hook and no goroutine.
+	OnStateChange func(name string, from, to BreakerState)
+	// StatePollInterval is how often the hook goroutine reads the state besides after
+	// every run (time-driven changes, open to half-open, are only seen by polling):
+	// 0 means 100ms. Used only with OnStateChange.
+	StatePollInterval time.Duration
+}
+
+// withDefaults validates s and fills its zero values.
+func (s Settings) withDefaults() (Settings, error) {
+	if s.Name == "" {
+		return s, errors.New("upstream: Settings.Name is required")
+	}
+	if s.Timeout < 0 {
+		return s, fmt.Errorf("upstream: Settings.Timeout %v is negative", s.Timeout)
+	}
+	if s.MaxConcurrent < 0 {
+		return s, fmt.Errorf("upstream: Settings.MaxConcurrent %d is negative", s.MaxConcurrent)
+	}
+	if s.RequestVolumeThreshold < 0 {
+		return s, fmt.Errorf("upstream: Settings.RequestVolumeThreshold %d is negative", s.RequestVolumeThreshold)
+	}
+	if s.ErrorPercentThreshold < 0 || s.ErrorPercentThreshold > 100 {
+		return s, fmt.Errorf("upstream: Settings.ErrorPercentThreshold %d is outside 0..100", s.ErrorPercentThreshold)
+	}
+	if s.SleepWindow < 0 {
+		return s, fmt.Errorf("upstream: Settings.SleepWindow %v is negative", s.SleepWindow)
+	}
+	if s.StatePollInterval < 0 {
+		return s, fmt.Errorf("upstream: Settings.StatePollInterval %v is negative", s.StatePollInterval)
+	}
+	if s.Timeout == 0 {
+		s.Timeout = time.Second
+	}
+	s.Timeout = time.Duration(msCeil(s.Timeout)) * time.Millisecond
+	if s.MaxConcurrent == 0 {
+		s.MaxConcurrent = 100
+	}
+	if s.RequestVolumeThreshold == 0 {
+		s.RequestVolumeThreshold = 20
+	}
+	if s.ErrorPercentThreshold == 0 {
+		s.ErrorPercentThreshold = 50
+	}
+	if s.SleepWindow == 0 {
+		s.SleepWindow = 5 * time.Second
+	}
+	s.SleepWindow = time.Duration(msCeil(s.SleepWindow)) * time.Millisecond
+	if s.StatePollInterval == 0 {
+		s.StatePollInterval = 100 * time.Millisecond
+	}
+	return s, nil
+}
+
+// msCeil converts d to whole milliseconds, rounding up.
+func msCeil(d time.Duration) int {
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// Runner runs work as one named hystrix command.
+//
+// hystrix-go's sharp edges are handled here: the work gets a context that ends at the
+// timeout (hystrix only stops waiting); panics are recovered; the caller's own cancellation
+// is handed to hystrix as the bare context error, which hystrix records as
+// "context_canceled" / "context_deadline_exceeded", neither of which is an error for its
+// breaker; no fallback is passed; and a semaphore held until the work really returns keeps
+// the concurrency limit true even after hystrix hands its ticket back at the timeout.
+type Runner struct {
+	s   Settings
+	b   breaker
+	sem chan struct{}
+
+	mu       sync.Mutex
+	openedAt time.Time // when the circuit was seen to open or last probed; zero when closed
+
+	nudge     chan struct{} // asks the hook goroutine to read the state now
+	stop      chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+}
+
+// NewRunner validates s, configures the command before its first use and refuses a name
+// hystrix-go already knows in this process.
+func NewRunner(s Settings) (*Runner, error) {
+	s, err := s.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b, err := newHystrixBreaker(s)
+	if err != nil {
+		return nil, err
+	}
+	return newRunner(s, b), nil
+}
+
+// newRunner builds a Runner over b with validated settings.
+func newRunner(s Settings, b breaker) *Runner {
+	r := &Runner{s: s, b: b, sem: make(chan struct{}, s.MaxConcurrent)}
+	if s.OnStateChange != nil {
+		r.nudge = make(chan struct{}, 1)
+		r.stop = make(chan struct{})
+		r.stopped = make(chan struct{})
+		go r.watch(r.State())
+	}
+	return r
+}
+
+// Name is the command name.
+func (r *Runner) Name() string { return r.s.Name }
+
+// Timeout is the per-attempt timeout in force.
+func (r *Runner) Timeout() time.Duration { return r.s.Timeout }
+
+// Close stops the Runner's goroutine (the state hook's). It is safe to call more than once
+// and concurrently. The hystrix circuit itself lives on (hystrix-go never frees circuits),
+// and Run keeps working after Close, without the hook.
+func (r *Runner) Close() error {
+	r.closeOnce.Do(func() {
+		if r.stop != nil {
+			close(r.stop)
+			<-r.stopped
+		}
+	})
+	return nil
+}
+
+func (r *Runner) tryAcquire() bool {
+	select {
+	case r.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *Runner) release() { <-r.sem }
+
+// slot tracks whether the work of one command started, so the semaphore is released
+// exactly once: by the work when it ends, or by the caller when the work never starts.
+type slot struct{ state atomic.Int32 } // 0 pending, 1 started, 2 abandoned
+
+func (s *slot) start() bool   { return s.state.CompareAndSwap(0, 1) }
+func (s *slot) abandon() bool { return s.state.CompareAndSwap(0, 2) }
+
+// Run runs fn as the command: fn gets a context that ends at the timeout; panics are
+// recovered as *PanicError failures; the caller's cancellation is returned as ctx.Err()
+// and never counted; the result is typed (see the Err values, *StatusError, Reason).
+//
+// Run returns at hystrix's verdict: at the timeout it returns ErrTimeout even if fn has
+// not returned yet; fn's context is done by then, and its concurrency slot stays taken
+// until fn returns. fn's error is returned as is (wrapped in ErrTimeout when fn failed
+// because its context hit the timeout); wrap it with Answered so that it does not count
+// as a failure.
+func (r *Runner) Run(ctx context.Context, fn func(ctx context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !r.tryAcquire() {
+		return fmt.Errorf("%w (command %s: %d running)", ErrOverloaded, r.s.Name, r.s.MaxConcurrent)
+	}
+	var sl slot
+	var answered error
+	err := r.b.do(ctx, func(hctx context.Context) error {
+		if !sl.start() {
+			return nil // the verdict was given before the work could start; hystrix ignores this
+		}
+		defer r.release()
+		r.noteRun()
+		wctx, cancel := context.WithTimeout(ctx, r.s.Timeout)
+		defer cancel()
+		err := r.outcome(ctx, wctx, safeCall(wctx, fn))
+		if inner, ok := unanswer(err); ok {
+			answered = inner // read after do returns nil: the send on hystrix's done channel orders it
+			return nil
+		}
+		return err
+	})
+	if sl.abandon() {
+		r.release()
+	}
+	r.poke()
+	if err == nil {
+		return answered
+	}
+	return r.final(ctx, err)
+}
+
+// outcome turns the work's raw result into what hystrix is told: the caller's own
+// cancellation as the bare context error (not counted), a failure caused by our timeout
+// as ErrTimeout.
+func (r *Runner) outcome(ctx, wctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if _, ok := unanswer(err); ok {
+		return err
+	}
+	if errors.Is(wctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+		return fmt.Errorf("%w (command %s after %v): %w", ErrTimeout, r.s.Name, r.s.Timeout, err)
+	}
+	return err
+}
+
+// final is the error the caller gets: the caller's own context error wins.
+func (r *Runner) final(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// safeCall runs fn and turns a panic into a *PanicError.
+func safeCall(ctx context.Context, fn func(context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx)
+}
+
+// Admit is for work that must run on the caller's goroutine (a wrapped handler): it asks
+// the breaker and the concurrency limit for admission and returns a context bounded by the
+// timeout and a done func that reports the outcome (nil, Answered(err), or a failure) and
+// returns the command's final result. done must be called exactly once (later calls
+// return the first result); the concurrency slot is held until then.
+//
+// A rejection is returned as the error (ErrCircuitOpen, ErrOverloaded, ErrTimeout when
+// the command timed out before it was admitted, or ctx.Err()) with a no-op done. done
+// returns ErrTimeout when the timeout passed before the outcome was reported, even if the
+// outcome was nil; the outcome itself (unwrapped when Answered) otherwise; ctx.Err() when
+// the caller went away. The command's goroutines end at done or at the timeout, whichever
+// is first.
+func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error) error, error) {
+	noop := func(error) error { return nil }
+	if err := ctx.Err(); err != nil {
+		return ctx, noop, err
+	}
+	if !r.tryAcquire() {
+		return ctx, noop, fmt.Errorf("%w (command %s: %d running)", ErrOverloaded, r.s.Name, r.s.MaxConcurrent)
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.s.Timeout)
+	var sl slot
+	var answered error
+	admitted := make(chan struct{})
+	outcomes := make(chan error, 1)
+	result := make(chan error, 1)
+	go func() {
+		result <- r.b.do(ctx, func(context.Context) error {
+			if !sl.start() {
+				return nil
+			}
+			r.noteRun()
+			close(admitted)
+			var err error
+			select {
+			case o := <-outcomes:
+				err = r.outcome(ctx, wctx, o)
+			case <-wctx.Done():
+				err = r.outcome(ctx, wctx, wctx.Err())
+			}
+			if inner, ok := unanswer(err); ok {
+				answered = inner
+				return nil
+			}
+			return err
+		})
+	}()
+	select {
+	case <-admitted:
+	case err := <-result:
+		// Refused before the work was admitted. If the run func did start meanwhile, the
+		// cancel below ends its wait at once.
+		cancel()
+		sl.abandon()
+		r.release()
+		r.poke()
+		return ctx, noop, r.final(ctx, err)
+	}
+	var once sync.Once
+	var final error
+	done := func(outcome error) error {
+		once.Do(func() {
+			outcomes <- outcome
+			err := <-result
+			cancel()
+			r.release()
+			r.poke()
+			if err == nil {
+				final = answered
+				return
+			}
+			final = r.final(ctx, err)
+		})
+		return final
+	}
+	return wctx, done, nil
+}
+
+// State reads the breaker without consuming the half-open probe (hystrix's IsOpen, not
+// AllowRequest). hystrix-go keeps the time the circuit opened (or was last probed)
+// unexported, so the Runner tracks it itself: from the first time it sees the circuit open
+// and from each run admitted while open (a probe). HalfOpen is reported once SleepWindow
+// has passed since then; it can lag hystrix's own view by the time between the circuit
+// opening and the Runner first seeing it open (one run or one State call).
+func (r *Runner) State() BreakerState {
+	open := r.b.isOpen()
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !open {
+		r.openedAt = time.Time{}
+		return Closed
+	}
+	if r.openedAt.IsZero() {
+		r.openedAt = now
+	}
+	if now.Sub(r.openedAt) > r.s.SleepWindow {
+		return HalfOpen
+	}
+	return Open
+}
+
+// noteRun records a probe: a run admitted while the circuit is open restarts hystrix's
+// sleep window.
+func (r *Runner) noteRun() {
+	r.mu.Lock()
+	if !r.openedAt.IsZero() {
+		r.openedAt = time.Now()
+	}
+	r.mu.Unlock()
+}
+
+// poke asks the hook goroutine to read the state after a run; it never blocks.
+func (r *Runner) poke() {
+	if r.nudge == nil {
+		return
+	}
+	select {
+	case r.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// watch is the hook goroutine: it reads the state after every run and every
+// StatePollInterval, and calls OnStateChange on each change.
+func (r *Runner) watch(last BreakerState) {
+	defer close(r.stopped)
+	t := time.NewTicker(r.s.StatePollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+		case <-r.nudge:
+		}
+		if s := r.State(); s != last {
+			r.s.OnStateChange(r.s.Name, last, s)
+			last = s
+		}
+	}
+}
