@@ -73,6 +73,10 @@
 // answer can be stored. The engine is a shared cache: request Cache-Control directives
 // (no-cache, max-age=0) do not bypass a fresh entry; the client's own If-None-Match is
 // answered from the entry (304), and conditionals are never forwarded to the source.
+// Because a stored answer is shared by every request with the same key, the request given
+// to the source on a GET or HEAD carries its host in lowercase (as keyed) and none of the
+// unkeyed override headers X-Forwarded-Host, X-Host, X-Original-URL, X-Rewrite-URL,
+// X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override (cache poisoning).
 //
 // # Commands
 //

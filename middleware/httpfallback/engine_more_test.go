@@ -173,3 +173,17 @@ func TestTruncatedBodyIsAFailureNeverStored(t *testing.T) {
 	r = hs.get("/fresh-key")
 	assert.Equal(t, 502, r.status)
 }
+
+func TestUnkeyedOverridesDoNotReachTheSource(t *testing.T) {
+	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "host=%s xfh=%s xo=%s mo=%s", r.Host, r.Header.Get("X-Forwarded-Host"),
+			r.Header.Get("X-Original-URL"), r.Header.Get("X-HTTP-Method-Override"))
+	})
+	attack := hs.get("/p", "X-Forwarded-Host", "evil.example", "X-Original-URL", "/admin", "X-HTTP-Method-Override", "DELETE")
+	victim := hs.get("/p")
+	assert.Equal(t, attack.body, victim.body)
+	assert.NotContains(t, victim.body, "evil")
+	assert.NotContains(t, victim.body, "admin")
+	assert.NotContains(t, victim.body, "DELETE")
+}

@@ -84,6 +84,13 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	for _, h := range conditionalHeaders {
 		req.Header.Del(h)
 	}
+	// An answer that may be stored and shared must not depend on what the key ignores:
+	// the host is given in the key's (lowercase) form, and request headers that rewrite
+	// the URL, the method or the host, unkeyed, are removed (cache poisoning).
+	req.Host = strings.ToLower(req.Host)
+	for _, h := range unkeyedOverrides {
+		req.Header.Del(h)
+	}
 	conditional := false
 	if ent != nil && (ent.ETag != "" || ent.LastModified != "") {
 		conditional = true
@@ -122,6 +129,13 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 }
 
 var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
+
+// unkeyedOverrides are request headers some frameworks and proxies honour to change the
+// URL, method or host a request is answered for; none is part of the cache key.
+var unkeyedOverrides = [...]string{
+	"X-Forwarded-Host", "X-Host", "X-Original-Url", "X-Rewrite-Url",
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+}
 
 // fwdOf is the Cache-Status fwd value of a fetch: stale when an entry existed.
 func fwdOf(ent *cache.Entry) string {

@@ -89,6 +89,9 @@ func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key
 // command overloaded, 504 on timeout, the source's own failing answer when it wrote one,
 // else 502 (500 for a panic) — as application/problem+json.
 func (e *Engine) serveError(w http.ResponseWriter, r *http.Request, route, key string, o *outcome, ent *cache.Entry, collapsed bool) {
+	if o.reason == "canceled" && r.Context().Err() != nil {
+		return // the client went away: nobody to answer, nothing failed
+	}
 	e.errs.Add(1)
 	e.emit(Event{Kind: EventError, Route: route, Key: key, Reason: o.reason, Status: o.status})
 	e.log(r.Context(), slog.LevelError, "failsoft: source failed, serving an error", r, route, slog.String("reason", o.reason))
