@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -51,7 +52,8 @@ type replica struct {
 func newReplica(t *testing.T, name string, clk *fakeclock.Clock, addr string, o *origin) *replica {
 	t.Helper()
 	ts := newTiered(t, clk, Config{Addr: addr, Prefix: prefix(t)})
-	eng, err := httpfallback.New(httpfallback.Config{Name: t.Name() + "/" + name, Store: ts, Now: clk.Now})
+	// hystrix circuits live for the process: a random part keeps names unique under -count=N.
+	eng, err := httpfallback.New(httpfallback.Config{Name: t.Name() + "/" + name + "/" + rand.Text()[:8], Store: ts, Now: clk.Now})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = eng.Close() })
 	return &replica{eng: eng, store: ts, origin: o, h: eng.Handler(o)}

@@ -157,7 +157,7 @@ func TestTieredRedisStoppedMidRun(t *testing.T) {
 	pfx := prefix(t) // the subtests below have names of their own
 	clk := newClock()
 	ctx := context.Background()
-	const timeout = 50 * time.Millisecond
+	const timeout = 100 * time.Millisecond
 	const failures = 3
 	openFor := time.Second
 	ts := newTiered(t, clk, Config{
