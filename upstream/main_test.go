@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
 
@@ -15,16 +16,17 @@ import (
 
 func TestMain(m *testing.M) { leaktest.Main(m) }
 
-// names hands out hystrix command names unique in the process: the test's name plus a
-// counter held by the test.
+// names hands out hystrix command names unique in the process: the test's name, a
+// counter held by the test, and the creation time (so -count=N reruns do not collide).
 type names struct {
-	t *testing.T
-	n atomic.Int64
+	t     *testing.T
+	n     atomic.Int64
+	stamp int64
 }
 
-func newNames(t *testing.T) *names { return &names{t: t} }
+func newNames(t *testing.T) *names { return &names{t: t, stamp: time.Now().UnixNano()} }
 
-func (n *names) next() string { return fmt.Sprintf("%s#%d", n.t.Name(), n.n.Add(1)) }
+func (n *names) next() string { return fmt.Sprintf("%s#%d@%d", n.t.Name(), n.n.Add(1), n.stamp) }
 
 // fakeBreaker counts like hystrix-go: a bare context error is neutral, nil a success,
 // anything else a failure; it opens after openAfter failures (0: never).
@@ -79,7 +81,7 @@ func (f *fakeBreaker) counts() (calls, successes, failures, neutral int) {
 func fakeRunner(t *testing.T, s Settings) (*Runner, *fakeBreaker) {
 	t.Helper()
 	if s.Name == "" {
-		s.Name = t.Name()
+		s.Name = newNames(t).next()
 	}
 	s, err := s.withDefaults()
 	if err != nil {
