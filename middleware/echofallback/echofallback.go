@@ -80,8 +80,8 @@ func FromEngine(e *httpfallback.Engine, skipper middleware.Skipper) (*Middleware
 
 // skipUpgrades is the default Skipper: protocol upgrades bypass the middleware.
 func skipUpgrades(c echo.Context) bool {
-	r := c.Request()
-	return r.Header.Get("Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
+	h := c.Request().Header
+	return len(h["Upgrade"]) > 0 && headerHasToken(h, "Connection", "upgrade")
 }
 
 // headerHasToken reports whether the comma-separated header name lists token (ASCII

@@ -611,6 +611,31 @@ func TestFromEngineSharesOneEngine(t *testing.T) {
 	require.EqualValues(t, 2, m.Stats().Hits)
 }
 
+// TestServeAfterClose: a closed middleware still answers, from the handler, inline.
+func TestServeAfterClose(t *testing.T) {
+	clk := newClock()
+	var runs counter
+	outer := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set("tenant", "acme")
+			return next(c)
+		}
+	}
+	f := newFixture(t, clk, Config{Engine: testConfig(t, clk)}, []echo.MiddlewareFunc{outer}, func(e *echo.Echo) {
+		e.GET("/items/:id", func(c echo.Context) error {
+			runs.inc()
+			return c.String(http.StatusOK, c.Param("id")+" "+c.Get("tenant").(string))
+		})
+	})
+	require.NoError(t, f.m.Close())
+	for range 2 {
+		r := f.get(t, "/items/4")
+		require.Equal(t, http.StatusOK, r.status)
+		require.Equal(t, "4 acme", r.body)
+	}
+	require.Equal(t, 2, runs.get())
+}
+
 func TestCloseTwice(t *testing.T) {
 	clk := newClock()
 	m, err := New(Config{Engine: testConfig(t, clk)})
