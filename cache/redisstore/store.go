@@ -50,7 +50,7 @@ type Stats struct {
 	Hits, Misses       uint64 // Load found a usable entry / found none
 	Undecodable        uint64 // values that did not decode (corrupt, foreign, future version): misses
 	Sets, Deletes      uint64 // successful writes
-	Errors             uint64 // calls that failed (errors and timeouts)
+	Errors             uint64 // calls that failed (errors, error replies and timeouts)
 	Timeouts           uint64 // of Errors, those that ran out of time
 	Rejected           uint64 // calls the breaker refused
 	BreakerOpened      uint64 // times the breaker opened
@@ -161,6 +161,11 @@ func (s *Store) Load(ctx context.Context, key string) (*cache.Entry, error) {
 		}
 		return err
 	})
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
+		// Someone else's list, hash, ... under our key.
+		s.undecodable.Add(1)
+		return nil, fmt.Errorf("redisstore: key %q: %w (%v)", key, ErrForeign, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +240,14 @@ func (s *Store) call(ctx context.Context, f func(context.Context) error) error {
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	err := f(cctx)
 	cancel()
+	var reply redis.Error
 	switch {
 	case err == nil || errors.Is(err, ErrNotFound):
+		s.breaker.done(success)
+	case errors.As(err, &reply):
+		// Redis answered, promptly, with an error reply (WRONGTYPE, OOM, LOADING, ...): the
+		// call failed, but Redis is not what the breaker guards against (slow or gone).
+		s.errs.Add(1)
 		s.breaker.done(success)
 	case ctx.Err() != nil:
 		// The caller gave up or its deadline passed: that says nothing about Redis.

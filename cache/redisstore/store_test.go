@@ -101,7 +101,7 @@ func TestStoreCorruptAndForeignValuesAreMisses(t *testing.T) {
 	addr := sharedAddr(t)
 	rc := cleanPrefix(t, addr)
 	clk := newClock()
-	s := newStore(t, Config{Addr: addr, Now: clk.Now})
+	s := newStore(t, Config{Addr: addr, Now: clk.Now, Breaker: BreakerConfig{Failures: 1}}) // any failure would open it
 	ctx := context.Background()
 	now := clk.Now()
 
@@ -123,6 +123,8 @@ func TestStoreCorruptAndForeignValuesAreMisses(t *testing.T) {
 	for k, v := range values {
 		require.NoError(t, rc.Set(ctx, prefix(t)+k, v, time.Minute).Err())
 	}
+	values["a hash"] = nil // WRONGTYPE for GET
+	require.NoError(t, rc.HSet(ctx, prefix(t)+"a hash", "status", "200").Err())
 	for k := range values {
 		e, st := s.Get(ctx, k, now)
 		if k == "good" {
@@ -139,7 +141,8 @@ func TestStoreCorruptAndForeignValuesAreMisses(t *testing.T) {
 	stats := s.Stats()
 	assert.EqualValues(t, 2*(len(values)-1), stats.Undecodable)
 	assert.EqualValues(t, len(values)-1, stats.Misses)
-	assert.Zero(t, stats.Errors, "undecodable values say nothing against Redis")
+	assert.EqualValues(t, 2, stats.Errors, "the WRONGTYPE replies")
+	assert.Zero(t, stats.Timeouts)
 	assert.Equal(t, BreakerClosed, stats.Breaker)
 }
 
