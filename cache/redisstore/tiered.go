@@ -38,8 +38,9 @@ type TieredConfig struct {
 //     local tier.
 //
 // While Redis is down or slow, the breaker fails its calls fast and Tiered works from the local
-// tier alone. Invalidations published while this replica was disconnected from the channel are
-// lost: its local tier serves such an entry until the entry expires.
+// tier alone. Invalidations are best effort: one made while Redis is unreachable deletes only
+// the local copy (the other replicas' copies and Redis's stay until they expire), and one
+// published while this replica was disconnected from the channel is lost to it.
 type Tiered struct {
 	local  cache.Store
 	remote *Store
