@@ -237,3 +237,45 @@ func TestLargeResponseStreamedNotStored(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, []int64{size, size}, sizes)
 }
+
+// TestGroupAndRouteMounts: mounted on a group or a single route, the route is the full
+// template, and a background refresh (routed afresh) runs the same chain.
+func TestGroupAndRouteMounts(t *testing.T) {
+	clk := newClock()
+	m, err := New(Config{Engine: testConfig(t, clk)})
+	require.NoError(t, err)
+	var routes sync.Map
+	e := echo.New()
+	var runs counter
+	h := func(c echo.Context) error {
+		n := runs.inc()
+		routes.Store(c.Path(), true)
+		c.Response().Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
+		return c.String(http.StatusOK, fmt.Sprintf("%s v%d", c.Param("id"), n))
+	}
+	g := e.Group("/api", m.MiddlewareFunc())
+	g.GET("/items/:id", h)
+	e.GET("/solo/:id", h, m.MiddlewareFunc())
+	e.GET("/plain/:id", h)
+	srv := newServer(t, e)
+	t.Cleanup(func() { require.NoError(t, m.Close()) })
+	f := &fixture{e: e, m: m, srv: srv, clk: clk}
+
+	require.Equal(t, "1 v1", f.get(t, "/api/items/1").body)
+	require.Equal(t, "2 v2", f.get(t, "/solo/2").body)
+	require.Empty(t, f.get(t, "/plain/3").cacheStatus(), "not mounted there")
+	require.Equal(t, 3, runs.get())
+
+	clk.Advance(20 * time.Second)
+	require.Contains(t, f.get(t, "/api/items/1").cacheStatus(), "stale-while-revalidate")
+	require.Contains(t, f.get(t, "/solo/2").cacheStatus(), "stale-while-revalidate")
+	require.Eventually(t, func() bool { return m.Stats().Refreshes == 2 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, 5, runs.get())
+	refreshed := f.get(t, "/api/items/1")
+	require.Contains(t, refreshed.cacheStatus(), "hit")
+	require.Contains(t, []string{"1 v4", "1 v5"}, refreshed.body, "the refreshed entry")
+	for _, p := range []string{"/api/items/:id", "/solo/:id", "/plain/:id"} {
+		_, ok := routes.Load(p)
+		require.True(t, ok, p)
+	}
+}
