@@ -305,21 +305,30 @@ func run(ctx context.Context, cfg Config, timeline io.Writer) (Summary, error) {
 
 		start := time.Now()
 		tick := time.NewTicker(time.Second)
+		end := time.NewTimer(cfg.Phase)
+		line := func(now time.Time) {
+			rc.mu.Lock()
+			iv := rc.interval
+			rc.interval = Phase{}
+			br := rc.breaker
+			rc.mu.Unlock()
+			fmt.Fprintf(timeline, "%5.1fs %-10s fresh %4d  fetched %4d  stale %4d  default %4d  error %4d  breaker %s\n",
+				now.Sub(start).Seconds(), name, iv.Fresh, iv.Fetched, iv.Stale, iv.Default, iv.Errors, br)
+		}
 		for done := false; !done; {
 			select {
 			case <-ctx.Done():
 				done = true
 			case now := <-tick.C:
-				rc.mu.Lock()
-				iv := rc.interval
-				rc.interval = Phase{}
-				br := rc.breaker
-				rc.mu.Unlock()
-				fmt.Fprintf(timeline, "%5.1fs %-10s fresh %4d  fetched %4d  stale %4d  default %4d  error %4d  breaker %s\n",
-					now.Sub(start).Seconds(), name, iv.Fresh, iv.Fetched, iv.Stale, iv.Default, iv.Errors, br)
-				done = now.Sub(start) >= cfg.Phase-time.Second/2
+				line(now)
+			case now := <-end.C:
+				if now.Sub(start)%time.Second > time.Second/10 {
+					line(now) // the phase's last partial second
+				}
+				done = true
 			}
 		}
+		end.Stop()
 		tick.Stop()
 		rc.mu.Lock()
 		p.UpstreamCalls = up.Requests() - calls

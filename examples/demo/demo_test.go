@@ -38,7 +38,7 @@ func TestKind(t *testing.T) {
 // outage gets a 200 with that key's last good data, and never-seen keys get the default.
 func TestDemoKeepsWarmKeysAnswering(t *testing.T) {
 	cfg := defaultConfig()
-	cfg.Phase = 1500 * time.Millisecond
+	cfg.Phase = 2 * time.Second // the breaker's sleep window is 1s: recovery shows within a phase
 	cfg.Phases = "healthy,erroring,down,hanging,recovered"
 	cfg.Clients = 4
 	var out bytes.Buffer
