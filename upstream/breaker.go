@@ -33,7 +33,7 @@ func newHystrixBreaker(s Settings) (*hystrixBreaker, error) {
 	}
 	hystrix.ConfigureCommand(s.Name, hystrix.CommandConfig{
 		Timeout:                msCeil(s.Timeout),
-		MaxConcurrentRequests:  s.MaxConcurrent,
+		MaxConcurrentRequests:  hystrixTickets(s.MaxConcurrent),
 		RequestVolumeThreshold: s.RequestVolumeThreshold,
 		SleepWindow:            msCeil(s.SleepWindow),
 		ErrorPercentThreshold:  s.ErrorPercentThreshold,
@@ -44,6 +44,13 @@ func newHystrixBreaker(s Settings) (*hystrixBreaker, error) {
 	}
 	return &hystrixBreaker{name: s.Name, cb: cb}, nil
 }
+
+// hystrixTickets sizes hystrix's own concurrency pool. The Runner's semaphore is the limit
+// in force; hystrix's pool is a backstop with room to spare, because hystrix hands a ticket
+// back only after the run has returned (and after DoC may already have returned), so a
+// pool of exactly max would refuse a run that the semaphore, already released, admitted,
+// and count that refusal as an error.
+func hystrixTickets(max int) int { return 2*max + 8 }
 
 func (h *hystrixBreaker) do(ctx context.Context, fn func(context.Context) error) error {
 	err := hystrix.DoC(ctx, h.name, fn, nil)

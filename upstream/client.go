@@ -180,6 +180,11 @@ func (c *Client) failureStatus(status int) bool {
 
 // send runs the attempts. It returns a response only with a nil error or a *StatusError.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		// http.RoundTripper must close the body, also when nothing was sent; closing it
+		// again after the transport did is harmless.
+		defer req.Body.Close()
+	}
 	ctx := req.Context()
 	canRetry := c.retry.MaxAttempts > 1 && idempotent(req) && replayable(req)
 	var lastErr error

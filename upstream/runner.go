@@ -256,6 +256,10 @@ func (r *Runner) outcome(ctx, wctx context.Context, err error) error {
 		return err
 	}
 	if errors.Is(wctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// not the caller's deadline: do not let errors.Is see a context error
+			return fmt.Errorf("%w (command %s after %v)", ErrTimeout, r.s.Name, r.s.Timeout)
+		}
 		return fmt.Errorf("%w (command %s after %v): %w", ErrTimeout, r.s.Name, r.s.Timeout, err)
 	}
 	return err

@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
 )
 
 func TestSettingsValidationNamesTheField(t *testing.T) {
@@ -259,4 +262,26 @@ func TestBreakerStateString(t *testing.T) {
 	assert.Equal(t, "open", Open.String())
 	assert.Equal(t, "half-open", HalfOpen.String())
 	assert.True(t, strings.HasPrefix(BreakerState(9).String(), "BreakerState("))
+}
+
+func TestRunOwnTimeoutIsNotAContextError(t *testing.T) {
+	r, _ := fakeRunner(t, Settings{Timeout: 5 * time.Millisecond})
+	err := r.Run(context.Background(), func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "the caller's own deadline did not pass")
+}
+
+func TestAdmitWithoutDoneEndsAtTimeout(t *testing.T) {
+	current := goleak.IgnoreCurrent()
+	r, fb := fakeRunner(t, Settings{Timeout: 10 * time.Millisecond})
+	ctx, _, err := r.Admit(context.Background())
+	require.NoError(t, err)
+	<-ctx.Done()
+	// the command's goroutine ends at the timeout even if done is never called
+	goleak.VerifyNone(t, append(leaktest.Options(), current)...)
+	_, _, f, _ := fb.counts()
+	assert.Equal(t, 1, f, "the unreported run timed out: a failure")
 }
