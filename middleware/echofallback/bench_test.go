@@ -2,6 +2,7 @@ package echofallback
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -78,6 +79,48 @@ func BenchmarkFreshHit(b *testing.B) {
 					bc.h.ServeHTTP(w, req)
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkFreshHitOverLoopback is the same comparison as a client sees it, through a
+// loopback server and an HTTP/1.1 keep-alive connection per goroutine:
+//
+//	go test -run '^$' -bench FreshHitOverLoopback -benchmem ./middleware/echofallback/
+func BenchmarkFreshHitOverLoopback(b *testing.B) {
+	clk := newClock()
+	bare := echo.New()
+	bare.GET("/items/:id", benchHandler)
+	m, err := New(Config{Engine: testConfig(b, clk)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	wrapped := echo.New()
+	wrapped.Use(m.MiddlewareFunc())
+	wrapped.GET("/items/:id", benchHandler)
+
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", bare}, {"middleware", wrapped}} {
+		srv := httptest.NewServer(bc.h)
+		b.Cleanup(srv.Close)
+		get := func(b *testing.B, client *http.Client) {
+			resp, err := client.Get(srv.URL + "/items/42")
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		get(b, srv.Client()) // prime the store
+		b.Run(bc.name, func(b *testing.B) {
+			client := srv.Client()
+			b.ReportAllocs()
+			for b.Loop() {
+				get(b, client)
+			}
 		})
 	}
 }
