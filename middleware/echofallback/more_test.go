@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/cache"
@@ -278,4 +279,23 @@ func TestGroupAndRouteMounts(t *testing.T) {
 		_, ok := routes.Load(p)
 		require.True(t, ok, p)
 	}
+}
+
+// TestOuterResponseHeadersNotStored: headers that middlewares mounted outside set on the
+// response (a request id) belong to each request: they reach the client but are never
+// stored and replayed.
+func TestOuterResponseHeadersNotStored(t *testing.T) {
+	clk := newClock()
+	var runs counter
+	f := newFixture(t, clk, Config{Engine: testConfig(t, clk)}, []echo.MiddlewareFunc{middleware.RequestID()}, func(e *echo.Echo) {
+		e.GET("/items/:id", itemHandler(&runs, "max-age=60"))
+	})
+	miss := f.get(t, "/items/1")
+	hit := f.get(t, "/items/1")
+	require.Contains(t, hit.cacheStatus(), "hit")
+	missID, hitID := miss.header.Get(echo.HeaderXRequestID), hit.header.Get(echo.HeaderXRequestID)
+	require.NotEmpty(t, missID)
+	require.NotEmpty(t, hitID)
+	require.NotEqual(t, missID, hitID, "the hit carries its own request id, not the stored one")
+	require.Len(t, hit.header.Values(echo.HeaderXRequestID), 1)
 }
