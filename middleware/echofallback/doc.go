@@ -51,6 +51,13 @@
 // holds a lock the middleware takes before it returns, and once it has returned every fetch
 // runs on a new context.
 //
+// Two consequences for the middlewares around it. A handler's panic is recovered by the
+// engine as a failure (Cache-Status detail=panic, then stale, default or a 500), so Echo's
+// Recover mounted outside never sees it; Recover mounted inside turns it into a 500 first.
+// Response headers that middlewares mounted outside set (a request id, CORS) stay on the
+// original response: they reach the client with every answer and are never stored, while
+// what the chain inside sets is part of the stored answer.
+//
 // Requests the Skipper selects (by default protocol upgrades such as WebSocket, which cannot
 // be buffered) bypass the middleware. To share one engine between Echo routes, net/http
 // handlers and the reverse proxy, create it with httpfallback.New and wrap it with
