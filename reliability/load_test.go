@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,11 +179,15 @@ func TestLoadFlappingUpstream(t *testing.T) {
 	}()
 
 	sampler := startHeapSampler(10 * time.Millisecond)
+	// storedKeys marks keys answered with Cache-Status "stored": from then on the store
+	// holds a good entry within stale-if-error (the store is far larger than the key
+	// space), so every later answer for the key must be a 200.
+	var storedKeys [keys]atomic.Bool
 	var (
-		sent, ok, errs atomic.Int64
-		mu             sync.Mutex
-		failures       []string
-		wg             sync.WaitGroup
+		sent, ok, errs, lostStale atomic.Int64
+		mu                        sync.Mutex
+		failures                  []string
+		wg                        sync.WaitGroup
 	)
 	deadline := time.Now().Add(2 * time.Minute) // safety net only
 	fail := func(format string, args ...any) {
@@ -201,7 +206,9 @@ func TestLoadFlappingUpstream(t *testing.T) {
 				if (i > int64(total) && flips.Load() >= minFlip) || time.Now().After(deadline) {
 					return
 				}
-				path := fmt.Sprintf("/k/%d", (i*7919+int64(c))%keys)
+				k := (i*7919 + int64(c)) % keys
+				path := fmt.Sprintf("/k/%d", k)
+				hadEntry := storedKeys[k].Load()
 				a := get(client, srv.URL+path, nil)
 				if a.err != nil {
 					fail("%s: transport error %v", path, a.err)
@@ -217,9 +224,16 @@ func TestLoadFlappingUpstream(t *testing.T) {
 					if int64(v) > version.Load() {
 						fail("%s: version %d never served", path, v)
 					}
+					if strings.Contains(a.header.Get("Cache-Status"), "stored") {
+						storedKeys[k].Store(true)
+					}
 					ok.Add(1)
 				case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 					errs.Add(1)
+					if hadEntry {
+						lostStale.Add(1)
+						fail("%s: error %v although a good entry was stored", path, a)
+					}
 				default:
 					fail("%s: unexpected %v", path, a)
 				}

@@ -345,7 +345,7 @@ func TestRequestFramingAttacks(t *testing.T) {
 		{name: "negative CL", raw: "POST /reflect HTTP/1.1\r\nHost: victim.example\r\nContent-Length: -1\r\n\r\n", rejected: true},
 		{name: "bad chunk size", raw: "POST /reflect HTTP/1.1\r\nHost: victim.example\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nsmuggled\r\n0\r\n\r\n"},
 		{name: "chunk longer than declared", raw: "POST /reflect HTTP/1.1\r\nHost: victim.example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nsmuggled\r\n0\r\n\r\n"},
-		{name: "GET CL+TE", raw: "GET /reflect HTTP/1.1\r\nHost: victim.example\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: victim.example\r\n\r\n"},
+		{name: "GET CL+TE", raw: "GET /reflect HTTP/1.1\r\nHost: victim.example\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: victim.example\r\nConnection: close\r\n\r\n"},
 	}
 	for _, m := range safetyMounts() {
 		for _, tc := range cases {
