@@ -254,7 +254,7 @@ func newFailsafe(cfg Config, _, _ string) (peer, error) {
 		Build()
 	rp := retrypolicy.NewBuilder[*answer]().
 		HandleIf(func(_ *answer, err error) bool { return err != nil }).
-		AbortOnErrors(context.Canceled).
+		AbortOnErrors(context.Canceled, circuitbreaker.ErrOpen). // an open breaker is not retried
 		WithMaxRetries(cfg.Retries).
 		WithBackoff(cfg.BackoffBase, cfg.BackoffMax).
 		WithJitterFactor(0.5).

@@ -127,6 +127,8 @@ func (r *Results) WriteSVG(w io.Writer) error {
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
 			x, y, palette[pi%len(palette)], x+17, y+10, html.EscapeString(p))
 	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">Cold keys (not fetched before the fault) cannot be answered from a cache: %d of %d keys were warmed.</text>`+"\n",
+		left, top+plotH+82, r.Config.Warm, r.Config.Keys)
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
