@@ -357,10 +357,14 @@ func TestClientTimeoutCancelsUpstreamRequest(t *testing.T) {
 		<-r.Context().Done() // hangs until its request is cancelled
 		observed <- r.Context().Err()
 	})
+	start := time.Now()
 	resp, err := f.c.Do(f.req(t, "GET", nil))
+	elapsed := time.Since(start)
 	assert.Nil(t, resp)
 	assert.ErrorIs(t, err, ErrTimeout)
 	assert.Equal(t, ReasonTimeout, Reason(err))
+	// the issue asks for this bound; the margin is generous (a safety net, not a speed test)
+	assert.Less(t, elapsed, 20*time.Millisecond+2*time.Second)
 	assert.ErrorIs(t, <-observed, context.Canceled, "the upstream saw its request cancelled")
 }
 
@@ -514,4 +518,25 @@ func TestClientConfigValidationNamesTheField(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), c.field)
 	}
+}
+
+func TestClientCloseClosesOwnIdleConnections(t *testing.T) {
+	var closed atomic.Int64
+	srv := httptest.NewUnstartedServer(status(200))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := NewClient(ClientConfig{Command: Settings{Name: newNames(t).next()}})
+	require.NoError(t, err)
+	resp, err := c.Do(must(http.NewRequest("GET", srv.URL, nil)))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, int64(0), closed.Load(), "the connection is idle, kept for reuse")
+	require.NoError(t, c.Close())
+	require.Eventually(t, func() bool { return closed.Load() == 1 }, pollFor, pollEvery)
 }

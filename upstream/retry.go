@@ -20,7 +20,7 @@ type RetryPolicy struct {
 	BaseDelay     time.Duration // 0: 100ms; the first backoff is drawn from [0, BaseDelay]
 	MaxDelay      time.Duration // 0: 2s (backoff cap)
 	MaxRetryAfter time.Duration // 0: 30s (Retry-After cap)
-	RetryStatuses []int         // nil: 429, 500, 502, 503, 504
+	RetryStatuses []int         // nil: 429, 500, 502, 503, 504; empty, not nil: none
 }
 
 // defaultRetryStatuses are retried when RetryPolicy.RetryStatuses is nil.
