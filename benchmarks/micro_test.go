@@ -87,7 +87,7 @@ var mounts = []string{"nethttp", "echo", "proxy"}
 
 // mount puts src behind failsoft (impl "failsoft") or behind nothing ("bare") on the given
 // mount. Every failsoft build gets unique command names (hystrix circuits are global).
-func mount(b *testing.B, how, impl string, cfg httpfallback.Config, src http.Handler) http.Handler {
+func mount(b testing.TB, how, impl string, cfg httpfallback.Config, src http.Handler) http.Handler {
 	b.Helper()
 	cfg.Name = fmt.Sprintf("%s#%d", b.Name(), time.Now().UnixNano())
 	switch how + "/" + impl {
@@ -147,7 +147,7 @@ func serve(h http.Handler, target string) *discard {
 
 // expect checks one answer before timing: status, size and, for failsoft, a Cache-Status
 // containing want.
-func expect(b *testing.B, h http.Handler, impl, want string, size int) {
+func expect(b testing.TB, h http.Handler, impl, want string, size int) {
 	b.Helper()
 	w := serve(h, microURL)
 	cs := w.h.Get("Cache-Status")
@@ -201,85 +201,130 @@ func each(b *testing.B, body func(b *testing.B, how, impl string, parallel bool)
 // neverOpen keeps the breaker closed whatever fails, so every request calls the source.
 var neverOpen = upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Second}
 
-// BenchmarkFreshHit: the entry is fresh; failsoft answers from the store, the source is not
-// called. Bare: the source answers.
-func BenchmarkFreshHit(b *testing.B) {
-	each(b, func(b *testing.B, how, impl string, parallel bool) {
-		src := &source{cc: "max-age=3600", body: microBody}
-		h := mount(b, how, impl, httpfallback.Config{}, src)
-		serve(h, microURL) // store
-		expect(b, h, impl, "; hit", len(microBody))
-		run(b, h, parallel, len(microBody), nil)
-	})
+// scenario builds src behind a mount, brings it to the scenario's state and checks one
+// answer; it returns the handler and the size of the answer's body.
+type scenario func(tb testing.TB, how, impl string) (http.Handler, int)
+
+// freshHit: the entry is fresh; failsoft answers from the store, the source is not called.
+// Bare: the source answers.
+func freshHit(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{cc: "max-age=3600", body: microBody}
+	h := mount(tb, how, impl, httpfallback.Config{}, src)
+	serve(h, microURL) // store
+	expect(tb, h, impl, "; hit", len(microBody))
+	return h, len(microBody)
 }
 
-// BenchmarkMissStore: every request is a new URL: failsoft fetches from the source, stores
+// missStore: (timed with a new URL per request) failsoft fetches from the source, stores
 // and answers. Bare: the source answers.
-func BenchmarkMissStore(b *testing.B) {
-	each(b, func(b *testing.B, how, impl string, parallel bool) {
-		src := &source{cc: "max-age=3600", body: microBody}
-		h := mount(b, how, impl, httpfallback.Config{}, src)
-		expect(b, h, impl, "stored", len(microBody))
-		run(b, h, parallel, len(microBody), func(i uint64) string {
-			return microURL + "?n=" + strconv.FormatUint(i, 10)
-		})
-	})
+func missStore(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{cc: "max-age=3600", body: microBody}
+	h := mount(tb, how, impl, httpfallback.Config{}, src)
+	expect(tb, h, impl, "stored", len(microBody))
+	return h, len(microBody)
 }
 
-// BenchmarkStaleOnError: the entry is past its freshness (max-age=0) and within
-// stale-if-error; the source fails (503) on every call and failsoft answers the stale
-// entry. The breaker never opens. Bare: the source answers the same bytes.
-func BenchmarkStaleOnError(b *testing.B) {
-	each(b, func(b *testing.B, how, impl string, parallel bool) {
-		src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
-		h := mount(b, how, impl, httpfallback.Config{Command: neverOpen}, src)
-		serve(h, microURL) // store
-		if impl == "failsoft" {
-			src.fail.Store(true)
-		}
-		expect(b, h, impl, "fwd=stale", len(microBody))
-		run(b, h, parallel, len(microBody), nil)
-	})
+// staleOnError: the entry is past its freshness (max-age=0) and within stale-if-error; the
+// source fails (503) on every call and failsoft answers the stale entry. The breaker never
+// opens. Bare: the source answers the same bytes.
+func staleOnError(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
+	h := mount(tb, how, impl, httpfallback.Config{Command: neverOpen}, src)
+	serve(h, microURL) // store
+	if impl == "failsoft" {
+		src.fail.Store(true)
+	}
+	expect(tb, h, impl, "fwd=stale", len(microBody))
+	return h, len(microBody)
 }
 
-// BenchmarkStaleBreakerOpen: as StaleOnError, but the breaker is open: failsoft answers the
-// stale entry without calling the source.
-func BenchmarkStaleBreakerOpen(b *testing.B) {
-	each(b, func(b *testing.B, how, impl string, parallel bool) {
-		src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
-		cfg := httpfallback.Config{Command: upstream.Settings{
-			RequestVolumeThreshold: 1, ErrorPercentThreshold: 1, SleepWindow: time.Hour, Timeout: time.Second,
-		}}
-		h := mount(b, how, impl, cfg, src)
-		serve(h, microURL) // store
-		if impl == "failsoft" {
-			src.fail.Store(true)
-			// hystrix-go's metrics update asynchronously: fail until the circuit reports open.
-			deadline := time.Now().Add(5 * time.Second)
-			for !strings.Contains(serve(h, microURL).h.Get("Cache-Status"), "circuit-open") {
-				if time.Now().After(deadline) {
-					b.Fatal("the breaker did not open")
-				}
+// staleBreakerOpen: as staleOnError, but the breaker is open: failsoft answers the stale
+// entry without calling the source.
+func staleBreakerOpen(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
+	cfg := httpfallback.Config{Command: upstream.Settings{
+		RequestVolumeThreshold: 1, ErrorPercentThreshold: 1, SleepWindow: time.Hour, Timeout: time.Second,
+	}}
+	h := mount(tb, how, impl, cfg, src)
+	serve(h, microURL) // store
+	if impl == "failsoft" {
+		src.fail.Store(true)
+		// hystrix-go's metrics update asynchronously: fail until the circuit reports open.
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(serve(h, microURL).h.Get("Cache-Status"), "circuit-open") {
+			if time.Now().After(deadline) {
+				tb.Fatal("the breaker did not open")
 			}
 		}
-		expect(b, h, impl, "circuit-open", len(microBody))
-		run(b, h, parallel, len(microBody), nil)
+	}
+	expect(tb, h, impl, "circuit-open", len(microBody))
+	return h, len(microBody)
+}
+
+// defaultPayload: nothing stored, the source fails on every call, failsoft answers the
+// configured default payload. Bare: the source answers the default's bytes.
+func defaultPayload(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{body: defaultBody}
+	cfg := httpfallback.Config{Command: neverOpen, Default: &httpfallback.Default{
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: defaultBody,
+	}}
+	h := mount(tb, how, impl, cfg, src)
+	if impl == "failsoft" {
+		src.fail.Store(true)
+	}
+	expect(tb, h, impl, "detail=default", len(defaultBody))
+	return h, len(defaultBody)
+}
+
+func bench(b *testing.B, sc scenario, target func(uint64) string) {
+	each(b, func(b *testing.B, how, impl string, parallel bool) {
+		h, size := sc(b, how, impl)
+		run(b, h, parallel, size, target)
 	})
 }
 
-// BenchmarkDefaultPayload: nothing stored, the source fails on every call, failsoft answers
-// the configured default payload. Bare: the source answers the default's bytes.
-func BenchmarkDefaultPayload(b *testing.B) {
-	each(b, func(b *testing.B, how, impl string, parallel bool) {
-		src := &source{body: defaultBody}
-		cfg := httpfallback.Config{Command: neverOpen, Default: &httpfallback.Default{
-			Header: http.Header{"Content-Type": {"application/json"}}, Body: defaultBody,
-		}}
-		h := mount(b, how, impl, cfg, src)
-		if impl == "failsoft" {
-			src.fail.Store(true)
+// BenchmarkFreshHit: see freshHit.
+func BenchmarkFreshHit(b *testing.B) { bench(b, freshHit, nil) }
+
+// BenchmarkMissStore: see missStore; every request is a new URL.
+func BenchmarkMissStore(b *testing.B) {
+	bench(b, missStore, func(i uint64) string { return microURL + "?n=" + strconv.FormatUint(i, 10) })
+}
+
+// BenchmarkStaleOnError: see staleOnError.
+func BenchmarkStaleOnError(b *testing.B) { bench(b, staleOnError, nil) }
+
+// BenchmarkStaleBreakerOpen: see staleBreakerOpen.
+func BenchmarkStaleBreakerOpen(b *testing.B) { bench(b, staleBreakerOpen, nil) }
+
+// BenchmarkDefaultPayload: see defaultPayload.
+func BenchmarkDefaultPayload(b *testing.B) { bench(b, defaultPayload, nil) }
+
+// TestMicroScenarios checks, without timing, that every benchmark measures what it says:
+// each scenario through each mount answers as expected (the Cache-Status of failsoft's
+// answer, the status and size of both), twice in a row.
+func TestMicroScenarios(t *testing.T) {
+	for name, sc := range map[string]scenario{
+		"fresh-hit": freshHit, "miss-store": missStore, "stale-on-error": staleOnError,
+		"stale-breaker-open": staleBreakerOpen, "default": defaultPayload,
+	} {
+		for _, how := range mounts {
+			for _, impl := range []string{"bare", "failsoft"} {
+				t.Run(name+"/"+how+"/"+impl, func(t *testing.T) {
+					h, size := sc(t, how, impl)
+					if name == "miss-store" {
+						w := serve(h, microURL+"?n=1")
+						if w.status != http.StatusOK || w.n != size {
+							t.Fatalf("a new URL: status %d, %d bytes", w.status, w.n)
+						}
+						return
+					}
+					w := serve(h, microURL)
+					if w.status != http.StatusOK || w.n != size {
+						t.Fatalf("again: status %d, %d bytes", w.status, w.n)
+					}
+				})
+			}
 		}
-		expect(b, h, impl, "detail=default", len(defaultBody))
-		run(b, h, parallel, len(defaultBody), nil)
-	})
+	}
 }
