@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// syncBuffer collects the logs written by run's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"-upstream", "http://127.0.0.1:1", "-cache-bytes", "0"},
+		{"-upstream", "http://127.0.0.1:1", "-timeout", "0s"},
+		{"-upstream", "http://127.0.0.1:1", "-retries", "-1"},
+		{"-upstream", "http://127.0.0.1:1", "-stale", "-1s"},
+		{"-nope"},
+	} {
+		_, err := parseFlags(args)
+		require.Error(t, err, "%v", args)
+	}
+	err := run(context.Background(), []string{"-upstream", "ftp://x"}, io.Discard, nil)
+	require.ErrorContains(t, err, "Upstream")
+}
+
+// The sidecar forwards and caches; on shutdown an in-flight request still completes, then
+// run returns and logs its final counters.
+func TestRunServesAndShutsDownGracefully(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			entered <- struct{}{}
+			<-release
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "hello from "+r.URL.Path)
+	}))
+	defer up.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-upstream", up.URL, "-timeout", "5s",
+			"-name", "proxy-example/" + t.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)}, logs,
+			func(a string) { addrc <- a })
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("run ended before listening: %v", err)
+	}
+
+	get := func(path string) (*http.Response, string) {
+		res, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res, string(b)
+	}
+	res, body := get("/a")
+	require.Equal(t, "hello from /a", body)
+	require.Contains(t, res.Header.Get("Cache-Status"), "stored")
+	res, _ = get("/a")
+	require.Contains(t, res.Header.Get("Cache-Status"), "hit")
+
+	type result struct {
+		body string
+		err  error
+	}
+	inflight := make(chan result, 1)
+	go func() {
+		res, err := http.Get(base + "/slow")
+		if err != nil {
+			inflight <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		inflight <- result{body: string(b), err: err}
+	}()
+	<-entered // the request is in flight at the upstream
+	cancel()  // SIGINT
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "shutting down") }, 5e9, 1e6)
+	close(release)
+	r := <-inflight
+	require.NoError(t, r.err)
+	require.Equal(t, "hello from /slow", r.body)
+	require.NoError(t, <-done)
+	require.Contains(t, logs.String(), "hits=1")
+	http.DefaultClient.CloseIdleConnections()
+}
