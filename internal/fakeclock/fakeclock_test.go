@@ -50,3 +50,14 @@ func ExampleClock() {
 	fmt.Println(c.Now().Sub(Start()))
 	// Output: 10s
 }
+
+func TestZeroValue(t *testing.T) {
+	var c Clock
+	if !c.Now().IsZero() {
+		t.Fatalf("zero Clock reads %v", c.Now())
+	}
+	c.Advance(time.Second)
+	if got := c.Now(); !got.Equal(time.Time{}.Add(time.Second)) {
+		t.Fatalf("zero Clock advanced by 1s reads %v", got)
+	}
+}

@@ -31,20 +31,23 @@ func uniqueName(t testing.TB) string {
 	return t.Name() + "-" + strconv.FormatUint(rand.Uint64(), 36)
 }
 
-// testConfig is an engine configuration for tests: unique command names, the fake clock,
-// a generous timeout (so that slow CI never turns a waiter into a fetcher) and a breaker
-// that does not open unless a test asks for it.
+// testConfig is an engine configuration for tests: unique command names, the fake clock
+// clk (nil: the real one), a generous timeout (so that slow CI never turns a waiter into a
+// fetcher) and a breaker that does not open unless a test asks for it.
 func testConfig(t testing.TB, clk *clock) httpfallback.Config {
-	return httpfallback.Config{
+	cfg := httpfallback.Config{
 		Name:     uniqueName(t),
 		MaxBytes: 8 << 20,
-		Now:      clk.Now,
 		Command: upstream.Settings{
 			Timeout:                10 * time.Second,
 			MaxConcurrent:          1000,
 			RequestVolumeThreshold: 1 << 20,
 		},
 	}
+	if clk != nil {
+		cfg.Now = clk.Now
+	}
+	return cfg
 }
 
 // fixture is an Echo app behind the middleware, served by a loopback httptest server.
