@@ -51,7 +51,12 @@ type replica struct {
 
 func newReplica(t *testing.T, name string, clk *fakeclock.Clock, addr string, o *origin) *replica {
 	t.Helper()
-	ts := newTiered(t, clk, Config{Addr: addr, Prefix: prefix(t)})
+	return newReplicaConfig(t, name, clk, Config{Addr: addr}, o)
+}
+
+func newReplicaConfig(t *testing.T, name string, clk *fakeclock.Clock, cfg Config, o *origin) *replica {
+	t.Helper()
+	ts := newTiered(t, clk, cfg)
 	// hystrix circuits live for the process: a random part keeps names unique under -count=N.
 	eng, err := httpfallback.New(httpfallback.Config{Name: t.Name() + "/" + name + "/" + rand.Text()[:8], Store: ts, Now: clk.Now})
 	require.NoError(t, err)
@@ -140,4 +145,43 @@ func TestEngineReplicasInvalidate(t *testing.T) {
 	b.eng.Purge(ctx, httptest.NewRequest(http.MethodGet, itemURL, nil))
 	waitLocalGone(t, a.store, key, clk.Now(), "A's local tier drops the purged entry")
 	assert.Equal(t, "v3", a.do(http.MethodGet, itemURL).Body.String())
+}
+
+// Must hold, at the engine level: with Redis stuck mid-run, requests keep being answered (fresh
+// hits from the local tier, misses from the upstream), none waits on Redis longer than its
+// timeout, and the breaker soon spares them even that.
+func TestEngineKeepsAnsweringWhileRedisStuck(t *testing.T) {
+	srv := startServer(t)
+	clk := newClock()
+	o := newOrigin("v1")
+	const timeout = 100 * time.Millisecond
+	const failures = 2
+	r := newReplicaConfig(t, "a", clk, Config{
+		Addr: srv.addr(), Timeout: timeout, Breaker: BreakerConfig{Failures: failures, OpenFor: time.Hour},
+	}, o)
+	require.Contains(t, r.do(http.MethodGet, itemURL).Header().Get("Cache-Status"), "stored")
+
+	srv.pause()
+	defer srv.resume()
+	do := func(url string) *httptest.ResponseRecorder {
+		start := time.Now()
+		rec := r.do(http.MethodGet, url)
+		require.Less(t, time.Since(start), 10*timeout, "safety net: %s waited on Redis", url)
+		return rec
+	}
+	for i := range 5 {
+		rec := do(itemURL)
+		assert.Equal(t, "v1", rec.Body.String())
+		assert.Contains(t, rec.Header().Get("Cache-Status"), "hit", "fresh hits come from the local tier")
+
+		url := itemURL + "?page=" + string(rune('a'+i))
+		rec = do(url)
+		assert.Equal(t, http.StatusOK, rec.Code, url)
+		assert.Contains(t, rec.Header().Get("Cache-Status"), "stored", "misses are fetched and kept locally")
+		assert.Contains(t, do(url).Header().Get("Cache-Status"), "hit", "and then hit locally")
+	}
+	s := r.store.Remote().Stats()
+	assert.EqualValues(t, failures, s.Timeouts, "only the first calls waited, each for the timeout")
+	assert.Equal(t, BreakerOpen, s.Breaker)
+	assert.Positive(t, s.Rejected, "then the breaker answered for Redis")
 }
