@@ -45,7 +45,14 @@ func TestHystrixBreakerOpensHalfOpensAndCloses(t *testing.T) {
 
 	require.NoError(t, r.Run(ctx, succeed), "the probe is let through")
 	require.Eventually(t, func() bool { return r.State() == Closed }, pollFor, pollEvery)
-	assert.Equal(t, [2]BreakerState{HalfOpen, Closed}, <-changes)
+	// While the probe runs hystrix has restarted its sleep window, so the hook may see
+	// half-open -> open -> closed; it must end closed.
+	ch := <-changes
+	if ch == [2]BreakerState{HalfOpen, Open} {
+		ch = <-changes
+		assert.Equal(t, Open, ch[0])
+	}
+	assert.Equal(t, Closed, ch[1])
 }
 
 // breakerThatTripsOnOneFailure opens on the first failure and stays open for an hour.
@@ -56,6 +63,9 @@ func breakerThatTripsOnOneFailure(t *testing.T) (*Runner, *recorder) {
 	r, err := NewRunner(Settings{
 		Name: name, RequestVolumeThreshold: 1, ErrorPercentThreshold: 1,
 		SleepWindow: time.Hour, MaxConcurrent: 1000,
+		// a long timeout: on a loaded machine a 1,000-goroutine burst can take over a
+		// second, and a real timeout is (rightly) an error
+		Timeout: time.Minute,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
@@ -128,7 +138,7 @@ func TestHystrixThousandCancellationsNeverOpen(t *testing.T) {
 	wg.Wait()
 	require.Eventually(t, func() bool { a, _, _, _ := rec.snapshot(); return a == n }, pollFor, pollEvery)
 	_, errs, _, canceled := rec.snapshot()
-	assert.Equal(t, 0, errs, "no cancellation counted as an error")
+	assert.Equal(t, 0, errs, "no cancellation counted as an error: %s", rec)
 	assert.Equal(t, n, canceled)
 	assert.Equal(t, Closed, r.State())
 	requireTrips(t, r)

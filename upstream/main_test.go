@@ -97,6 +97,7 @@ func fakeRunner(t *testing.T, s Settings) (*Runner, *fakeBreaker) {
 type recorder struct {
 	mu                                     sync.Mutex
 	attempts, errs, successes, ctxCanceled float64
+	timeouts, rejects                      float64
 }
 
 func (r *recorder) Update(m metricCollector.MetricResult) {
@@ -106,6 +107,16 @@ func (r *recorder) Update(m metricCollector.MetricResult) {
 	r.errs += m.Errors
 	r.successes += m.Successes
 	r.ctxCanceled += m.ContextCanceled + m.ContextDeadlineExceeded
+	r.timeouts += m.Timeouts
+	r.rejects += m.Rejects
+}
+
+// String shows every count, for failure messages.
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprintf("attempts=%v errors=%v successes=%v canceled=%v timeouts=%v rejects=%v",
+		r.attempts, r.errs, r.successes, r.ctxCanceled, r.timeouts, r.rejects)
 }
 
 func (r *recorder) Reset() {}
