@@ -278,7 +278,8 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 		}
 		if err != nil {
 			acancel()
-			return err
+			// the query is left out: it may carry keys
+			return fmt.Errorf("upstream: %s %s%s: %w", req.Method, req.URL.Host, req.URL.Path, err)
 		}
 		mu.Lock()
 		if abandoned { // the verdict was given without this response

@@ -181,3 +181,23 @@ func TestHystrixAdmitTimesOutBeforeDone(t *testing.T) {
 	require.NoError(t, ctx.Err())
 	assert.NoError(t, done(nil))
 }
+
+func TestHystrixSlotHeldPastTimeoutUntilWorkReturns(t *testing.T) {
+	r, err := NewRunner(Settings{Name: newNames(t).next(), Timeout: 10 * time.Millisecond, MaxConcurrent: 1})
+	require.NoError(t, err)
+	defer r.Close()
+	release := make(chan struct{})
+	returned := make(chan struct{})
+	err = r.Run(context.Background(), func(context.Context) error {
+		defer close(returned)
+		<-release // ignores its context
+		return nil
+	})
+	require.ErrorIs(t, err, ErrTimeout, "Run returns at the timeout")
+	err = r.Run(context.Background(), succeed)
+	require.ErrorIs(t, err, ErrOverloaded, "hystrix handed its ticket back; the slot is still taken")
+	close(release)
+	<-returned
+	require.Eventually(t, func() bool { return r.Run(context.Background(), succeed) == nil }, pollFor, pollEvery,
+		"the slot comes back when the work returns")
+}
