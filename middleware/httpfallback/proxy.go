@@ -274,8 +274,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
 		return
 	}
-	if clean != reqPath || r.URL.Scheme != "" || r.URL.Host != "" || r.URL.User != nil {
-		// Key and forward the cleaned origin-form path; the absolute form's host is ignored.
+	if clean != reqPath {
+		// Key and forward the cleaned path. (An absolute-form URI's scheme and host never
+		// reach the target; they only take part in the cache key, like the Host header.)
 		dec, _ := url.PathUnescape(clean) // cleanPath validated every escape
 		r2 := r.WithContext(r.Context())
 		r2.URL = &url.URL{Path: dec, RawPath: clean, RawQuery: r.URL.RawQuery}
