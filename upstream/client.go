@@ -180,11 +180,6 @@ func (c *Client) failureStatus(status int) bool {
 
 // send runs the attempts. It returns a response only with a nil error or a *StatusError.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		// http.RoundTripper must close the body, also when nothing was sent; closing it
-		// again after the transport did is harmless.
-		defer req.Body.Close()
-	}
 	ctx := req.Context()
 	canRetry := c.retry.MaxAttempts > 1 && idempotent(req) && replayable(req)
 	var lastErr error
@@ -193,6 +188,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			if lastErr != nil {
 				return nil, fmt.Errorf("%w (rate limit refused retry %d): %w", ErrOverloaded, n-1, lastErr)
 			}
+			closeBody(req.Body) // a RoundTripper closes the body, also when it sends nothing
 			return nil, fmt.Errorf("%w (rate limit)", ErrOverloaded)
 		}
 		resp, err := c.attempt(ctx, req, n)
@@ -238,7 +234,8 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 
 // attempt sends one attempt as one command run. It returns a response only with a nil
 // error or a *StatusError; the response's body cancels the attempt's context when it is
-// closed or read to its end.
+// closed or read to its end. The attempt's request body (req.Body for the first attempt,
+// a GetBody copy after) is closed by the transport once sent, by attempt otherwise.
 func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.Response, error) {
 	// The attempt's context is not derived from the run's context: the run's context ends
 	// when the run returns, and the caller still has to read the body.
@@ -256,14 +253,22 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 		name, value, err := c.cred(ctx)
 		if err != nil {
 			acancel()
+			closeBody(areq.Body)
 			return nil, fmt.Errorf("%w: %w", errCredential, err)
 		}
 		areq.Header.Set(name, value)
 	}
 	var mu sync.Mutex
 	var got *http.Response
-	abandoned := false
+	abandoned, sent := false, false
 	err := c.runner.Run(ctx, func(wctx context.Context) error {
+		mu.Lock()
+		if abandoned { // the verdict was given before the request could be sent
+			mu.Unlock()
+			return nil
+		}
+		sent = true // from here the transport owns areq.Body
+		mu.Unlock()
 		// The timeout bounds the attempt until the response headers only.
 		stop := context.AfterFunc(wctx, acancel)
 		resp, err := c.rt.RoundTrip(areq)
@@ -298,6 +303,9 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 	mu.Lock()
 	resp := got
 	abandoned = true
+	if !sent {
+		closeBody(areq.Body)
+	}
 	mu.Unlock()
 	var se *StatusError
 	if resp != nil && (err == nil || errors.As(err, &se)) {
@@ -333,6 +341,13 @@ func (b *attemptBody) Close() error {
 	err := b.rc.Close()
 	b.cancel()
 	return err
+}
+
+// closeBody closes a request body that was never handed to the transport.
+func closeBody(body io.ReadCloser) {
+	if body != nil {
+		_ = body.Close()
+	}
 }
 
 // drainClose reads at most drainLimit bytes of body so its connection can be reused, then

@@ -540,3 +540,36 @@ func TestClientCloseClosesOwnIdleConnections(t *testing.T) {
 	require.NoError(t, c.Close())
 	require.Eventually(t, func() bool { return closed.Load() == 1 }, pollFor, pollEvery)
 }
+
+// closeCounter is a request body that counts its Close calls.
+type closeCounter struct {
+	io.Reader
+	closes atomic.Int64
+}
+
+func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
+
+func TestClientClosesRequestBodyWhenNothingIsSent(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := newFixture(t, ClientConfig{RateLimit: 1, Now: func() time.Time { return now }}, status(200))
+	resp, err := f.c.Do(f.req(t, "GET", nil))
+	require.NoError(t, err)
+	resp.Body.Close()
+
+	body := &closeCounter{Reader: strings.NewReader("x")}
+	req := f.req(t, "POST", nil)
+	req.Body = body
+	_, err = f.c.RoundTrip(req)
+	require.ErrorIs(t, err, ErrOverloaded)
+	assert.Equal(t, int64(1), body.closes.Load(), "refused by the rate limit: closed by the client")
+
+	fb := &fakeBreaker{open: true}
+	f.c.runner.b = fb
+	now = now.Add(time.Hour)
+	body = &closeCounter{Reader: strings.NewReader("x")}
+	req = f.req(t, "POST", nil)
+	req.Body = body
+	_, err = f.c.RoundTrip(req)
+	require.ErrorIs(t, err, ErrCircuitOpen)
+	assert.Equal(t, int64(1), body.closes.Load(), "refused by the breaker: closed by the client")
+}
