@@ -71,8 +71,8 @@ func (s Settings) withDefaults() (Settings, error) {
 	if s.Timeout < 0 {
 		return s, fmt.Errorf("upstream: Settings.Timeout %v is negative", s.Timeout)
 	}
-	if s.MaxConcurrent < 0 {
-		return s, fmt.Errorf("upstream: Settings.MaxConcurrent %d is negative", s.MaxConcurrent)
+	if s.MaxConcurrent < 0 || s.MaxConcurrent > maxConcurrentLimit {
+		return s, fmt.Errorf("upstream: Settings.MaxConcurrent %d is outside 0..%d", s.MaxConcurrent, maxConcurrentLimit)
 	}
 	if s.RequestVolumeThreshold < 0 {
 		return s, fmt.Errorf("upstream: Settings.RequestVolumeThreshold %d is negative", s.RequestVolumeThreshold)
@@ -108,6 +108,10 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	return s, nil
 }
+
+// maxConcurrentLimit bounds Settings.MaxConcurrent: hystrix-go allocates a ticket per
+// permitted call up front.
+const maxConcurrentLimit = 1 << 20
 
 // msCeil converts d to whole milliseconds, rounding up.
 func msCeil(d time.Duration) int {

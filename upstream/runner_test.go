@@ -23,6 +23,7 @@ func TestSettingsValidationNamesTheField(t *testing.T) {
 		{Settings{}, "Settings.Name"},
 		{Settings{Name: "x", Timeout: -1}, "Settings.Timeout"},
 		{Settings{Name: "x", MaxConcurrent: -1}, "Settings.MaxConcurrent"},
+		{Settings{Name: "x", MaxConcurrent: 1 << 30}, "Settings.MaxConcurrent"},
 		{Settings{Name: "x", RequestVolumeThreshold: -1}, "Settings.RequestVolumeThreshold"},
 		{Settings{Name: "x", ErrorPercentThreshold: 101}, "Settings.ErrorPercentThreshold"},
 		{Settings{Name: "x", ErrorPercentThreshold: -5}, "Settings.ErrorPercentThreshold"},
