@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -46,8 +47,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// names hands out hystrix command names unique to one test: circuits are global and keyed
-// by name, so no two tests (or two engines of one test) may share one.
+// names hands out hystrix command names unique to one test run: circuits are global and
+// keyed by name, so no two tests (or two engines of one test, or two runs under -count)
+// may share one.
 type names struct {
 	mu   sync.Mutex
 	base string
@@ -55,7 +57,8 @@ type names struct {
 }
 
 func newNames(t testing.TB) *names {
-	return &names{base: strings.NewReplacer("/", ".", " ", "_").Replace(t.Name())}
+	run := rand.Uint32() // distinct per run of the same test (go test -count=N)
+	return &names{base: fmt.Sprintf("%s.%08x", strings.NewReplacer("/", ".", " ", "_").Replace(t.Name()), run)}
 }
 
 func (n *names) next(what string) string {
