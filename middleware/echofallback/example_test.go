@@ -59,3 +59,47 @@ func ExampleNew() {
 	// 200 "hello gopher" failsoft; hit; ttl=60
 	// handler calls: 1
 }
+
+// One engine (one store, one set of circuits) behind an Echo app and a net/http handler.
+func ExampleFromEngine() {
+	eng, err := httpfallback.New(httpfallback.Config{Name: "example-shared"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer eng.Close()
+	m, err := echofallback.FromEngine(eng, nil) // Close of m would leave eng open
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	e := echo.New()
+	e.Use(m.MiddlewareFunc())
+	e.GET("/echo/:id", func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "max-age=60")
+		return c.String(http.StatusOK, "from echo")
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /plain/{id}", eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprint(w, "from net/http")
+	})))
+	mux.Handle("/", e)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	for _, path := range []string{"/echo/1", "/plain/1", "/echo/1", "/plain/1"} {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	st := m.Stats() // the shared engine's counters
+	fmt.Println("hits:", st.Hits, "stored:", st.Stored)
+	// Output:
+	// hits: 2 stored: 2
+}
