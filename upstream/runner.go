@@ -287,6 +287,8 @@ func safeCall(ctx context.Context, fn func(context.Context) error) (err error) {
 	return fn(ctx)
 }
 
+func isAnswered(err error) bool { _, ok := unanswer(err); return ok }
+
 // Admit is for work that must run on the caller's goroutine (a wrapped handler): it asks
 // the breaker and the concurrency limit for admission and returns a context bounded by the
 // timeout and a done func that reports the outcome (nil, Answered(err), or a failure) and
@@ -296,7 +298,7 @@ func safeCall(ctx context.Context, fn func(context.Context) error) (err error) {
 // A rejection is returned as the error (ErrCircuitOpen, ErrOverloaded, ErrTimeout when
 // the command timed out before it was admitted, or ctx.Err()) with a no-op done. done
 // returns ErrTimeout when the timeout passed before the outcome was reported, even if the
-// outcome was nil; the outcome itself (unwrapped when Answered) otherwise; ctx.Err() when
+// outcome was nil or answered (a late answer counts as a timeout); the outcome itself (unwrapped when Answered) otherwise; ctx.Err() when
 // the caller went away. The command's goroutines end at done or at the timeout, whichever
 // is first.
 func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error) error, error) {
@@ -323,6 +325,12 @@ func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error
 			var err error
 			select {
 			case o := <-outcomes:
+				if o == nil || isAnswered(o) {
+					if errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+						// reported after the deadline: too late to count as an answer
+						o = wctx.Err()
+					}
+				}
 				err = r.outcome(ctx, wctx, o)
 			case <-wctx.Done():
 				err = r.outcome(ctx, wctx, wctx.Err())

@@ -286,3 +286,15 @@ func TestAdmitWithoutDoneEndsAtTimeout(t *testing.T) {
 	_, _, f, _ := fb.counts()
 	assert.Equal(t, 1, f, "the unreported run timed out: a failure")
 }
+
+func TestAdmitLateOutcomeIsTimeout(t *testing.T) {
+	r, fb := fakeRunner(t, Settings{Timeout: 5 * time.Millisecond})
+	ctx, done, err := r.Admit(context.Background())
+	require.NoError(t, err)
+	<-ctx.Done()
+	// the fake breaker has no timer of its own: only the deadline decides
+	assert.ErrorIs(t, done(nil), ErrTimeout)
+	_, s, f, _ := fb.counts()
+	assert.Equal(t, 0, s)
+	assert.Equal(t, 1, f)
+}
