@@ -37,7 +37,10 @@ type ProxyConfig struct {
 	Upstream string
 	// Engine configures the engine the proxy serves through (store, policy, stale windows,
 	// defaults, events). Engine.Store nil: the proxy owns a cache.Memory of Engine.MaxBytes
-	// (shared by every route) and closes it in Close.
+	// (shared by every route) and closes it in Close. Engine.Command.Timeout, which bounds
+	// background refreshes and how long requests wait for another's fetch of the same key,
+	// 0: the client's per-attempt timeout times its attempts. Engine.Route nil: the route
+	// is the matching Routes prefix, else "*".
 	Engine Config
 	// Client configures the upstream client every forwarded request goes through (its
 	// command, retries, rate limit, credential). Client.Command.Name "": Engine.Name (or
@@ -164,6 +167,19 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 
 	ecfg := cfg.Engine
+	if ecfg.Command.Timeout == 0 {
+		// The engine's timeout bounds background refreshes and the cache-lock wait: give
+		// them the client's whole budget (per-attempt timeout times attempts, with the
+		// upstream package's defaults of 1s and 3).
+		per, attempts := ccfg.Command.Timeout, ccfg.Retry.MaxAttempts
+		if per <= 0 {
+			per = time.Second
+		}
+		if attempts <= 0 {
+			attempts = 3
+		}
+		ecfg.Command.Timeout = per * time.Duration(attempts)
+	}
 	if ecfg.Store == nil {
 		p.store, err = cache.New(cache.Config{MaxBytes: ecfg.MaxBytes, Now: ecfg.Now})
 		if err != nil {

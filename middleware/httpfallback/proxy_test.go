@@ -751,3 +751,69 @@ func TestProxyCloseTwice(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, p.Close())
 }
+
+// Within stale-while-revalidate the stale entry answers at once and one background
+// refresh, sent through the proxy's fetcher on the engine's goroutine, replaces it.
+func TestProxyBackgroundRefresh(t *testing.T) {
+	var version atomic.Int64
+	version.Store(1)
+	var fwdFor atomic.Value
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		fwdFor.Store(r.Header.Get("X-Forwarded-For"))
+		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
+		fmt.Fprintf(w, "v%d", version.Load())
+	})
+	h := newPxHarness(t, up.srv.URL, nil)
+	require.Equal(t, "v1", h.get("/swr").body)
+
+	version.Store(2)
+	h.clock.Advance(15 * time.Second)
+	r := h.get("/swr")
+	require.Equal(t, "v1", r.body)
+	require.True(t, hasParam(r.cs(), "detail=stale-while-revalidate"), r.cs())
+	require.Eventually(t, func() bool { return h.p.Stats().Refreshes == 1 }, 10*time.Second, time.Millisecond)
+	require.EqualValues(t, 2, up.hits.Load())
+	require.Equal(t, "127.0.0.1", fwdFor.Load())
+
+	r = h.get("/swr")
+	require.Equal(t, "v2", r.body)
+	require.True(t, hasParam(r.cs(), "hit"), r.cs())
+}
+
+// A 4xx is the caller's answer: passed through, not stored, not a failure. A successful
+// unsafe request invalidates the stored entry of its URL.
+func TestProxy4xxAndInvalidation(t *testing.T) {
+	var version atomic.Int64
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/missing":
+			w.Header().Set("Cache-Control", "max-age=60")
+			http.Error(w, "nope", http.StatusNotFound)
+		case r.Method == http.MethodPut:
+			version.Add(1)
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Cache-Control", "max-age=60")
+			fmt.Fprintf(w, "v%d", version.Load())
+		}
+	})
+	h := newPxHarness(t, up.srv.URL, nil)
+	for range 2 {
+		r := h.get("/missing")
+		require.Equal(t, http.StatusNotFound, r.status)
+		require.Equal(t, "nope\n", r.body)
+	}
+	require.EqualValues(t, 2, up.hits.Load(), "a 404 is not stored")
+
+	require.Equal(t, "v0", h.get("/doc").body)
+	require.Equal(t, "v0", h.get("/doc").body)
+	req, err := http.NewRequest(http.MethodPut, h.srv.URL+"/doc", strings.NewReader("new"))
+	require.NoError(t, err)
+	res, err := h.srv.Client().Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	r := h.get("/doc")
+	require.Equal(t, "v1", r.body, "the PUT invalidated the stored entry")
+	require.Equal(t, upstream.Closed, h.p.client.Runner().State())
+}
