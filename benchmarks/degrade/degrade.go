@@ -203,6 +203,9 @@ type Results struct {
 	Config Config
 	Cells  []Cell
 	Took   time.Duration
+	// LoadStart and LoadEnd are the machine's 1-minute load average (/proc/loadavg) when
+	// the run started and ended: other work on the machine inflates latencies.
+	LoadStart, LoadEnd string
 }
 
 // Find returns the cell for mode and peer.
@@ -222,7 +225,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 	start := time.Now()
-	res := &Results{Config: cfg}
+	res := &Results{Config: cfg, LoadStart: loadAverage()}
 	for _, mode := range cfg.Modes {
 		for _, peer := range cfg.Peers {
 			if err := ctx.Err(); err != nil {
@@ -238,6 +241,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 	}
 	res.Took = time.Since(start)
+	res.LoadEnd = loadAverage()
 	return res, nil
 }
 

@@ -28,6 +28,18 @@ func Machine() string {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), cpu, runtime.Version())
 }
 
+// loadAverage is the 1-minute load average, "?" where /proc/loadavg is missing.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
 func ms(d time.Duration) string {
 	switch {
 	case d == 0:
@@ -47,7 +59,7 @@ func (r *Results) WriteMarkdown(w io.Writer, command string) error {
 	fmt.Fprintf(&b, "# Degradation run\n\n")
 	fmt.Fprintf(&b, "- command: `%s` (in benchmarks/)\n", command)
 	fmt.Fprintf(&b, "- date: %s, took %s\n", time.Now().UTC().Format(time.RFC3339), r.Took.Round(time.Second))
-	fmt.Fprintf(&b, "- machine: %s\n", Machine())
+	fmt.Fprintf(&b, "- machine: %s; 1-minute load average %s at the start, %s at the end\n", Machine(), r.LoadStart, r.LoadEnd)
 	fmt.Fprintf(&b, "- workload: %d clients, each at most one request per %v, for %v per mode and peer, over %d keys (the first %d fetched once before the fault); request deadline %v\n",
 		c.Workers, c.Interval, c.Cell, c.Keys, c.Warm, c.Deadline)
 	fmt.Fprintf(&b, "- every peer: attempt timeout %v, %d retry (backoff %v..%v) where the peer retries, breaker opens at %d%% errors over >= %d requests and sleeps %v where the peer has one\n",
