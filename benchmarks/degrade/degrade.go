@@ -408,3 +408,27 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	i := int(q*float64(len(sorted))+0.999999) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
+
+// Check returns what is wrong with the results, as a list of problems (none: sane). It
+// checks only what holds on any machine, however loaded: every cell ran; in an outage
+// nothing reaches the upstream, the bare client answers nothing, and failsoft answers every
+// warmed key; a bare client never gets a usable truncated body.
+func (r *Results) Check() []string {
+	var bad []string
+	for _, c := range r.Cells {
+		if c.Requests == 0 {
+			bad = append(bad, fmt.Sprintf("%s/%s: no request completed", c.Mode, c.Peer))
+		}
+		switch {
+		case c.Mode == "outage" && c.Upstream != 0:
+			bad = append(bad, fmt.Sprintf("outage/%s: %d requests reached a closed upstream", c.Peer, c.Upstream))
+		case c.Mode == "outage" && c.Peer == "bare" && c.Usable != 0:
+			bad = append(bad, fmt.Sprintf("outage/bare: %d usable answers from a closed upstream", c.Usable))
+		case c.Mode == "outage" && c.Peer == "failsoft" && c.WarmUsable != c.WarmReqs:
+			bad = append(bad, fmt.Sprintf("outage/failsoft: %d of %d requests for warmed keys usable, want all", c.WarmUsable, c.WarmReqs))
+		case c.Mode == "truncated" && c.Peer == "bare" && c.Usable != 0:
+			bad = append(bad, fmt.Sprintf("truncated/bare: %d truncated bodies passed the checksum", c.Usable))
+		}
+	}
+	return bad
+}

@@ -36,6 +36,7 @@ func TestTinyRunIsSane(t *testing.T) {
 	res, err := Run(context.Background(), tiny())
 	require.NoError(t, err)
 	require.Len(t, res.Cells, 4*len(PeerNames()))
+	assert.Empty(t, res.Check())
 
 	for _, c := range res.Cells {
 		assert.Positive(t, c.Requests, "%s/%s ran", c.Mode, c.Peer)
@@ -68,6 +69,20 @@ func TestTinyRunIsSane(t *testing.T) {
 		assert.Positive(t, c.AgeMax, "%s: the stale data has an age", m)
 	}
 	assert.InDelta(t, 100, cell("errors", "failsoft").UsablePct(), 0.01)
+}
+
+func TestCheckFindsInsaneResults(t *testing.T) {
+	r := &Results{Cells: []Cell{
+		{Mode: "outage", Peer: "failsoft", Requests: 10, WarmReqs: 8, WarmUsable: 7, Usable: 7},
+		{Mode: "outage", Peer: "bare", Requests: 10, Usable: 1},
+		{Mode: "outage", Peer: "httpcache", Requests: 10, Upstream: 3},
+		{Mode: "truncated", Peer: "bare", Requests: 10, Usable: 2},
+		{Mode: "healthy", Peer: "hystrix"},
+	}}
+	bad := r.Check()
+	require.Len(t, bad, 5, "%q", bad)
+	assert.Contains(t, bad[0], "outage/failsoft")
+	assert.Empty(t, (&Results{Cells: []Cell{{Mode: "outage", Peer: "failsoft", Requests: 3, WarmReqs: 2, WarmUsable: 2}}}).Check())
 }
 
 func TestConfigValidation(t *testing.T) {

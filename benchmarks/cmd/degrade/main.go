@@ -3,6 +3,8 @@
 //
 //	go run ./cmd/degrade          # full run, about 4 minutes
 //	go run ./cmd/degrade -quick   # short cells, under a minute
+//
+// It exits 2 when the results fail the sanity checks of degrade.Results.Check.
 package main
 
 import (
@@ -52,6 +54,12 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s/%s.md and %s.svg in %v\n", *out, name, name, res.Took.Round(1e9))
+	if bad := res.Check(); len(bad) > 0 {
+		for _, b := range bad {
+			fmt.Fprintln(os.Stderr, "degrade: check failed:", b)
+		}
+		os.Exit(2)
+	}
 }
 
 func write(res *degrade.Results, dir, name, command string) error {
