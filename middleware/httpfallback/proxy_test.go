@@ -465,14 +465,16 @@ func TestProxyStalledBodyIsNotStored(t *testing.T) {
 	require.True(t, hasParam(r.cs(), "stored"), r.cs())
 }
 
-// A truncated upstream body (shorter than its Content-Length) is a failure: not stored,
-// and a stored entry is served instead when there is one.
+// A truncated upstream body (shorter than its Content-Length, or a chunked body that
+// breaks off) is a failure: not stored, and a stored entry is served instead.
 func TestProxyTruncatedBodyServesStale(t *testing.T) {
 	var truncate atomic.Bool
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=1")
 		if truncate.Load() {
-			w.Header().Set("Content-Length", "100")
+			if r.URL.Path == "/cl" {
+				w.Header().Set("Content-Length", "100")
+			}
 			_, _ = io.WriteString(w, "partial")
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler) // drop the connection mid-body
@@ -480,13 +482,16 @@ func TestProxyTruncatedBodyServesStale(t *testing.T) {
 		_, _ = io.WriteString(w, "complete")
 	})
 	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) { c.Client.Retry.MaxAttempts = 1 })
-	require.Equal(t, "complete", h.get("/t").body)
-	truncate.Store(true)
-	h.clock.Advance(5 * time.Second)
-	r := h.get("/t")
-	require.Equal(t, http.StatusOK, r.status)
-	require.Equal(t, "complete", r.body)
-	require.True(t, hasParam(r.cs(), "detail=invalid-response"), r.cs())
+	for _, path := range []string{"/cl", "/chunked"} {
+		truncate.Store(false)
+		require.Equal(t, "complete", h.get(path).body)
+		truncate.Store(true)
+		h.clock.Advance(5 * time.Second)
+		r := h.get(path)
+		require.Equal(t, http.StatusOK, r.status, path)
+		require.Equal(t, "complete", r.body, path)
+		require.True(t, hasParam(r.cs(), "detail=invalid-response"), "%s: %s", path, r.cs())
+	}
 }
 
 // The client retries idempotent requests; the proxy never has a non-idempotent one retried.
