@@ -147,3 +147,27 @@ func TestReports(t *testing.T) {
 	}
 	assert.Equal(t, 1+4+2, rects, "background, one bar per cell, one legend swatch per peer")
 }
+
+func TestUpdateReadme(t *testing.T) {
+	cfg := Full().withDefaults()
+	cfg.Modes = []string{"outage"}
+	cfg.Peers = []string{"bare", "failsoft"}
+	res := &Results{Config: cfg, Cells: []Cell{
+		{Mode: "outage", Peer: "bare", Requests: 4},
+		{Mode: "outage", Peer: "failsoft", Requests: 4, Usable: 3, P50: 2 * time.Millisecond, P99: 40 * time.Millisecond},
+	}}
+	_, err := res.UpdateReadme("no markers", "go run ./cmd/degrade")
+	assert.ErrorContains(t, err, "markers")
+
+	doc := "before\n" + ReadmeBegin + "\nold numbers\n" + ReadmeEnd + "\nafter\n"
+	out, err := res.UpdateReadme(doc, "go run ./cmd/degrade")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(out, "before\n"+ReadmeBegin))
+	assert.True(t, strings.HasSuffix(out, ReadmeEnd+"\nafter\n"))
+	assert.NotContains(t, out, "old numbers")
+	assert.Contains(t, out, "| outage | 0.0 | 75.0 |")
+	assert.Contains(t, out, "| outage | 0 / 0 / 0 | 2.0 / 40.0 / 0 |")
+	again, err := res.UpdateReadme(out, "go run ./cmd/degrade")
+	require.NoError(t, err)
+	assert.Equal(t, strings.Count(again, ReadmeBegin), 1, "idempotent markers")
+}

@@ -68,24 +68,7 @@ func (r *Results) WriteMarkdown(w io.Writer, command string) error {
 		int(c.FreshFor.Seconds()), int(c.StaleIfError.Seconds()), c.VersionEvery, c.Latency, c.ErrorFraction*100, c.FlapPeriod, c.FlapPeriod, c.SlowChunk, c.SlowEvery)
 
 	b.WriteString("## Usable answers (% of requests: 2xx with the right, complete body)\n\n")
-	b.WriteString("| mode |")
-	for _, p := range c.Peers {
-		fmt.Fprintf(&b, " %s |", p)
-	}
-	b.WriteString("\n|---|")
-	for range c.Peers {
-		b.WriteString("---:|")
-	}
-	b.WriteString("\n")
-	for _, m := range c.Modes {
-		fmt.Fprintf(&b, "| %s |", m)
-		for _, p := range c.Peers {
-			cell, _ := r.Find(m, p)
-			fmt.Fprintf(&b, " %.1f |", cell.UsablePct())
-		}
-		b.WriteString("\n")
-	}
-
+	r.writeMatrix(&b)
 	b.WriteString("\n## Per mode\n\nlatencies in ms; *upstream* = requests that reached the upstream during the fault; *age* = age of the data in usable answers (since the upstream produced that version)\n")
 	for _, m := range c.Modes {
 		fmt.Fprintf(&b, "\n### %s\n\n", m)
@@ -99,6 +82,70 @@ func (r *Results) WriteMarkdown(w io.Writer, command string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMatrix writes the usable share per mode (rows) and peer (columns).
+func (r *Results) writeMatrix(b *strings.Builder) {
+	c := r.Config
+	b.WriteString("| mode |")
+	for _, p := range c.Peers {
+		fmt.Fprintf(b, " %s |", p)
+	}
+	b.WriteString("\n|---|")
+	for range c.Peers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, m := range c.Modes {
+		fmt.Fprintf(b, "| %s |", m)
+		for _, p := range c.Peers {
+			cell, _ := r.Find(m, p)
+			fmt.Fprintf(b, " %.1f |", cell.UsablePct())
+		}
+		b.WriteString("\n")
+	}
+}
+
+// Markers around the block that UpdateReadme replaces.
+const (
+	ReadmeBegin = "<!-- degrade:begin (written by go run ./cmd/degrade -readme README.md) -->"
+	ReadmeEnd   = "<!-- degrade:end -->"
+)
+
+// UpdateReadme replaces the text between ReadmeBegin and ReadmeEnd in doc with the run's
+// summary: the command, the machine, the usable-share matrix and, per mode, failsoft's and
+// the best peer's latencies and upstream load.
+func (r *Results) UpdateReadme(doc, command string) (string, error) {
+	i := strings.Index(doc, ReadmeBegin)
+	j := strings.Index(doc, ReadmeEnd)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("degrade: the markers %q and %q are missing", ReadmeBegin, ReadmeEnd)
+	}
+	var b strings.Builder
+	b.WriteString(ReadmeBegin + "\n\n")
+	fmt.Fprintf(&b, "`%s`, %s, took %s, on %s; 1-minute load average %s at the start, %s at the end.\n\n",
+		command, time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Took.Round(time.Second), Machine(), r.LoadStart, r.LoadEnd)
+	b.WriteString("Usable answers, % of requests (2xx with the right, complete body):\n\n")
+	r.writeMatrix(&b)
+	b.WriteString("\nLatency (ms) and requests that reached the upstream during the fault:\n\n| mode |")
+	for _, p := range r.Config.Peers {
+		fmt.Fprintf(&b, " %s p50 / p99 / upstream |", p)
+	}
+	b.WriteString("\n|---|")
+	for range r.Config.Peers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, m := range r.Config.Modes {
+		fmt.Fprintf(&b, "| %s |", m)
+		for _, p := range r.Config.Peers {
+			c, _ := r.Find(m, p)
+			fmt.Fprintf(&b, " %s / %s / %d |", ms(c.P50), ms(c.P99), c.Upstream)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	return doc[:i] + b.String() + doc[j:], nil
 }
 
 var palette = []string{"#9e9e9e", "#f4a261", "#2a9d8f", "#e76f51", "#8d6cab", "#457b9d", "#e9c46a", "#264653"}

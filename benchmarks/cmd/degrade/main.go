@@ -23,6 +23,7 @@ func main() {
 	quick := flag.Bool("quick", false, "short cells (under a minute in all)")
 	out := flag.String("out", "results", "directory for the .md and .svg files")
 	modes := flag.String("modes", "", "comma-separated modes (default all: "+strings.Join(degrade.ModeNames(), ",")+")")
+	readme := flag.String("readme", "", "also rewrite the results block of this README (between the degrade:begin/end markers)")
 	peers := flag.String("peers", "", "comma-separated peers (default all: "+strings.Join(degrade.PeerNames(), ",")+")")
 	flag.Parse()
 
@@ -54,6 +55,12 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s/%s.md and %s.svg in %v\n", *out, name, name, res.Took.Round(1e9))
+	if *readme != "" {
+		if err := updateReadme(res, *readme, command); err != nil {
+			fmt.Fprintln(os.Stderr, "degrade:", err)
+			os.Exit(1)
+		}
+	}
 	if bad := res.Check(); len(bad) > 0 {
 		for _, b := range bad {
 			fmt.Fprintln(os.Stderr, "degrade: check failed:", b)
@@ -86,4 +93,16 @@ func write(res *degrade.Results, dir, name, command string) error {
 		return err
 	}
 	return svg.Close()
+}
+
+func updateReadme(res *degrade.Results, path, command string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	out, err := res.UpdateReadme(string(doc), command)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
 }
