@@ -379,23 +379,18 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	body := &bodyReader{r: resp.Body, idle: p.idle}
-	body.timer = time.AfterFunc(p.idle, func() { cancel(errBodyStalled) })
-	defer body.timer.Stop()
-	bp := p.bufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(w, body, *bp)
-	p.bufs.Put(bp)
+	n, readErr, err := p.copyBody(w, resp.Body, func() { cancel(errBodyStalled) })
 	switch {
-	case body.err != nil:
+	case readErr != nil:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if errors.Is(context.Cause(octx), errBodyStalled) {
-			body.err = errBodyStalled
+			readErr = errBodyStalled
 		}
 		// Wrapped as io.ErrUnexpectedEOF so that upstream.Reason says "invalid-response",
 		// even when the connection was reset mid-body.
-		return fmt.Errorf("httpfallback: proxy: upstream body broken after %d bytes: %w (%v)", n, io.ErrUnexpectedEOF, body.err)
+		return fmt.Errorf("httpfallback: proxy: upstream body broken after %d bytes: %w (%v)", n, io.ErrUnexpectedEOF, readErr)
 	case err != nil:
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -403,6 +398,22 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return fmt.Errorf("httpfallback: proxy: writing the response: %w", err)
 	}
 	return nil
+}
+
+// copyBody copies body to w with a pooled buffer. stalled is called when no read has
+// returned data for the idle timeout (it must make the pending read fail). It returns the
+// bytes copied, the read error (other than io.EOF) and else the write error.
+func (p *Proxy) copyBody(w io.Writer, body io.Reader, stalled func()) (int64, error, error) {
+	br := &bodyReader{r: body, idle: p.idle}
+	br.timer = time.AfterFunc(p.idle, stalled)
+	defer br.timer.Stop()
+	bp := p.bufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(w, br, *bp)
+	p.bufs.Put(bp)
+	if br.err != nil {
+		return n, br.err, nil
+	}
+	return n, nil, err
 }
 
 // requestBody streams the client's request body upstream, enforcing the size limit; a read
