@@ -71,8 +71,15 @@ type ProxyConfig struct {
 // The target of every request is the base URL joined with the request's cleaned path and
 // its query: the Host header, an absolute-form request URI, dot segments or encoded slashes
 // never select another host nor leave the base path (what cannot be joined safely is
-// answered 400). Hop-by-hop headers are dropped both ways; X-Forwarded-For, -Host and
-// -Proto are set.
+// answered 400). Hop-by-hop headers are dropped both ways. X-Forwarded-For gets the
+// client's address appended (earlier values are kept, as httputil.ReverseProxy does);
+// X-Forwarded-Host (the request's Host) and X-Forwarded-Proto are replaced, never taken
+// from the client. Request bodies are streamed, never buffered, so a request with a body
+// is never retried; a request without one is retried only when its method is idempotent
+// or it carries an Idempotency-Key (the upstream.Client's rule).
+//
+// After Close, requests are still forwarded, without the cache (Cache-Status
+// "failsoft; fwd=bypass"): close the Proxy after the server has stopped.
 type Proxy struct {
 	base     *url.URL // scheme and host of the upstream
 	basePath string   // escaped base path without its trailing slash
