@@ -510,8 +510,12 @@ func TestProxyNeverRetriesNonIdempotent(t *testing.T) {
 
 	r := h.get("/x")
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
-	for _, m := range []string{http.MethodPost, http.MethodPatch} {
-		req, err := http.NewRequest(m, h.srv.URL+"/x", strings.NewReader("payload"))
+	for _, m := range []string{http.MethodPost, http.MethodPatch, http.MethodPost + " empty"} {
+		body := "payload"
+		if strings.HasSuffix(m, " empty") {
+			m, body = strings.TrimSuffix(m, " empty"), ""
+		}
+		req, err := http.NewRequest(m, h.srv.URL+"/x", strings.NewReader(body))
 		require.NoError(t, err)
 		res, err := c.Do(req)
 		require.NoError(t, err)
@@ -524,6 +528,7 @@ func TestProxyNeverRetriesNonIdempotent(t *testing.T) {
 	require.Equal(t, 3, count["GET "], "GET is retried (MaxAttempts 3)")
 	require.Equal(t, 1, count["POST payload"], "POST must not be retried")
 	require.Equal(t, 1, count["PATCH payload"], "PATCH must not be retried")
+	require.Equal(t, 1, count["POST "], "POST without a body must not be retried either")
 }
 
 // A request body reaches the upstream while the client is still sending it.
