@@ -129,6 +129,23 @@ func BenchmarkKey(b *testing.B) {
 			Key(r, KeyOptions{Credentials: true})
 		}
 	})
+	// The engine's default: DefaultKeyedHeaders prepared once, a lower-case host, a
+	// canonical query; none carried, then X-Forwarded-Host and -Proto carried.
+	keyed := KeyOptions{Headers: DefaultKeyedHeaders()}.Func()
+	canonical := getReq("http://example.com/items/42?a=1&b=2", "Accept", "application/json", "User-Agent", "bench")
+	b.Run("default/canonical", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			keyed(canonical)
+		}
+	})
+	proxied := getReq("http://example.com/items/42?b=2&a=1", "X-Forwarded-Host", "api.example.com", "X-Forwarded-Proto", "https")
+	b.Run("default/proxied", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			keyed(proxied)
+		}
+	})
 }
 
 func BenchmarkParseCacheControl(b *testing.B) {

@@ -3,6 +3,7 @@ package cache
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,7 +65,8 @@ type Entry struct {
 	Vary       []string
 	VaryValues []string
 
-	cost int64 // computed once at build time; 0 for hand-built entries
+	cost int64                      // computed once at build time; 0 for hand-built entries
+	wire atomic.Pointer[wireHeader] // Header laid out for CopyHeader, built on first use
 }
 
 // Age is the entry's current age at now: RFC 9111 4.2.3 current_age, that is

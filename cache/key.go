@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -14,11 +14,52 @@ import (
 type KeyOptions struct {
 	// Credentials adds a hash of Authorization and Cookie to the key (never the raw value).
 	Credentials bool
+
+	// Headers lists request headers whose values, when the request carries them, join the
+	// key, so that a response built from them is only ever served to requests that sent
+	// the same values. Names are matched case-insensitively; order and duplicates do not
+	// matter. A value longer than 64 bytes (escaped) is replaced by a hash. nil keys no
+	// header; DefaultKeyedHeaders is the list the httpfallback engine uses.
+	Headers []string
+}
+
+// DefaultKeyedHeaders returns (a fresh copy of) the request headers that frameworks and
+// reverse proxies honour to change the host, scheme, path prefix, URL or method a request
+// is answered for. A handler may build its answer from them (absolute URLs from
+// X-Forwarded-Host and X-Forwarded-Proto are the usual case), so a shared cache must
+// either key them or strip them; keying keeps them working behind a trusted proxy while
+// an attacker's value only lands in a key no victim's request maps to.
+//
+// The list: X-Forwarded-Host, X-Forwarded-Proto, X-Forwarded-Protocol, X-Forwarded-Scheme,
+// X-Forwarded-Ssl, X-Url-Scheme (Echo's Context.Scheme reads the last four),
+// X-Forwarded-Port, X-Forwarded-Prefix, X-Host, X-Original-Url, X-Rewrite-Url,
+// X-Http-Method-Override, X-Http-Method, X-Method-Override.
+//
+// Deliberately not in it: X-Forwarded-For, X-Real-Ip and Forwarded, which carry the
+// client's address, so keying them would give every client its own key behind a proxy.
+// A handler whose answer depends on them should not mark it shareable (Cache-Control:
+// private), or the application keys them with its own KeyFunc.
+func DefaultKeyedHeaders() []string {
+	return []string{
+		"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Protocol", "X-Forwarded-Scheme",
+		"X-Forwarded-Ssl", "X-Url-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
+		"X-Host", "X-Original-Url", "X-Rewrite-Url",
+		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	}
 }
 
 // KeyFunc builds the primary key of a request. Key with fixed options is the default; a
 // custom KeyFunc replaces it (it must never put a raw credential in the key).
 type KeyFunc func(r *http.Request) string
+
+// Func returns Key with these options as a KeyFunc, with the header names prepared once
+// (Key prepares them on every call unless they are already canonical, sorted and unique).
+// It returns the same keys as Key(r, o).
+func (o KeyOptions) Func() KeyFunc {
+	k := keyer{cred: o.Credentials, names: keyedNames(o.Headers)}
+	k.lens = nameLengths(k.names)
+	return k.key
+}
 
 // keySep separates the parts of a key. Every part is percent-encoded so that it never
 // holds this byte.
@@ -27,94 +68,177 @@ const keySep = '|'
 // credHashLen is the number of hex digits of the credential hash kept in a key (128 bits).
 const credHashLen = 32
 
-// Key builds the primary key: method class + scheme + host + path + canonical query.
+// maxKeyedValue is the longest escaped header value kept in a key as is; a longer one is
+// replaced by '#' and a hash.
+const maxKeyedValue = 64
+
+// keyBufLen is the stack buffer Key builds in; longer keys grow onto the heap.
+const keyBufLen = 256
+
+// Key builds the primary key: method class + scheme + host + path + canonical query (+
+// keyed headers, + credential hash).
 //
 //   - method class: "G" for GET and HEAD (a HEAD is answered from the GET entry), the
 //     method itself (escaped) for any other;
 //   - scheme: "https" when r.TLS is set, else r.URL.Scheme when set, else "http" (never from
-//     X-Forwarded-* headers, which a client controls);
-//   - host: r.Host (or r.URL.Host), lowercased, without the scheme's default port;
+//     X-Forwarded-* headers, which a client controls: key those with opt.Headers);
+//   - host: KeyHost(r), escaped;
 //   - path: percent-encoding normalised: escapes of unreserved characters decoded, hex digits
 //     upper-cased, every other reserved or unsafe byte escaped; %2F stays encoded;
 //   - query: parameters sorted by name (stable: values of one name keep their order), each
 //     name and value normalised like the path; "a" and "a=" stay distinct;
+//   - with opt.Headers and a request carrying any of them: "h", then for each one carried
+//     (sorted by canonical name) its canonical name, '=' and its lines, each escaped
+//     strictly (every '%' too, so distinct values never share a key) and joined with '&',
+//     or '#' and 32 hex digits of a SHA-256 when that is longer than 64 bytes;
 //   - with opt.Credentials and a request carrying Authorization or Cookie: "c" and the first
 //     32 hex digits of a SHA-256 over them.
 //
-// The parts are separated by '|', which no part can contain.
+// The parts are separated by '|', which no part can contain. Key allocates only the
+// returned string for keys up to 256 bytes without credentials.
 func Key(r *http.Request, opt KeyOptions) string {
-	size := 64 + len(r.Host)
-	if r.URL != nil {
-		size += len(r.URL.Path) + len(r.URL.RawQuery)
+	k := keyer{cred: opt.Credentials, names: opt.Headers}
+	if !namesPrepared(k.names) {
+		k.names = keyedNames(k.names)
 	}
-	b := make([]byte, 0, size)
+	k.lens = nameLengths(k.names)
+	return k.key(r)
+}
+
+// keyer is Key with prepared options: names canonical, sorted and unique, lens their
+// lengths as a bit set (bit len%64).
+type keyer struct {
+	cred  bool
+	names []string
+	lens  uint64
+}
+
+// nameLengths returns the bit set of the names' lengths modulo 64.
+func nameLengths(names []string) uint64 {
+	var m uint64
+	for _, n := range names {
+		m |= 1 << (len(n) % 64)
+	}
+	return m
+}
+
+// KeyHost is r's host as Key keys it: r.Host (or r.URL.Host when empty), lowercased,
+// without the scheme's default port or an empty port. It allocates only when r.Host
+// holds upper-case letters.
+func KeyHost(r *http.Request) string {
+	host := r.Host
+	if host == "" && r.URL != nil {
+		host = r.URL.Host
+	}
+	return strings.ToLower(trimDefaultPort(host, keyScheme(r)))
+}
+
+// key builds r's key.
+func (k keyer) key(r *http.Request) string {
+	var buf [keyBufLen]byte
+	b := buf[:0]
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, "":
 		b = append(b, 'G')
 	default:
-		b = appendEscaped(b, r.Method, tokenSafe)
+		b = appendEscaped(b, r.Method, maskToken)
 	}
 	b = append(b, keySep)
 
-	scheme := "http"
-	switch {
-	case r.TLS != nil:
-		scheme = "https"
-	case r.URL != nil && r.URL.Scheme != "":
-		scheme = strings.ToLower(r.URL.Scheme)
-	}
-	b = appendEscaped(b, scheme, tokenSafe)
+	scheme := keyScheme(r)
+	b = appendEscaped(b, scheme, maskToken)
 	b = append(b, keySep)
 
 	host := r.Host
 	if host == "" && r.URL != nil {
 		host = r.URL.Host
 	}
-	b = appendEscaped(b, canonicalHost(host, scheme), hostSafe)
+	b = appendLowerEscaped(b, trimDefaultPort(host, scheme), maskHost)
 	b = append(b, keySep)
 
 	path, rawQuery := "/", ""
 	if r.URL != nil {
-		if p := r.URL.EscapedPath(); p != "" {
+		if p := escapedPath(r.URL); p != "" {
 			path = p
 		}
 		rawQuery = r.URL.RawQuery
 	}
-	b = appendEscaped(b, path, pathSafe)
+	b = appendEscaped(b, path, maskPath)
 	if rawQuery != "" {
 		b = append(b, '?')
 		b = appendQuery(b, rawQuery)
 	}
 
-	if opt.Credentials && hasCredentials(r) {
+	if len(k.names) > 0 && len(r.Header) > 0 {
+		b = k.appendHeaders(b, r.Header)
+	}
+	if k.cred && hasCredentials(r) {
 		b = append(b, keySep, 'c')
 		b = appendCredentialHash(b, r)
 	}
 	return string(b)
 }
 
-// credentialHash appends the truncated hex SHA-256 of the request's Authorization and
-// Cookie lines to b.
-func appendCredentialHash(b []byte, r *http.Request) []byte {
-	h := sha256.New()
-	var zero = [1]byte{0}
-	for _, name := range [...]string{"Authorization", "Cookie"} {
-		io.WriteString(h, name)
-		for _, v := range r.Header.Values(name) {
-			h.Write(zero[:])
-			io.WriteString(h, v)
-		}
-		h.Write([]byte{'\n'})
+// escapedPath is u.EscapedPath() without its allocation in the usual cases: RawPath when
+// it is a valid encoding of Path, Path itself when it needs no escaping.
+func escapedPath(u *url.URL) string {
+	if u.RawPath != "" && rawPathOf(u.RawPath, u.Path) {
+		return u.RawPath
 	}
-	var sum [sha256.Size]byte
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], h.Sum(sum[:0]))
-	return append(b, out[:credHashLen]...)
+	if u.RawPath == "" {
+		i := 0
+		for i < len(u.Path) && u.Path[i] != '%' && charClasses[u.Path[i]]&maskPath != 0 {
+			i++
+		}
+		if i == len(u.Path) {
+			return u.Path
+		}
+	}
+	return u.EscapedPath()
 }
 
-// canonicalHost lowercases host and drops the scheme's default port.
-func canonicalHost(host, scheme string) string {
-	host = strings.ToLower(host)
+// rawPathOf reports whether raw holds only path characters and valid escapes and decodes
+// to path.
+func rawPathOf(raw, path string) bool {
+	j := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return false
+			}
+			c = unhex(raw[i+1])<<4 | unhex(raw[i+2])
+			i += 2
+		case charClasses[c]&maskPath == 0:
+			return false
+		}
+		if j >= len(path) || path[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(path)
+}
+
+// keyScheme is the scheme Key uses: https with TLS, else the URL's (lowercased), else http.
+func keyScheme(r *http.Request) string {
+	switch {
+	case r.TLS != nil:
+		return "https"
+	case r.URL != nil && r.URL.Scheme != "":
+		s := r.URL.Scheme
+		if s == "http" || s == "https" {
+			return s
+		}
+		return strings.ToLower(s)
+	}
+	return "http"
+}
+
+// trimDefaultPort drops the scheme's default port ("host:80" for http, "host:443" for
+// https) and an empty port ("host:").
+func trimDefaultPort(host, scheme string) string {
 	switch {
 	case scheme == "http" && strings.HasSuffix(host, ":80"):
 		host = host[:len(host)-3]
@@ -124,14 +248,141 @@ func canonicalHost(host, scheme string) string {
 	return strings.TrimSuffix(host, ":") // "example.com:" means the default port
 }
 
+// keyedNames returns names canonicalised, sorted and without duplicates (a new slice).
+func keyedNames(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n = http.CanonicalHeaderKey(strings.TrimSpace(n)); n != "" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// namesPrepared reports whether names are already what keyedNames would return.
+func namesPrepared(names []string) bool {
+	for i, n := range names {
+		if n == "" || http.CanonicalHeaderKey(n) != n || i > 0 && names[i-1] >= n {
+			return false
+		}
+	}
+	return true
+}
+
+// appendHeaders appends "|h" and the keyed headers h carries; nothing when it
+// carries none of names. A request usually carries fewer fields than there are names:
+// then its fields are looked up among the names rather than the other way round.
+func (k keyer) appendHeaders(b []byte, h http.Header) []byte {
+	if len(h) >= len(k.names) || len(h) > 16 {
+		return appendHeaderParts(b, h, k.names)
+	}
+	var small [16]string
+	found := small[:0]
+	for f := range h {
+		if k.lens&(1<<(len(f)%64)) == 0 {
+			continue // no name of that length: the usual case
+		}
+		if _, ok := slices.BinarySearch(k.names, f); ok {
+			found = append(found, f)
+		}
+	}
+	if len(found) == 0 {
+		return b
+	}
+	for i := 1; i < len(found); i++ { // insertion sort: names order
+		for j := i; j > 0 && found[j-1] > found[j]; j-- {
+			found[j-1], found[j] = found[j], found[j-1]
+		}
+	}
+	return appendHeaderParts(b, h, found)
+}
+
+// appendHeaderParts appends "|h" and a part for each of names (sorted) that h carries.
+func appendHeaderParts(b []byte, h http.Header, names []string) []byte {
+	marked := false
+	for _, n := range names {
+		lines := h[n]
+		if len(lines) == 0 {
+			continue
+		}
+		if !marked {
+			b = append(b, keySep, 'h')
+			marked = true
+		}
+		b = append(b, keySep)
+		b = appendEscaped(b, n, maskToken)
+		b = append(b, '=')
+		start := len(b)
+		for i, v := range lines {
+			if i > 0 {
+				b = append(b, '&')
+			}
+			b = appendStrict(b, v, maskQueryValue)
+		}
+		if len(b)-start > maxKeyedValue {
+			b = appendHeaderHash(b[:start], n, lines)
+		}
+	}
+	return b
+}
+
+// appendHeaderHash appends '#' and the truncated hex SHA-256 of a header's lines.
+func appendHeaderHash(b []byte, name string, lines []string) []byte {
+	var in [512]byte
+	s := append(in[:0], name...)
+	for _, v := range lines {
+		s = append(s, 0)
+		s = append(s, v...)
+	}
+	b = append(b, '#')
+	return appendHash(b, s)
+}
+
+// appendCredentialHash appends the truncated hex SHA-256 of the request's Authorization and
+// Cookie lines to b.
+func appendCredentialHash(b []byte, r *http.Request) []byte {
+	var in [512]byte
+	s := in[:0]
+	for _, name := range [...]string{"Authorization", "Cookie"} {
+		s = append(s, name...)
+		for _, v := range r.Header.Values(name) {
+			s = append(s, 0)
+			s = append(s, v...)
+		}
+		s = append(s, '\n')
+	}
+	return appendHash(b, s)
+}
+
+// appendHash appends the first credHashLen hex digits of the SHA-256 of s.
+func appendHash(b, s []byte) []byte {
+	sum := sha256.Sum256(s)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return append(b, out[:credHashLen]...)
+}
+
 // appendQuery appends the canonical form of a raw query: parameters split on '&', empty
 // ones dropped, names and values normalised, sorted by name, stable.
 func appendQuery(b []byte, raw string) []byte {
+	if queryCanonical(raw) {
+		return append(b, raw...)
+	}
+	return appendQueryNormalised(b, raw)
+}
+
+// appendQueryNormalised is appendQuery without the already-canonical shortcut.
+func appendQueryNormalised(b []byte, raw string) []byte {
 	// Normalise every parameter into scratch, remembering where each one and its name end.
 	type param struct{ start, nameEnd, end int }
 	var small [16]param
+	var sbuf [keyBufLen]byte
 	params := small[:0]
-	scratch := make([]byte, 0, len(raw)+len(raw)/4)
+	scratch := sbuf[:0]
 	for raw != "" {
 		var p string
 		p, raw, _ = strings.Cut(raw, "&")
@@ -140,11 +391,11 @@ func appendQuery(b []byte, raw string) []byte {
 		}
 		name, value, hasEq := strings.Cut(p, "=")
 		start := len(scratch)
-		scratch = appendEscaped(scratch, name, querySafe)
+		scratch = appendEscaped(scratch, name, maskQueryName)
 		nameEnd := len(scratch)
 		if hasEq {
 			scratch = append(scratch, '=')
-			scratch = appendEscaped(scratch, value, queryValueSafe)
+			scratch = appendEscaped(scratch, value, maskQueryValue)
 		}
 		params = append(params, param{start, nameEnd, len(scratch)})
 	}
@@ -166,6 +417,43 @@ func appendQuery(b []byte, raw string) []byte {
 		b = append(b, scratch[p.start:p.end]...)
 	}
 	return b
+}
+
+// queryCanonical reports whether raw is already in canonical form: no empty parameter,
+// no '%', every byte safe where it stands, names in non-decreasing order.
+func queryCanonical(raw string) bool {
+	if raw[0] == '&' || raw[len(raw)-1] == '&' {
+		return false
+	}
+	prev := ""
+	nameStart, inValue := 0, false
+	for i := 0; i <= len(raw); i++ {
+		if i == len(raw) || raw[i] == '&' {
+			name := raw[nameStart:i]
+			if !inValue {
+				if i == nameStart {
+					return false // "&&"
+				}
+			} else {
+				name = raw[nameStart : strings.IndexByte(raw[nameStart:i], '=')+nameStart]
+			}
+			if name < prev {
+				return false
+			}
+			prev, nameStart, inValue = name, i+1, false
+			continue
+		}
+		c := raw[i]
+		switch {
+		case c == '=' && !inValue:
+			inValue = true
+		case c == '%':
+			return false
+		case inValue && charClasses[c]&maskQueryValue == 0, !inValue && charClasses[c]&maskQueryName == 0:
+			return false
+		}
+	}
+	return true
 }
 
 // VariantKey extends a primary key with the request's values of the varied headers: for
@@ -196,86 +484,114 @@ func variantKey(primary string, names, values []string) string {
 	b = append(b, keySep, 'v')
 	for i := range names {
 		b = append(b, keySep)
-		b = appendEscaped(b, names[i], tokenSafe)
+		b = appendEscaped(b, names[i], maskToken)
 		b = append(b, '=')
-		b = appendEscaped(b, values[i], queryValueSafe)
+		b = appendEscaped(b, values[i], maskQueryValue)
 	}
 	return string(b)
 }
 
-// Character classes for appendEscaped (RFC 3986).
+// Character classes (RFC 3986) for the escaping masks.
 const (
-	classUnreserved = 1 << iota
-	classSubDelim
-	classPathExtra  // ':' '@' '/'
-	classQueryExtra // '?'
-	classHostExtra  // '[' ']' ':'
+	classUnreserved = 1 << iota // ALPHA DIGIT - . _ ~
+	classSubDelim               // ! $ ' ( ) * + , ;  (the sub-delims but & and =)
+	classAmp                    // &
+	classEq                     // =
+	classPathExtra              // : @ /
+	classQueryExtra             // ?
+	classHostExtra              // [ ] :
 )
 
-// charClass returns the RFC 3986 classes of c.
-func charClass(c byte) uint8 {
-	switch {
-	case isAlnum(c), c == '-', c == '.', c == '_', c == '~':
-		return classUnreserved
-	case c == ':':
-		return classPathExtra | classHostExtra
-	case c == '@', c == '/':
-		return classPathExtra
-	case c == '?':
-		return classQueryExtra
-	case c == '[', c == ']':
-		return classHostExtra
-	case strings.IndexByte("!$&'()*+,;=", c) >= 0:
-		return classSubDelim
+// Escaping masks: a byte is kept as is when its classes intersect the mask.
+const (
+	maskToken      = classUnreserved
+	maskHost       = classUnreserved | classSubDelim | classAmp | classEq | classHostExtra
+	maskPath       = classUnreserved | classSubDelim | classAmp | classEq | classPathExtra
+	maskQueryName  = classUnreserved | classSubDelim | classPathExtra | classQueryExtra // no & or =
+	maskQueryValue = maskQueryName | classEq                                            // no &
+)
+
+// charClasses maps a byte to its classes. Read-only after package initialisation.
+var charClasses = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		switch {
+		case isAlnum(b), b == '-', b == '.', b == '_', b == '~':
+			t[c] = classUnreserved
+		case b == ':':
+			t[c] = classPathExtra | classHostExtra
+		case b == '@', b == '/':
+			t[c] = classPathExtra
+		case b == '?':
+			t[c] = classQueryExtra
+		case b == '[', b == ']':
+			t[c] = classHostExtra
+		case b == '&':
+			t[c] = classAmp
+		case b == '=':
+			t[c] = classEq
+		case strings.IndexByte("!$'()*+,;", b) >= 0:
+			t[c] = classSubDelim
+		}
 	}
-	return 0
-}
-
-func tokenSafe(c byte) bool { return charClass(c)&classUnreserved != 0 }
-
-func hostSafe(c byte) bool {
-	return charClass(c)&(classUnreserved|classSubDelim|classHostExtra) != 0
-}
-
-func pathSafe(c byte) bool {
-	return charClass(c)&(classUnreserved|classSubDelim|classPathExtra) != 0
-}
-
-// querySafe is for parameter names: no '&' and no '='.
-func querySafe(c byte) bool {
-	return c != '&' && c != '=' && charClass(c)&(classUnreserved|classSubDelim|classPathExtra|classQueryExtra) != 0
-}
-
-// queryValueSafe is for parameter values: no '&'.
-func queryValueSafe(c byte) bool {
-	return c != '&' && charClass(c)&(classUnreserved|classSubDelim|classPathExtra|classQueryExtra) != 0
-}
+	return t
+}()
 
 const upperHex = "0123456789ABCDEF"
 
 // appendEscaped appends s normalised: a valid %XX escape of an unreserved byte is decoded,
-// other valid escapes are kept with upper-case hex, bytes for which safe is true are kept,
-// every other byte (including a '%' that starts no valid escape) is escaped.
-func appendEscaped(b []byte, s string, safe func(byte) bool) []byte {
-	for i := 0; i < len(s); i++ {
+// other valid escapes are kept with upper-case hex, bytes whose classes are in mask are
+// kept, every other byte (including a '%' that starts no valid escape) is escaped.
+func appendEscaped(b []byte, s string, mask uint8) []byte {
+	i := 0
+	for i < len(s) && s[i] != '%' && charClasses[s[i]]&mask != 0 {
+		i++
+	}
+	b = append(b, s[:i]...) // the usual case: all of s
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
 			d := unhex(s[i+1])<<4 | unhex(s[i+2])
 			i += 2
-			if charClass(d)&classUnreserved != 0 {
+			if charClasses[d]&classUnreserved != 0 {
 				b = append(b, d)
 			} else {
 				b = append(b, '%', upperHex[d>>4], upperHex[d&15])
 			}
 			continue
 		}
-		if c != '%' && safe(c) {
+		if c != '%' && charClasses[c]&mask != 0 {
 			b = append(b, c)
 			continue
 		}
 		b = append(b, '%', upperHex[c>>4], upperHex[c&15])
 	}
 	return b
+}
+
+// appendStrict appends s with every byte outside mask escaped, '%' included: distinct
+// strings give distinct results.
+func appendStrict(b []byte, s string, mask uint8) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' && charClasses[c]&mask != 0 {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', upperHex[c>>4], upperHex[c&15])
+		}
+	}
+	return b
+}
+
+// appendLowerEscaped is appendEscaped of s lowercased (ASCII).
+func appendLowerEscaped(b []byte, s string, mask uint8) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c == '%' || charClasses[c]&mask == 0 {
+			return appendEscaped(append(b, s[:i]...), strings.ToLower(s[i:]), mask)
+		}
+	}
+	return append(b, s...)
 }
 
 func isHex(c byte) bool {

@@ -142,17 +142,27 @@ func TestVariantKey(t *testing.T) {
 
 // FuzzKey: Key never panics, is deterministic, is stable under re-keying of its own URL
 // parts, and never contains the raw credential: with Credentials the key is exactly the
-// credential-less key plus "|c" and 32 hex digits.
+// credential-less key plus "|c" and 32 hex digits. With keyed headers: a request carrying
+// none keys as the plain key, one carrying them keys as the plain key plus "|h" and one
+// part per header, distinct values give distinct keys, and Func agrees with Key. The
+// allocation-free shortcuts (canonical query, raw path) agree with the general code.
 func FuzzKey(f *testing.F) {
-	f.Add("GET", "http://example.com/a?b=1&a=2", "Example.com:80", "Bearer abc", "sid=1")
-	f.Add("POST", "/%zz/%2f?%=&&x", "[::1]:443", "", "c")
-	f.Add("HEAD", "https://h/a%7e?x=%7E", "", "Basic dXNlcjpwYXNz", "")
+	f.Add("GET", "http://example.com/a?b=1&a=2", "Example.com:80", "Bearer abc", "sid=1", "", "", "https")
+	f.Add("POST", "/%zz/%2f?%=&&x", "[::1]:443", "", "c", "evil.example", "", "")
+	f.Add("HEAD", "https://h/a%7e?x=%7E", "", "Basic dXNlcjpwYXNz", "", "a", "b", "http")
+	f.Add("GET", "/p?a=1&b=2", "h", "", "", "r%65al|h|X=1", "", strings.Repeat("long", 40))
 	suffix := regexp.MustCompile(`^\|c[0-9a-f]{32}$`)
-	f.Fuzz(func(t *testing.T, method, target, host, auth, cookie string) {
+	opt := KeyOptions{Headers: DefaultKeyedHeaders()}
+	keyed := opt.Func()
+	f.Fuzz(func(t *testing.T, method, target, host, auth, cookie, xfh1, xfh2, xfp string) {
 		u, err := url.Parse(target)
 		if err != nil {
 			return
 		}
+		if u.RawQuery != "" {
+			equal(t, string(appendQueryNormalised(nil, u.RawQuery)), string(appendQuery(nil, u.RawQuery)), "query shortcut")
+		}
+		equal(t, u.EscapedPath(), escapedPath(u), "path shortcut")
 		r := &http.Request{Method: method, URL: u, Host: host, Header: http.Header{}}
 		if auth != "" {
 			r.Header["Authorization"] = []string{auth}
@@ -164,18 +174,153 @@ func FuzzKey(f *testing.F) {
 		if plain != Key(r, KeyOptions{}) {
 			t.Fatal("not deterministic")
 		}
+		if strings.Count(plain, "|") != 3 {
+			t.Fatalf("separator count in %q", plain)
+		}
 		cred := Key(r, KeyOptions{Credentials: true})
 		if auth == "" && cookie == "" {
 			if cred != plain {
 				t.Fatalf("suffix without credential: %q", cred)
 			}
-			return
-		}
-		if !strings.HasPrefix(cred, plain) || !suffix.MatchString(cred[len(plain):]) {
+		} else if !strings.HasPrefix(cred, plain) || !suffix.MatchString(cred[len(plain):]) {
 			t.Fatalf("credential key %q is not %q + hash", cred, plain)
 		}
-		if strings.Count(plain, "|") != 3 {
-			t.Fatalf("separator count in %q", plain)
+
+		equal(t, plain, Key(r, opt), "no keyed header carried")
+		var lines []string
+		for _, v := range []string{xfh1, xfh2} {
+			if v != "" {
+				lines = append(lines, v)
+			}
+		}
+		parts := 0
+		if len(lines) > 0 {
+			r.Header["X-Forwarded-Host"] = lines
+			parts++
+		}
+		if xfp != "" {
+			r.Header["X-Forwarded-Proto"] = []string{xfp}
+			parts++
+		}
+		k := Key(r, opt)
+		equal(t, k, keyed(r), "Func agrees with Key")
+		if parts == 0 {
+			equal(t, plain, k)
+			return
+		}
+		if !strings.HasPrefix(k, plain+"|h|") || strings.Count(k, "|") != 4+parts {
+			t.Fatalf("keyed %q is not %q + |h + %d parts", k, plain, parts)
+		}
+		if kc := Key(r, KeyOptions{Credentials: true, Headers: opt.Headers}); !strings.HasPrefix(kc, k) || kc != k && !suffix.MatchString(kc[len(k):]) {
+			t.Fatalf("credential key %q is not %q + hash", kc, k)
+		}
+		if len(lines) > 0 {
+			r.Header["X-Forwarded-Host"] = append(slices.Clone(lines[:len(lines)-1]), lines[len(lines)-1]+"x")
+			if Key(r, opt) == k {
+				t.Fatalf("values %q and %q share the key %q", lines, r.Header["X-Forwarded-Host"], k)
+			}
 		}
 	})
+}
+
+func TestKeyHeaders(t *testing.T) {
+	opt := KeyOptions{Headers: DefaultKeyedHeaders()}
+	plain := Key(getReq("http://example.com/a?x=1"), KeyOptions{})
+	equal(t, plain, Key(getReq("http://example.com/a?x=1", "Accept", "x", "X-Forwarded-For", "1.2.3.4"), opt),
+		"no keyed header carried: the plain key")
+	evil := Key(getReq("http://example.com/a?x=1", "X-Forwarded-Host", "evil.example"), opt)
+	equal(t, plain+"|h|X-Forwarded-Host=evil.example", evil)
+	equal(t, plain, Key(getReq("http://example.com/a?x=1", "X-Forwarded-Host", "evil.example"), KeyOptions{}),
+		"not keyed without the option")
+
+	two := getReq("http://example.com/a?x=1", "X-Forwarded-Proto", "https", "x-forwarded-host", "api.example")
+	equal(t, plain+"|h|X-Forwarded-Host=api.example|X-Forwarded-Proto=https", Key(two, opt))
+	equal(t, Key(two, opt), Key(two, KeyOptions{Headers: []string{" x-forwarded-proto", "X-FORWARDED-HOST", "X-Forwarded-Proto"}}),
+		"names: any case, order, duplicates")
+	equal(t, Key(two, opt), opt.Func()(two), "Func is Key")
+
+	// Distinct values never share a key: escapes are not decoded, lines stay apart.
+	distinct := [][]string{
+		{"real.example"}, {"r%65al.example"}, {"REAL.example"}, {"a", "b"}, {"a&b"}, {"a,b"}, {"a, b"},
+		{""}, {"a|h|X=b"}, {"a%26b"},
+	}
+	seen := map[string][]string{}
+	for _, v := range distinct {
+		r := getReq("http://example.com/a")
+		r.Header["X-Host"] = v
+		k := Key(r, opt)
+		if prev, dup := seen[k]; dup {
+			t.Fatalf("%q and %q share the key %q", prev, v, k)
+		}
+		seen[k] = v
+		equal(t, 5, strings.Count(k, "|"), k)
+	}
+	absent := getReq("http://example.com/a")
+	absent.Header["X-Host"] = []string{}
+	equal(t, Key(getReq("http://example.com/a"), opt), Key(absent, opt), "no line: not carried")
+
+	// A long value is hashed: bounded, and still distinct.
+	long := strings.Repeat("x", 300)
+	k1 := Key(getReq("http://example.com/a", "X-Original-Url", long+"1"), opt)
+	k2 := Key(getReq("http://example.com/a", "X-Original-Url", long+"2"), opt)
+	if k1 == k2 || strings.Contains(k1, long) {
+		t.Fatalf("long values: %q %q", k1, k2)
+	}
+	if !regexp.MustCompile(`\|h\|X-Original-Url=#[0-9a-f]{32}$`).MatchString(k1) {
+		t.Fatalf("long value form %q", k1)
+	}
+
+	// Credentials come last, after the keyed headers; other methods are keyed too.
+	cred := getReq("http://example.com/a", "X-Forwarded-Host", "h", "Cookie", "sid=1")
+	cred.Method = http.MethodDelete
+	k := Key(cred, KeyOptions{Credentials: true, Headers: DefaultKeyedHeaders()})
+	if !regexp.MustCompile(`^DELETE\|http\|example\.com\|/a\|h\|X-Forwarded-Host=h\|c[0-9a-f]{32}$`).MatchString(k) {
+		t.Fatalf("key form %q", k)
+	}
+}
+
+func TestDefaultKeyedHeaders(t *testing.T) {
+	l := DefaultKeyedHeaders()
+	for _, want := range []string{"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix", "X-Host",
+		"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+		if !slices.Contains(l, want) {
+			t.Errorf("%s not keyed by default", want)
+		}
+	}
+	for _, n := range l {
+		equal(t, http.CanonicalHeaderKey(n), n)
+	}
+	l[0] = "changed"
+	equal(t, "X-Forwarded-Host", DefaultKeyedHeaders()[0], "a fresh copy each call")
+}
+
+func TestKeyHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://Example.COM:80/":    "example.com",
+		"http://example.com:/":      "example.com",
+		"http://example.com:443/":   "example.com:443",
+		"https://example.com:443/":  "example.com",
+		"http://[::1]:8080/":        "[::1]:8080",
+		"http://example.com.:8080/": "example.com.:8080",
+	} {
+		equal(t, want, KeyHost(getReq(in)), in)
+	}
+	r := &http.Request{URL: &url.URL{Host: "From-URL"}}
+	equal(t, "from-url", KeyHost(r))
+}
+
+// TestKeyShortcuts: the allocation-free shortcuts give what the general code gives.
+func TestKeyShortcuts(t *testing.T) {
+	for _, q := range []string{"a=1&b=2", "a=1&a=0&b", "b=1&a=2", "a=%41", "a=1&&b=2", "&a", "a&", "=x&a", "a=b=c&a=", "x=%zz", "q=|", "a b=1"} {
+		equal(t, string(appendQueryNormalised(nil, q)), string(appendQuery(nil, q)), q)
+	}
+	for _, target := range []string{"/a/b", "/%7Euser/a%2Fb", "/x%20y", "/caf%C3%A9", "/a[b]", "/a;b=c"} {
+		u, err := url.Parse(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, u.EscapedPath(), escapedPath(u), target)
+		u.Path += "x" // a stale RawPath
+		equal(t, u.EscapedPath(), escapedPath(u), target)
+	}
 }

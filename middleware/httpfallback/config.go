@@ -105,7 +105,10 @@ type Config struct {
 	// nil means r.Pattern (set by a Go 1.22 ServeMux), else "*". Never return a raw path:
 	// each distinct route creates a hystrix circuit that lives for the process.
 	Route func(*http.Request) string
-	// Key builds the cache key; nil means cache.Key with the policy's credential option.
+	// Key builds the cache key; nil means cache.Key with the policy's credential option
+	// (Policy.ShareCredentialed) and cache.DefaultKeyedHeaders as KeyOptions.Headers.
+	// A custom Key must key every request header the handler's shareable answers depend
+	// on (see cache.DefaultKeyedHeaders): the engine does not strip any.
 	Key func(*http.Request) string
 	// LockTimeout is how long a request waits for another request's fetch of the same key
 	// before fetching on its own (and not storing); 0 means Command.Timeout (itself 0: 1s).

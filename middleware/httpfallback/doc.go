@@ -74,9 +74,12 @@
 // (no-cache, max-age=0) do not bypass a fresh entry; the client's own If-None-Match is
 // answered from the entry (304), and conditionals are never forwarded to the source.
 // Because a stored answer is shared by every request with the same key, the request given
-// to the source on a GET or HEAD carries its host in lowercase (as keyed) and none of the
-// unkeyed override headers X-Forwarded-Host, X-Host, X-Original-URL, X-Rewrite-URL,
-// X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override (cache poisoning).
+// to the source on a GET or HEAD carries its host in the key's form (lowercase, without
+// the scheme's default port: the same authority), and the headers frameworks honour to
+// rewrite the host, scheme, URL or method (X-Forwarded-Host, X-Forwarded-Proto,
+// X-Original-URL, X-HTTP-Method-Override and the rest of cache.DefaultKeyedHeaders) are
+// part of the default key rather than stripped: a handler behind a trusted reverse proxy
+// still sees them, and an attacker's values only poison a key no victim's request maps to.
 //
 // # Commands
 //

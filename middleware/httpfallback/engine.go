@@ -26,6 +26,7 @@ type Engine struct {
 	store    cache.Store
 	owned    *cache.Memory // the store, when the Engine created it
 	prefixes []string      // Defaults keys ending in "/", longest first
+	keyFn    cache.KeyFunc // Config.Key, else cache.Key with the default options, prepared
 
 	base   context.Context // cancelled by Close; parent of background refreshes
 	cancel context.CancelFunc
@@ -70,6 +71,13 @@ func New(cfg Config) (*Engine, error) {
 		store:   cfg.Store,
 		flights: make(map[string]*flight),
 		runners: make(map[string]*upstream.Runner),
+	}
+	e.keyFn = cfg.Key
+	if e.keyFn == nil {
+		e.keyFn = cache.KeyOptions{
+			Credentials: cfg.Policy.ShareCredentialed,
+			Headers:     cache.DefaultKeyedHeaders(),
+		}.Func()
 	}
 	for p := range cfg.Defaults {
 		if strings.HasSuffix(p, "/") {
@@ -309,12 +317,7 @@ func (e *Engine) bypass(w http.ResponseWriter, r *http.Request, route string, sr
 }
 
 // key builds the cache key of r.
-func (e *Engine) key(r *http.Request) string {
-	if e.cfg.Key != nil {
-		return e.cfg.Key(r)
-	}
-	return cache.Key(r, cache.KeyOptions{Credentials: e.cfg.Policy.ShareCredentialed})
-}
+func (e *Engine) key(r *http.Request) string { return e.keyFn(r) }
 
 // Purge removes the stored entry for r's URL (whatever r's method: the GET entry).
 func (e *Engine) Purge(ctx context.Context, r *http.Request) {

@@ -85,11 +85,11 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		req.Header.Del(h)
 	}
 	// An answer that may be stored and shared must not depend on what the key ignores:
-	// the host is given in the key's (lowercase) form, and request headers that rewrite
-	// the URL, the method or the host, unkeyed, are removed (cache poisoning).
-	req.Host = strings.ToLower(req.Host)
-	for _, h := range unkeyedOverrides {
-		req.Header.Del(h)
+	// the host is given in the key's form (lowercase, no default port), the same
+	// authority (RFC 9110 4.2.3). Headers that rewrite the host, scheme, URL or method are
+	// keyed (cache.DefaultKeyedHeaders), so they reach the source untouched.
+	if req.Host != "" {
+		req.Host = cache.KeyHost(req)
 	}
 	conditional := false
 	if ent != nil && (ent.ETag != "" || ent.LastModified != "") {
@@ -129,13 +129,6 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 }
 
 var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
-
-// unkeyedOverrides are request headers some frameworks and proxies honour to change the
-// URL, method or host a request is answered for; none is part of the cache key.
-var unkeyedOverrides = [...]string{
-	"X-Forwarded-Host", "X-Host", "X-Original-Url", "X-Rewrite-Url",
-	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
-}
 
 // fwdOf is the Cache-Status fwd value of a fetch: stale when an entry existed.
 func fwdOf(ent *cache.Entry) string {

@@ -199,19 +199,13 @@ func (e *Engine) defaultFor(r *http.Request, route string) *Default {
 // If-None-Match).
 func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.Entry, now time.Time, cs string) {
 	h := w.Header()
-	// One allocation holds every value of the copy (entries usually have one value per
-	// field; append grows it otherwise). Each field's slice is capped, so appending to it
-	// on w never writes into a neighbour's values, let alone into the entry.
-	vals := make([]string, 0, len(ent.Header)+2)
-	for k, v := range ent.Header {
-		i := len(vals)
-		vals = append(vals, v...)
-		h[k] = vals[i:len(vals):len(vals)]
-	}
-	i := len(vals)
-	vals = append(vals, cs, strconv.FormatInt(int64(ent.Age(now)/time.Second), 10))
-	h["Cache-Status"] = vals[i : i+1 : i+1]
-	h["Age"] = vals[i+1 : i+2 : i+2]
+	// One allocation holds every value of the copy, Cache-Status and Age included; each
+	// field's slice is capped (see cache.Entry.CopyHeader). Header keys are assigned in
+	// their canonical form, without Header.Set's canonicalisation.
+	own := ent.CopyHeader(h, 2)
+	own[0], own[1] = cs, strconv.FormatInt(int64(ent.Age(now)/time.Second), 10)
+	h["Cache-Status"] = own[0:1:1]
+	h["Age"] = own[1:2:2]
 	if ent.ETag != "" && ent.Status == http.StatusOK {
 		if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, ent.ETag) {
 			delete(h, "Content-Length")
