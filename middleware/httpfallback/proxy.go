@@ -19,7 +19,8 @@ import (
 
 // RouteOverride overrides the upstream's freshness for the requests under a path prefix:
 // the operator's say over what the upstream's Cache-Control states (cache.Policy's
-// OverrideFreshness). no-store, private and the other rules against storing still apply.
+// OverrideFreshness, which also overrides no-cache). no-store, private and the other rules
+// against storing still apply.
 type RouteOverride struct {
 	// Prefix is matched against the cleaned request path (before the upstream base path is
 	// added): "/static/" matches "/static/app.js". Required, it must start with "/".

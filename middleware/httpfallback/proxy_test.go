@@ -727,12 +727,19 @@ func TestProxySharedCacheSemantics(t *testing.T) {
 // A route override replaces the upstream's freshness for its prefix only.
 func TestProxyRouteOverride(t *testing.T) {
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=1")
+		if r.URL.Path == "/static/nostore" {
+			w.Header().Set("Cache-Control", "no-store")
+		} else {
+			w.Header().Set("Cache-Control", "max-age=1")
+		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	})
 	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
 		c.Routes = []RouteOverride{{Prefix: "/static/", Fresh: time.Hour}, {Prefix: "/static/short/", Fresh: 5 * time.Second}}
 	})
+	require.Equal(t, "/static/nostore", h.get("/static/nostore").body)
+	require.False(t, hasParam(h.get("/static/nostore").cs(), "hit"), "the override does not store no-store")
+	require.EqualValues(t, 2, up.hits.Load())
 	for _, p := range []string{"/static/app.js", "/static/short/x", "/api/x"} {
 		require.Equal(t, p, h.get(p).body)
 	}
