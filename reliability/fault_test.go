@@ -168,6 +168,8 @@ const (
 )
 
 func TestFaultInjection(t *testing.T) {
+	// Runs after every parallel subtest (and its proxy) has ended.
+	t.Cleanup(func() { waitToxiproxyDrained(t) })
 	mounts := []mountKind{mountMiddleware, mountNaive}
 	if proxyAvailable {
 		mounts = append([]mountKind{mountProxy}, mounts...)

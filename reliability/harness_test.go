@@ -93,6 +93,23 @@ func startToxi(t testing.TB, name, upstreamAddr string) *toxi {
 	return &toxi{proxy: p}
 }
 
+// waitToxiproxyDrained polls until no goroutine of toxiproxy is left: after Stop, a toxic
+// may still hold a chunk (a latency toxic until its delay passes) before its link ends.
+func waitToxiproxyDrained(t testing.TB) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	buf := make([]byte, 4<<20)
+	for range 1000 { // bounded: about 10 s
+		buf = buf[:runtime.Stack(buf[:cap(buf)], true)]
+		if !strings.Contains(string(buf), "github.com/Shopify/toxiproxy") {
+			return
+		}
+		<-tick.C
+	}
+	t.Errorf("toxiproxy goroutines still running 10 s after every proxy stopped:\n%s", buf)
+}
+
 // URL is the proxy's base URL.
 func (x *toxi) URL() string { return "http://" + x.proxy.Listen }
 
@@ -245,22 +262,19 @@ func copyHeader(dst, src http.Header) {
 // monitors are expected to remain) and fails with a dump otherwise.
 func settleGoroutines(t testing.TB, limit int) {
 	t.Helper()
-	var n int
-	ok := false
-	for range 400 { // bounded: up to ~10 s
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	n := 0
+	for range 400 { // bounded: about 10 s
 		runtime.GC()
-		n = runtime.NumGoroutine()
-		if n <= limit {
-			ok = true
-			break
+		if n = runtime.NumGoroutine(); n <= limit {
+			return
 		}
-		time.Sleep(25 * time.Millisecond) // polling interval of a bounded loop
+		<-tick.C
 	}
-	if !ok {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("goroutines did not settle: %d > %d\n%s", n, limit, buf)
-	}
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	t.Fatalf("goroutines did not settle: %d > %d\n%s", n, limit, buf)
 }
 
 // serverRequest is the request as failsoft's handler sees it for a GET of path on front

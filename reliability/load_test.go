@@ -260,9 +260,7 @@ func runLoad(t *testing.T, m mountKind) {
 	peak := sampler.stop()
 
 	srv.Close()
-	if closeFront != nil {
-		closeFront()
-	}
+	closeFront()
 	tr.CloseIdleConnections()
 	client.Transport.(*http.Transport).CloseIdleConnections()
 	require.NoError(t, up.Close())

@@ -3,7 +3,6 @@ package reliability
 import (
 	"fmt"
 	"hash/crc32"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -143,10 +142,4 @@ func TestMemoryDistinctKeysBounded(t *testing.T) {
 	require.Less(t, live, baseHeap+uint64(liveFactor*storeBytes)+16*mib, "live heap a small multiple of the store's budget")
 	// Nothing but the closed engine's garbage remains.
 	require.Less(t, heapInuse(), baseHeap+16*mib)
-}
-
-// drain reads and closes a response body.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
 }
