@@ -834,3 +834,62 @@ func TestProxy4xxAndInvalidation(t *testing.T) {
 	require.Equal(t, "v1", r.body, "the PUT invalidated the stored entry")
 	require.Equal(t, upstream.Closed, h.p.client.Runner().State())
 }
+
+// Concurrent misses of one key make one upstream request; every client gets its answer.
+func TestProxyCollapsesConcurrentMisses(t *testing.T) {
+	const n = 8
+	release := make(chan struct{})
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "shared")
+	})
+	h := newPxHarness(t, up.srv.URL, nil)
+	c := h.srv.Client()
+	c.Transport.(*http.Transport).MaxIdleConnsPerHost = n
+	bodies := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := c.Get(h.srv.URL + "/hot")
+			if err != nil {
+				bodies <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			bodies <- string(b)
+		}()
+	}
+	require.Eventually(t, func() bool { return h.p.Stats().Waiting == n-1 && up.hits.Load() == 1 }, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(bodies)
+	for b := range bodies {
+		require.Equal(t, "shared", b)
+	}
+	require.EqualValues(t, 1, up.hits.Load())
+	require.EqualValues(t, n-1, h.p.Stats().Collapsed)
+}
+
+// A HEAD is fetched upstream as a GET, so that its answer can be stored for both.
+func TestProxyHead(t *testing.T) {
+	var methods sync.Map
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		methods.Store(r.Method, true)
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "body")
+	})
+	h := newPxHarness(t, up.srv.URL, nil)
+	r := doReq(t, context.Background(), h.srv.Client(), http.MethodHead, h.srv.URL+"/h")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Empty(t, r.body)
+	r = h.get("/h")
+	require.Equal(t, "body", r.body)
+	require.True(t, hasParam(r.cs(), "hit"), r.cs())
+	_, head := methods.Load(http.MethodHead)
+	require.False(t, head)
+	require.EqualValues(t, 1, up.hits.Load())
+}
