@@ -233,8 +233,13 @@ func parseUpstream(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
 		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream: %w", err)
 	}
+	raw = u.Redacted()
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
 		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: scheme must be http or https", raw)

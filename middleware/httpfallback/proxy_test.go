@@ -128,6 +128,8 @@ func TestNewProxyConfigErrors(t *testing.T) {
 		{"unclean base", ProxyConfig{Upstream: "http://127.0.0.1/a/../b"}, "Upstream"},
 		{"encoded slash base", ProxyConfig{Upstream: "http://127.0.0.1/a%2fb"}, "Upstream"},
 		{"unparsable", ProxyConfig{Upstream: "http://[::1"}, "Upstream"},
+		{"unparsable with password", ProxyConfig{Upstream: "http://u:hunter2@[::1"}, "Upstream"},
+		{"bad scheme with password", ProxyConfig{Upstream: "ftp://u:hunter2@127.0.0.1/"}, "Upstream"},
 		{"route prefix", ProxyConfig{Upstream: "http://127.0.0.1", Routes: []RouteOverride{{Prefix: "static", Fresh: time.Second}}}, "Routes[0].Prefix"},
 		{"route fresh", ProxyConfig{Upstream: "http://127.0.0.1", Routes: []RouteOverride{{Prefix: "/s/", Fresh: 0}}}, "Routes[0].Fresh"},
 		{"route twice", ProxyConfig{Upstream: "http://127.0.0.1", Routes: []RouteOverride{{Prefix: "/s/", Fresh: 1}, {Prefix: "/s/", Fresh: 2}}}, "Routes[1].Prefix"},
@@ -142,6 +144,7 @@ func TestNewProxyConfigErrors(t *testing.T) {
 			require.Error(t, err)
 			require.Nil(t, p)
 			require.Contains(t, err.Error(), c.field)
+			require.NotContains(t, err.Error(), "hunter2", "the error leaks the password")
 		})
 	}
 }
