@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/internal/faultupstream"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
@@ -26,7 +27,7 @@ const (
 // rig is failsoft (one mount) -> toxiproxy -> the loopback fault upstream, with an injected
 // clock and a store the test can inspect.
 type rig struct {
-	clock  *fakeClock
+	clock  *fakeclock.Clock
 	up     *faultupstream.Server
 	toxi   *toxi
 	store  *cache.Memory

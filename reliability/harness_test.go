@@ -21,30 +21,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/internal/faultupstream"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
 )
 
-// fakeClock is the injected clock of the engine and the store. It starts at the real time
-// so that the upstream's Date header gives an apparent age of about zero.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+// newClock is the injected clock of the engine and the store, hand-advanced. It starts at
+// the real time so that the upstream's Date header gives an apparent age of about zero.
+func newClock() *fakeclock.Clock {
+	c := fakeclock.New()
+	c.Set(time.Now())
+	return c
 }
 
 // names hands out hystrix command names unique to one test run: circuits are global and

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
 )
@@ -114,7 +115,7 @@ type safeRig struct {
 	addr   string // host:port of failsoft
 	client *http.Client
 	store  *cache.Memory
-	clock  *fakeClock
+	clock  *fakeclock.Clock
 }
 
 func safetyMounts() []mountKind {
