@@ -442,3 +442,29 @@ func TestDefaultPayloadValidated(t *testing.T) {
 		require.NoError(t, eng.Close())
 	})
 }
+
+// TestOversizedRequestBodyBounded: the proxy streams request bodies upstream and stops at
+// ProxyConfig.MaxRequestBody (10 MiB by default): 413, and the upstream never receives the
+// whole oversized body — whether Content-Length announces it or it comes chunked.
+func TestOversizedRequestBodyBounded(t *testing.T) {
+	const size = 11 << 20
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			r := newSafeRig(t, mountProxy)
+			var body io.Reader = bytes.NewReader(make([]byte, size))
+			if chunked {
+				body = io.MultiReader(body) // hides the length: sent chunked
+			}
+			req, err := http.NewRequest(http.MethodPost, r.front+"/upload", body)
+			require.NoError(t, err)
+			resp, err := r.client.Do(req)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+			for _, b := range r.app.readBodies() {
+				require.Less(t, len(b), size, "the oversized body reached the upstream whole")
+			}
+		})
+	}
+}
