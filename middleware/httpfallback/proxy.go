@@ -303,12 +303,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
 		return
 	}
-	if clean != reqPath {
-		// Key and forward the cleaned path. (An absolute-form URI's scheme and host never
-		// reach the target; they only take part in the cache key, like the Host header.)
-		dec, _ := url.PathUnescape(clean) // cleanPath validated every escape
+	ranged := (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		(len(r.Header["Range"]) > 0 || len(r.Header["If-Range"]) > 0)
+	if clean != reqPath || ranged {
 		r2 := r.WithContext(r.Context())
-		r2.URL = &url.URL{Path: dec, RawPath: clean, RawQuery: r.URL.RawQuery}
+		if clean != reqPath {
+			// Key and forward the cleaned path. (An absolute-form URI's scheme and host
+			// never reach the target; they only take part in the cache key, like Host.)
+			dec, _ := url.PathUnescape(clean) // cleanPath validated every escape
+			r2.URL = &url.URL{Path: dec, RawPath: clean, RawQuery: r.URL.RawQuery}
+		}
+		if ranged {
+			// A shared cache may ignore Range (RFC 9110 section 14.2): the upstream is
+			// asked for the whole representation, which can be stored and shared, and the
+			// client gets it with 200. A 206 must never be shared with a request for the
+			// whole: the engine hands a fetch's answer to every request waiting on its key.
+			r2.Header = r.Header.Clone()
+			delete(r2.Header, "Range")
+			delete(r2.Header, "If-Range")
+		}
 		r = r2
 	}
 	route, e := p.routeOf(r, clean)

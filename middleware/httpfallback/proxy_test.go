@@ -896,3 +896,38 @@ func TestProxyHead(t *testing.T) {
 	require.False(t, head)
 	require.EqualValues(t, 1, up.hits.Load())
 }
+
+// Range is not forwarded for GET: the whole representation is fetched, stored and
+// shared, so a partial answer can never reach a request for the whole (even one that
+// waited on the ranged request's fetch).
+func TestProxyIgnoresRange(t *testing.T) {
+	release := make(chan struct{})
+	var ranged atomic.Int64
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		if r.Header.Get("Range") != "" || r.Header.Get("If-Range") != "" {
+			ranged.Add(1)
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		http.ServeContent(w, r, "f.txt", time.Time{}, strings.NewReader("0123456789"))
+	})
+	h := newPxHarness(t, up.srv.URL, nil)
+	var wg sync.WaitGroup
+	var partial, whole engResp
+	wg.Add(2)
+	go func() { defer wg.Done(); partial = h.get("/f", "Range", "bytes=0-1", "If-Range", `"x"`) }()
+	require.Eventually(t, func() bool { return up.hits.Load() == 1 }, 10*time.Second, time.Millisecond)
+	go func() { defer wg.Done(); whole = h.get("/f") }()
+	require.Eventually(t, func() bool { return h.p.Stats().Waiting == 1 }, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	require.Equal(t, http.StatusOK, partial.status)
+	require.Equal(t, "0123456789", partial.body)
+	require.Equal(t, http.StatusOK, whole.status)
+	require.Equal(t, "0123456789", whole.body)
+	require.Zero(t, ranged.Load())
+	r := h.get("/f", "Range", "bytes=2-3")
+	require.Equal(t, "0123456789", r.body)
+	require.True(t, hasParam(r.cs(), "hit"), r.cs())
+	require.EqualValues(t, 1, up.hits.Load())
+}
