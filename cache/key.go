@@ -106,20 +106,29 @@ func Key(r *http.Request, opt KeyOptions) string {
 }
 
 // keyer is Key with prepared options: names canonical, sorted and unique, lens their
-// lengths as a bit set (bit len%64).
+// filter bits (nameBit).
 type keyer struct {
 	cred  bool
 	names []string
 	lens  uint64
 }
 
-// nameLengths returns the bit set of the names' lengths modulo 64.
+// nameLengths returns the names' filter bits (see nameBit).
 func nameLengths(names []string) uint64 {
 	var m uint64
 	for _, n := range names {
-		m |= 1 << (len(n) % 64)
+		m |= nameBit(n)
 	}
 	return m
+}
+
+// nameBit is a header name's bit in a 64-bit filter, from its length and its first and
+// last bytes: a field whose bit is not in the filter is none of the names.
+func nameBit(n string) uint64 {
+	if n == "" {
+		return 1
+	}
+	return 1 << ((uint(len(n))*31 + uint(n[0])*7 + uint(n[len(n)-1])) % 64)
 }
 
 // KeyHost is r's host as Key keys it: r.Host (or r.URL.Host when empty), lowercased,
@@ -283,7 +292,7 @@ func (k keyer) appendHeaders(b []byte, h http.Header) []byte {
 	var small [16]string
 	found := small[:0]
 	for f := range h {
-		if k.lens&(1<<(len(f)%64)) == 0 {
+		if k.lens&nameBit(f) == 0 {
 			continue // no name of that length: the usual case
 		}
 		if _, ok := slices.BinarySearch(k.names, f); ok {
@@ -385,11 +394,11 @@ func appendQueryNormalised(b []byte, raw string) []byte {
 	scratch := sbuf[:0]
 	for raw != "" {
 		var p string
-		p, raw, _ = strings.Cut(raw, "&")
+		p, raw, _ = cutByte(raw, '&')
 		if p == "" {
 			continue
 		}
-		name, value, hasEq := strings.Cut(p, "=")
+		name, value, hasEq := cutByte(p, '=')
 		start := len(scratch)
 		scratch = appendEscaped(scratch, name, maskQueryName)
 		nameEnd := len(scratch)
@@ -419,40 +428,52 @@ func appendQueryNormalised(b []byte, raw string) []byte {
 	return b
 }
 
+// cutByte is strings.Cut with a one-byte separator (IndexByte, cheaper than Index).
+func cutByte(s string, sep byte) (before, after string, found bool) {
+	if i := strings.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
 // queryCanonical reports whether raw is already in canonical form: no empty parameter,
 // no '%', every byte safe where it stands, names in non-decreasing order.
 func queryCanonical(raw string) bool {
-	if raw[0] == '&' || raw[len(raw)-1] == '&' {
-		return false
-	}
 	prev := ""
-	nameStart, inValue := 0, false
-	for i := 0; i <= len(raw); i++ {
-		if i == len(raw) || raw[i] == '&' {
-			name := raw[nameStart:i]
-			if !inValue {
-				if i == nameStart {
-					return false // "&&"
-				}
-			} else {
-				name = raw[nameStart : strings.IndexByte(raw[nameStart:i], '=')+nameStart]
-			}
-			if name < prev {
-				return false
-			}
-			prev, nameStart, inValue = name, i+1, false
-			continue
-		}
+	start, nameEnd := 0, -1 // the current parameter, and where its name ends once seen '='
+	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
-		case c == '=' && !inValue:
-			inValue = true
+		case c == '&':
+			if !paramInOrder(raw, start, nameEnd, i, &prev) {
+				return false
+			}
+			start, nameEnd = i+1, -1
+		case c == '=' && nameEnd < 0:
+			nameEnd = i
 		case c == '%':
 			return false
-		case inValue && charClasses[c]&maskQueryValue == 0, !inValue && charClasses[c]&maskQueryName == 0:
+		case nameEnd >= 0 && charClasses[c]&maskQueryValue == 0, nameEnd < 0 && charClasses[c]&maskQueryName == 0:
 			return false
 		}
 	}
+	return paramInOrder(raw, start, nameEnd, len(raw), &prev)
+}
+
+// paramInOrder checks the parameter raw[start:end] (its name ending at nameEnd, or -1 for
+// none): not empty, its name not before *prev, which it becomes.
+func paramInOrder(raw string, start, nameEnd, end int, prev *string) bool {
+	if end == start {
+		return false // an empty parameter
+	}
+	if nameEnd < 0 {
+		nameEnd = end
+	}
+	name := raw[start:nameEnd]
+	if name < *prev {
+		return false
+	}
+	*prev = name
 	return true
 }
 
