@@ -931,3 +931,49 @@ func TestProxyIgnoresRange(t *testing.T) {
 	require.True(t, hasParam(r.cs(), "hit"), r.cs())
 	require.EqualValues(t, 1, up.hits.Load())
 }
+
+// A request waiting on another's fetch of the same key must not get an answer that was
+// not shareable: one built for the leader's credentials, or one that sets a cookie.
+//
+// KNOWN ENGINE BUG (reported to the lead, not the proxy's code): outcome.sharable in
+// fetch.go checks Vary only, so today Bob gets "hello session=alice" and the leader's
+// Set-Cookie. Remove the Skip once the engine shares only stored (shareable) answers.
+func TestProxyCollapsedAnswerNotSharedAcrossUsers(t *testing.T) {
+	t.Skip("known engine bug: a waiter gets the leader's unshareable answer (see the proxy report)")
+	for _, c := range []struct {
+		name       string
+		leader     []string
+		waiter     []string
+		setsCookie bool
+	}{
+		{"cookie", []string{"Cookie", "session=alice"}, []string{"Cookie", "session=bob"}, false},
+		{"authorization", []string{"Authorization", "Bearer alice"}, nil, false},
+		{"set-cookie", nil, nil, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			release := make(chan struct{})
+			up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				<-release
+				w.Header().Set("Cache-Control", "max-age=60")
+				if c.setsCookie {
+					w.Header().Set("Set-Cookie", "session=new-"+strconv.FormatInt(rand.Int64(), 36))
+				}
+				_, _ = io.WriteString(w, "hello "+r.Header.Get("Cookie")+r.Header.Get("Authorization"))
+			})
+			h := newPxHarness(t, up.srv.URL, nil)
+			var wg sync.WaitGroup
+			var lead, wait engResp
+			wg.Add(2)
+			go func() { defer wg.Done(); lead = h.get("/me", c.leader...) }()
+			require.Eventually(t, func() bool { return up.hits.Load() == 1 }, 10*time.Second, time.Millisecond)
+			go func() { defer wg.Done(); wait = h.get("/me", c.waiter...) }()
+			require.Eventually(t, func() bool { return h.p.Stats().Waiting == 1 }, 10*time.Second, time.Millisecond)
+			close(release)
+			wg.Wait()
+			require.NotEqual(t, lead.body, wait.body, "the waiter got the leader's answer")
+			if c.setsCookie {
+				require.NotEqual(t, lead.header.Get("Set-Cookie"), wait.header.Get("Set-Cookie"))
+			}
+		})
+	}
+}
