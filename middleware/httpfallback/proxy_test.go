@@ -457,7 +457,7 @@ func TestProxyStalledBodyIsNotStored(t *testing.T) {
 	})
 	defer close(release)
 	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
-		c.BodyIdleTimeout = 50 * time.Millisecond
+		c.BodyIdleTimeout = 200 * time.Millisecond
 		c.Client.Retry.MaxAttempts = 1
 	})
 	r := h.get("/stall")
