@@ -10,9 +10,13 @@
 //     not with a *NotStorableError. Policy.Refresh applies a 304 Not Modified to an entry.
 //   - Entry.State(now) tells Fresh, Stale, StaleIfError or Gone; Entry.Age(now) is the RFC 9111
 //     section 4.2.3 current_age to send in the Age header; Entry.TTL(now) the Cache-Status ttl.
-//   - Key builds the primary key of a request; VariantKey extends it with the request's values
-//     of the headers a response varies on. Lookup and Save implement the two-level Vary scheme
-//     on top of any Store.
+//   - Key builds the primary key of a request; KeyOptions.Headers adds the values of request
+//     headers a handler may build its answer from although the response does not Vary on them
+//     (DefaultKeyedHeaders: X-Forwarded-Host and the other host, scheme, URL and method
+//     overrides), so that they cannot poison what other clients get. VariantKey extends the
+//     primary key with the request's values of the headers a response varies on. Lookup and
+//     Save implement the two-level Vary scheme on top of any Store.
+//   - Entry.CopyHeader writes an entry's header onto a response, each response its own copy.
 //   - Store is the small interface the engine needs; Memory (New) is the default implementation:
 //     ristretto bounded by MaxBytes (cost = Entry.Cost), a Set that returns true only once the
 //     entry is visible to every Get, and a sweeper that deletes entries past their last window.
