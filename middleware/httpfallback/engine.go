@@ -27,6 +27,7 @@ type Engine struct {
 	owned    *cache.Memory // the store, when the Engine created it
 	prefixes []string      // Defaults keys ending in "/", longest first
 	keyFn    cache.KeyFunc // Config.Key, else cache.Key with the default options, prepared
+	memo     *hitMemo      // strings a fresh hit writes
 
 	base   context.Context // cancelled by Close; parent of background refreshes
 	cancel context.CancelFunc
@@ -71,6 +72,7 @@ func New(cfg Config) (*Engine, error) {
 		store:   cfg.Store,
 		flights: make(map[string]*flight),
 		runners: make(map[string]*upstream.Runner),
+		memo:    new(hitMemo),
 	}
 	e.keyFn = cfg.Key
 	if e.keyFn == nil {
@@ -160,7 +162,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		if e.cfg.Logger != nil && e.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 			e.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "failsoft: hit", e.reqAttrs(r, route)...)
 		}
-		e.writeEntry(w, r, ent, now, hitStatus(ent.TTL(now)))
+		e.writeEntry(w, r, ent, now, e.memo.hitStatus(ent.TTL(now)))
 		return
 	case cache.Stale:
 		// Within stale-while-revalidate: answer now, refresh once in the background.

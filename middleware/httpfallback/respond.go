@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsoft/failsoft/cache"
@@ -203,7 +204,7 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 	// field's slice is capped (see cache.Entry.CopyHeader). Header keys are assigned in
 	// their canonical form, without Header.Set's canonicalisation.
 	own := ent.CopyHeader(h, 2)
-	own[0], own[1] = cs, strconv.FormatInt(int64(ent.Age(now)/time.Second), 10)
+	own[0], own[1] = cs, e.memo.age(int64(ent.Age(now)/time.Second))
 	h["Cache-Status"] = own[0:1:1]
 	h["Age"] = own[1:2:2]
 	if ent.ETag != "" && ent.Status == http.StatusOK {
@@ -250,11 +251,46 @@ func etagMatch(inm []string, etag string) bool {
 	return false
 }
 
+// memoSize bounds the numbers whose strings a strMemo keeps: ttl and Age under ~68 minutes.
+const memoSize = 4096
+
+// hitMemo keeps, per Engine, the strings a fresh hit writes that depend only on a small
+// number: "failsoft; hit; ttl=N" and Age's decimal. Each is built on first use and then
+// shared (strings are immutable), so that a hit allocates neither. Racing first uses
+// build equal strings; whichever is stored last is kept.
+type hitMemo struct {
+	hit, ages [memoSize]atomic.Pointer[string]
+}
+
+// hitStatus is hitStatus(ttl), memoised for ttl in [0, memoSize) seconds.
+func (m *hitMemo) hitStatus(ttl time.Duration) string {
+	return m.get(&m.hit, ttlSeconds(ttl), hitStatusOf)
+}
+
+// age is Age's value for n seconds, memoised for n in [0, memoSize).
+func (m *hitMemo) age(n int64) string {
+	return m.get(&m.ages, n, func(n int64) string { return strconv.FormatInt(n, 10) })
+}
+
+func (m *hitMemo) get(t *[memoSize]atomic.Pointer[string], n int64, build func(int64) string) string {
+	if n < 0 || n >= memoSize {
+		return build(n)
+	}
+	if p := t[n].Load(); p != nil {
+		return *p
+	}
+	s := build(n)
+	t[n].Store(&s)
+	return s
+}
+
 // hitStatus is "failsoft; hit; ttl=N" built with a single allocation.
-func hitStatus(ttl time.Duration) string {
+func hitStatus(ttl time.Duration) string { return hitStatusOf(ttlSeconds(ttl)) }
+
+func hitStatusOf(ttl int64) string {
 	var b [48]byte
 	s := append(b[:0], "failsoft; hit; ttl="...)
-	s = strconv.AppendInt(s, ttlSeconds(ttl), 10)
+	s = strconv.AppendInt(s, ttl, 10)
 	return string(s)
 }
 
