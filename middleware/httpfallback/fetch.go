@@ -35,12 +35,21 @@ type outcome struct {
 	varyStar  bool     // Vary: *
 	varyNames []string // headers the answer varies on
 	varyVals  []string // the fetching request's values of them
+
+	credentialed bool // the fetching request carried Authorization or Cookie
 }
 
-// sharable reports whether r may be given this outcome: the same variant as the request
-// that fetched it.
+// sharable reports whether r, which waited on another request's fetch, may be given this
+// outcome. Only what any user may see is shared: an answer the policy accepted as an entry
+// (storable: not private, no Set-Cookie, no credentials unless public, not partial), or a
+// failure of a request that carried no credentials (its own error page could be personal);
+// and only for the same variant. Anything else — a 4xx, a redirect, an answer refused by
+// the policy — is not shared: the waiter fetches for itself, as NGINX's cache lock does.
 func (o *outcome) sharable(r *http.Request) bool {
 	if o.streamed || o.tooLarge || o.varyStar {
+		return false
+	}
+	if o.entry == nil && (o.err == nil || o.credentialed) {
 		return false
 	}
 	for i, n := range o.varyNames {
@@ -108,6 +117,7 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	err := e.run(ctx, route, src, buf, req)
 	respTime := e.cfg.Now()
 	o := e.classify(ctx, req, route, key, ent, buf, err, conditional, noStore, reqTime, respTime)
+	o.credentialed = hasCredentials(r)
 	if o.err == nil || e.cfg.Alternate == nil || buf.streaming {
 		return o
 	}
@@ -116,7 +126,7 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	abuf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd+"; detail=alternate")
 	aerr := e.run(ctx, "alternate/"+route, source{handler: e.cfg.Alternate}, abuf, req)
 	if aerr == nil && !abuf.streaming && !abuf.overflow && abuf.code() < 400 && !e.isFailure(abuf.code()) {
-		a := &outcome{status: abuf.code(), header: abuf.header, body: abuf.body, called: true, alternate: true}
+		a := &outcome{status: abuf.code(), header: abuf.header, body: abuf.body, called: true, alternate: true, credentialed: o.credentialed}
 		a.setVary(req)
 		e.log(ctx, slog.LevelWarn, "failsoft: primary failed, alternate answered", r, route, slog.String("reason", o.reason))
 		return a
@@ -126,6 +136,11 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	e.log(ctx, slog.LevelWarn, "failsoft: alternate failed too", r, route, slog.String("reason", reason(aerr)))
 	return o
+}
+
+// hasCredentials reports whether r carries Authorization or Cookie (RFC 9111 3.5).
+func hasCredentials(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != ""
 }
 
 var conditionalHeaders = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
