@@ -1,5 +1,3 @@
-// Package leaktest runs goleak in every package's TestMain, ignoring only the two
-// per-circuit monitor goroutines that hystrix-go starts and never stops.
 package leaktest
 
 import (
