@@ -19,7 +19,7 @@ import (
 
 const (
 	faultBody      = 16 << 10               // bytes per upstream body: several TCP segments
-	faultTimeout   = 250 * time.Millisecond // per-attempt upstream timeout
+	faultTimeout   = 500 * time.Millisecond // per-attempt upstream timeout (generous: CI runs with -race)
 	faultFreshFor  = 10 * time.Second
 	defaultPayload = "default-payload"
 )
@@ -149,10 +149,10 @@ func faults() []fault {
 		// The request itself is cut: the upstream never gets a whole request.
 		{name: "limit_data_request", typ: "limit_data", stream: "upstream",
 			attrs: map[string]any{"bytes": 20}, proxyStatus: http.StatusBadGateway},
-		// 8 KB/s: headers and the first part of the body arrive at once, the rest trickles
-		// in over about 2 s, past the command's deadline.
+		// 4 KB/s: headers and the first part of the body arrive at once, the rest trickles
+		// in over about 4 s, past the command's deadline.
 		{name: "bandwidth", typ: "bandwidth", stream: "downstream",
-			attrs: map[string]any{"rate": 8}, proxyHarmless: true},
+			attrs: map[string]any{"rate": 4}, proxyHarmless: true},
 		// Slices the response into tiny delayed pieces: slow but intact.
 		{name: "slicer", typ: "slicer", stream: "downstream",
 			attrs: map[string]any{"average_size": 64, "size_variation": 32, "delay": 50}, harmless: true},

@@ -76,11 +76,12 @@ func TestMemoryDistinctKeysBounded(t *testing.T) {
 	const liveFactor = 3
 	if long {
 		keys, bodySize, storeBytes = 1_000_000, 1024, 64*mib
-		bound = 400 * mib // GOGC=100 lets the heap reach about twice the live heap
+		bound = 512 * mib // GOGC=100 lets the heap reach about twice the live heap, and more while sweeping
 	}
 	const workers = 8
 	n := newNames(t)
 	baseHeap := heapInuse()
+	baseLive := heapAlloc()
 
 	var handled atomic.Int64
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +140,7 @@ func TestMemoryDistinctKeysBounded(t *testing.T) {
 	require.EqualValues(t, keys, handled.Load(), "distinct keys are all misses")
 	require.LessOrEqual(t, st.Store.Bytes, storeBytes, "the store keeps to its budget")
 	require.Less(t, peak, baseHeap+bound, "peak heap bounded by the store size, not the key count")
-	require.Less(t, live, baseHeap+uint64(liveFactor*storeBytes)+16*mib, "live heap a small multiple of the store's budget")
-	// Nothing but the closed engine's garbage remains.
-	require.Less(t, heapInuse(), baseHeap+16*mib)
+	require.Less(t, live, baseLive+uint64(liveFactor*storeBytes)+16*mib, "live heap a small multiple of the store's budget")
+	// Once closed, the engine and its store are garbage: the live heap is back near the start.
+	require.Less(t, heapAlloc(), baseLive+16*mib, "heap released after Close")
 }
