@@ -286,57 +286,65 @@ func namesPrepared(names []string) bool {
 // carries none of names. A request usually carries fewer fields than there are names:
 // then its fields are looked up among the names rather than the other way round.
 func (k keyer) appendHeaders(b []byte, h http.Header) []byte {
-	if len(h) >= len(k.names) || len(h) > 16 {
-		return appendHeaderParts(b, h, k.names)
-	}
-	var small [16]string
-	found := small[:0]
-	for f := range h {
-		if k.lens&nameBit(f) == 0 {
-			continue // no name of that length: the usual case
+	if len(h) >= len(k.names) || len(h) > 15 {
+		marked := false
+		for _, n := range k.names {
+			b, marked = appendHeaderPart(b, marked, n, h[n])
 		}
-		if _, ok := slices.BinarySearch(k.names, f); ok {
-			found = append(found, f)
-		}
-	}
-	if len(found) == 0 {
 		return b
 	}
-	for i := 1; i < len(found); i++ { // insertion sort: names order
-		for j := i; j > 0 && found[j-1] > found[j]; j-- {
-			found[j-1], found[j] = found[j], found[j-1]
+	// Indexes into k.names, and the lines found, kept apart: sorting plain ints moves no
+	// pointers (no write barriers while the GC runs).
+	var idx [16]int
+	var lines [16][]string
+	n := 0
+	for f, ls := range h {
+		if k.lens&nameBit(f) == 0 {
+			continue // none of the names: the usual case
+		}
+		for i, name := range k.names {
+			if len(name) == len(f) && name == f {
+				idx[n], lines[n] = i<<4|n, ls
+				n++
+				break
+			}
 		}
 	}
-	return appendHeaderParts(b, h, found)
-}
-
-// appendHeaderParts appends "|h" and a part for each of names (sorted) that h carries.
-func appendHeaderParts(b []byte, h http.Header, names []string) []byte {
+	for i := 1; i < n; i++ { // insertion sort by name index: the names' order
+		for j := i; j > 0 && idx[j-1] > idx[j]; j-- {
+			idx[j-1], idx[j] = idx[j], idx[j-1]
+		}
+	}
 	marked := false
-	for _, n := range names {
-		lines := h[n]
-		if len(lines) == 0 {
-			continue
-		}
-		if !marked {
-			b = append(b, keySep, 'h')
-			marked = true
-		}
-		b = append(b, keySep)
-		b = appendEscaped(b, n, maskToken)
-		b = append(b, '=')
-		start := len(b)
-		for i, v := range lines {
-			if i > 0 {
-				b = append(b, '&')
-			}
-			b = appendStrict(b, v, maskQueryValue)
-		}
-		if len(b)-start > maxKeyedValue {
-			b = appendHeaderHash(b[:start], n, lines)
-		}
+	for _, x := range idx[:n] {
+		b, marked = appendHeaderPart(b, marked, k.names[x>>4], lines[x&15])
 	}
 	return b
+}
+
+// appendHeaderPart appends a keyed header's part when it has lines, preceded by "|h" when
+// it is the first (marked false); it returns whether "|h" has been written.
+func appendHeaderPart(b []byte, marked bool, name string, lines []string) ([]byte, bool) {
+	if len(lines) == 0 {
+		return b, marked
+	}
+	if !marked {
+		b = append(b, keySep, 'h')
+	}
+	b = append(b, keySep)
+	b = appendEscaped(b, name, maskToken)
+	b = append(b, '=')
+	start := len(b)
+	for i, v := range lines {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = appendStrict(b, v, maskQueryValue)
+	}
+	if len(b)-start > maxKeyedValue {
+		b = appendHeaderHash(b[:start], name, lines)
+	}
+	return b, true
 }
 
 // appendHeaderHash appends '#' and the truncated hex SHA-256 of a header's lines.
@@ -378,10 +386,57 @@ func appendHash(b, s []byte) []byte {
 // appendQuery appends the canonical form of a raw query: parameters split on '&', empty
 // ones dropped, names and values normalised, sorted by name, stable.
 func appendQuery(b []byte, raw string) []byte {
-	if queryCanonical(raw) {
+	clean, sorted := queryShape(raw)
+	switch {
+	case clean && sorted:
 		return append(b, raw...)
+	case clean:
+		if out, ok := appendCleanSorted(b, raw); ok {
+			return out
+		}
 	}
 	return appendQueryNormalised(b, raw)
+}
+
+// appendCleanSorted appends a clean query (see queryShape) with its parameters sorted by
+// name, stable; ok is false, and b unchanged, when it has more than 16 parameters.
+func appendCleanSorted(b []byte, raw string) (out []byte, ok bool) {
+	// Offsets into raw, not strings: sorting them moves no pointers (no write barriers).
+	type param struct{ start, nameEnd, end int }
+	var small [16]param
+	params := small[:0]
+	for start := 0; start < len(raw); {
+		if len(params) == len(small) {
+			return b, false
+		}
+		end := strings.IndexByte(raw[start:], '&')
+		if end < 0 {
+			end = len(raw)
+		} else {
+			end += start
+		}
+		nameEnd := strings.IndexByte(raw[start:end], '=')
+		if nameEnd < 0 {
+			nameEnd = end
+		} else {
+			nameEnd += start
+		}
+		params = append(params, param{start, nameEnd, end})
+		start = end + 1
+	}
+	name := func(p param) string { return raw[p.start:p.nameEnd] }
+	for i := 1; i < len(params); i++ {
+		for j := i; j > 0 && name(params[j-1]) > name(params[j]); j-- {
+			params[j-1], params[j] = params[j], params[j-1]
+		}
+	}
+	for i, p := range params {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, raw[p.start:p.end]...)
+	}
+	return b, true
 }
 
 // appendQueryNormalised is appendQuery without the already-canonical shortcut.
@@ -436,36 +491,39 @@ func cutByte(s string, sep byte) (before, after string, found bool) {
 	return s, "", false
 }
 
-// queryCanonical reports whether raw is already in canonical form: no empty parameter,
-// no '%', every byte safe where it stands, names in non-decreasing order.
-func queryCanonical(raw string) bool {
+// queryShape reports whether raw is clean: no empty parameter, no '%', every byte safe
+// where it stands, so that normalising changes nothing but the order; and whether its
+// names are already in non-decreasing order (canonical, when clean too).
+func queryShape(raw string) (clean, sorted bool) {
 	prev := ""
+	sorted = true
 	start, nameEnd := 0, -1 // the current parameter, and where its name ends once seen '='
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
 		case c == '&':
-			if !paramInOrder(raw, start, nameEnd, i, &prev) {
-				return false
+			if i == start {
+				return false, false // an empty parameter
 			}
+			sorted = sorted && paramInOrder(raw, start, nameEnd, i, &prev)
 			start, nameEnd = i+1, -1
 		case c == '=' && nameEnd < 0:
 			nameEnd = i
 		case c == '%':
-			return false
+			return false, false
 		case nameEnd >= 0 && charClasses[c]&maskQueryValue == 0, nameEnd < 0 && charClasses[c]&maskQueryName == 0:
-			return false
+			return false, false
 		}
 	}
-	return paramInOrder(raw, start, nameEnd, len(raw), &prev)
+	if start == len(raw) {
+		return false, false
+	}
+	return true, sorted && paramInOrder(raw, start, nameEnd, len(raw), &prev)
 }
 
 // paramInOrder checks the parameter raw[start:end] (its name ending at nameEnd, or -1 for
-// none): not empty, its name not before *prev, which it becomes.
+// none): its name not before *prev, which it becomes.
 func paramInOrder(raw string, start, nameEnd, end int, prev *string) bool {
-	if end == start {
-		return false // an empty parameter
-	}
 	if nameEnd < 0 {
 		nameEnd = end
 	}

@@ -311,7 +311,7 @@ func TestKeyHost(t *testing.T) {
 
 // TestKeyShortcuts: the allocation-free shortcuts give what the general code gives.
 func TestKeyShortcuts(t *testing.T) {
-	for _, q := range []string{"a=1&b=2", "a=1&a=0&b", "b=1&a=2", "a=%41", "a=1&&b=2", "&a", "a&", "=x&a", "a=b=c&a=", "x=%zz", "q=|", "a b=1"} {
+	for _, q := range []string{"a=1&b=2", "c&b=1&a=2&b=0&a", "p17=1&p16=1&p15=1&p14=1&p13=1&p12=1&p11=1&p10=1&p9=1&p8=1&p7=1&p6=1&p5=1&p4=1&p3=1&p2=1&p1=1", "a=1&a=0&b", "b=1&a=2", "a=%41", "a=1&&b=2", "&a", "a&", "=x&a", "a=b=c&a=", "x=%zz", "q=|", "a b=1"} {
 		equal(t, string(appendQueryNormalised(nil, q)), string(appendQuery(nil, q)), q)
 	}
 	for _, target := range []string{"/a/b", "/%7Euser/a%2Fb", "/x%20y", "/caf%C3%A9", "/a[b]", "/a;b=c"} {
@@ -322,5 +322,26 @@ func TestKeyShortcuts(t *testing.T) {
 		equal(t, u.EscapedPath(), escapedPath(u), target)
 		u.Path += "x" // a stale RawPath
 		equal(t, u.EscapedPath(), escapedPath(u), target)
+	}
+}
+
+// TestKeyManyHeaders: the field-scan and the name-lookup ways of finding keyed headers
+// give the same, sorted parts, whichever is more numerous.
+func TestKeyManyHeaders(t *testing.T) {
+	var names []string
+	for i := 19; i >= 0; i-- {
+		names = append(names, "X-K"+strconv.Itoa(100+i))
+	}
+	for _, carried := range []int{1, 14, 15, 16, 20} {
+		r := getReq("http://a/")
+		want := "G|http|a|/|h"
+		for i := 0; i < carried; i++ {
+			n := "X-K" + strconv.Itoa(100+i)
+			r.Header.Set(n, "v"+strconv.Itoa(i))
+			want += "|" + n + "=v" + strconv.Itoa(i)
+		}
+		r.Header.Set("Accept", "x")
+		equal(t, want, Key(r, KeyOptions{Headers: names}), carried)
+		equal(t, want, KeyOptions{Headers: names}.Func()(r), carried)
 	}
 }

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package httpfallback
+
+import "time"
+
+// processCPU is not measured on this platform: benchmarks then report no cpu-ns/op.
+func processCPU() time.Duration { return 0 }
