@@ -322,3 +322,36 @@ func TestFaultString(t *testing.T) {
 	assert.Equal(t, "outage", Outage().String())
 	assert.Equal(t, "flapping 1s", Flapping(time.Second).String())
 }
+
+func TestCloseReleasesWaitingHandlers(t *testing.T) {
+	for _, f := range []Fault{Latency(time.Hour), SlowBody(8, time.Hour)} {
+		t.Run(f.String(), func(t *testing.T) {
+			s, err := New(Config{})
+			require.NoError(t, err)
+			c := newClient(t)
+			require.NoError(t, s.Set(f))
+			done := make(chan result, 1)
+			go func() { done <- get(context.Background(), c, s.URL()+"/k") }()
+			require.Eventually(t, func() bool { return s.Requests() == 1 }, 5*time.Second, time.Millisecond)
+			require.NoError(t, s.Close(), "Close returns although a handler was waiting an hour")
+			r := <-done
+			assert.Error(t, r.err, "the waiting request gets no complete answer")
+		})
+	}
+}
+
+func TestErrorsAllOrNothing(t *testing.T) {
+	s := newServer(t, Config{})
+	c := newClient(t)
+	for _, tc := range []struct {
+		fraction float64
+		want     int
+	}{{0, 200}, {1, 500}} {
+		require.NoError(t, s.Set(Errors(tc.fraction, 500)))
+		for range 3 {
+			r := get(context.Background(), c, s.URL()+"/k")
+			require.NoError(t, r.err)
+			assert.Equal(t, tc.want, r.status, "fraction %v", tc.fraction)
+		}
+	}
+}
