@@ -125,8 +125,10 @@ type fault struct {
 	typ    string
 	stream string
 	attrs  map[string]any
-	// proxyStatus is the documented error status of the proxy for this fault.
+	// proxyStatus is the documented error status of the proxy for this fault, and
+	// proxyReason the Cache-Status detail naming the failure.
 	proxyStatus int
+	proxyReason string
 	// harmless: the response arrives intact (slicer): it must be served and stored.
 	harmless bool
 	// proxyHarmless: harmless through the proxy, which bounds the wait for each read of a
@@ -138,17 +140,17 @@ type fault struct {
 func faults() []fault {
 	return []fault{
 		{name: "latency", typ: "latency", stream: "downstream",
-			attrs: map[string]any{"latency": 4 * faultTimeout.Milliseconds()}, proxyStatus: http.StatusGatewayTimeout},
+			attrs: map[string]any{"latency": 4 * faultTimeout.Milliseconds()}, proxyStatus: http.StatusGatewayTimeout, proxyReason: "timeout"},
 		{name: "timeout", typ: "timeout", stream: "downstream",
-			attrs: map[string]any{"timeout": 0}, proxyStatus: http.StatusGatewayTimeout},
+			attrs: map[string]any{"timeout": 0}, proxyStatus: http.StatusGatewayTimeout, proxyReason: "timeout"},
 		{name: "reset_peer", typ: "reset_peer", stream: "downstream",
-			attrs: map[string]any{"timeout": 0}, proxyStatus: http.StatusBadGateway},
+			attrs: map[string]any{"timeout": 0}, proxyStatus: http.StatusBadGateway, proxyReason: "connect-error"},
 		// Cuts the connection in the middle of the body (headers are a few hundred bytes).
 		{name: "limit_data", typ: "limit_data", stream: "downstream",
-			attrs: map[string]any{"bytes": faultBody / 2}, proxyStatus: http.StatusBadGateway},
+			attrs: map[string]any{"bytes": faultBody / 2}, proxyStatus: http.StatusBadGateway, proxyReason: "invalid-response"},
 		// The request itself is cut: the upstream never gets a whole request.
 		{name: "limit_data_request", typ: "limit_data", stream: "upstream",
-			attrs: map[string]any{"bytes": 20}, proxyStatus: http.StatusBadGateway},
+			attrs: map[string]any{"bytes": 20}, proxyStatus: http.StatusBadGateway, proxyReason: "connect-error"},
 		// 4 KB/s: headers and the first part of the body arrive at once, the rest trickles
 		// in over about 4 s, past the command's deadline.
 		{name: "bandwidth", typ: "bandwidth", stream: "downstream",
@@ -239,16 +241,21 @@ func runFault(t *testing.T, m mountKind, f fault, p prior) {
 		v, err := faultupstream.Verify(path, a.body)
 		require.NoError(t, err, "%v", a)
 		require.Equal(t, 1, v, "the last good body is served")
-		assert.NotEmpty(t, a.header.Get("Cache-Status"), "stale is labelled")
-		assert.NotContains(t, a.header.Get("Cache-Status"), "stored")
+		cs := a.header.Get("Cache-Status")
+		assert.Contains(t, cs, "fwd=stale", "stale is labelled")
+		assert.NotContains(t, cs, "stored")
+		if m == mountProxy {
+			assert.Contains(t, cs, "detail="+f.proxyReason)
+		}
 		assert.NotEmpty(t, a.header.Get("Age"), "stale carries Age")
 	case p == priorDefault:
 		require.Equal(t, http.StatusOK, a.status, "default expected: %v", a)
 		require.Equal(t, defaultPayload, string(a.body[:min(len(a.body), 64)]), "%v", a)
-		assert.NotEmpty(t, a.header.Get("Cache-Status"))
+		assert.Contains(t, a.header.Get("Cache-Status"), "detail=default")
 	default:
 		if m == mountProxy {
 			require.Equal(t, f.proxyStatus, a.status, "%v", a)
+			assert.Contains(t, a.header.Get("Cache-Status"), "detail="+f.proxyReason)
 		} else {
 			require.Contains(t, []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout},
 				a.status, "%v", a)
