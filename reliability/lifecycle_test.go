@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/faultupstream"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
 )
@@ -271,4 +272,80 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 		t.Fatal("Close did not cancel the background refresh")
 	}
 	settleGoroutines(t, base+2)
+}
+
+// TestClientHangupsNeverOpenBreaker: many clients hanging up while their fetches are in
+// flight (hystrix-go would count the resulting context errors as failures) must neither
+// open a breaker nor stop the next clients from being served.
+func TestClientHangupsNeverOpenBreaker(t *testing.T) {
+	for _, m := range []mountKind{mountProxy, mountMiddleware} {
+		t.Run(string(m), func(t *testing.T) {
+			const hangups = 40
+			n := newNames(t)
+			up := startUpstream(t, faultupstream.Config{BodyBytes: 512, Poll: -1})
+			require.NoError(t, up.Set(faultupstream.Latency(300*time.Millisecond)))
+			events := &eventLog{}
+			var opened atomic.Int64
+			breaker := upstream.Settings{
+				Timeout:                5 * time.Second,
+				MaxConcurrent:          256,
+				RequestVolumeThreshold: 10,
+				ErrorPercentThreshold:  10,
+				SleepWindow:            time.Minute,
+				OnStateChange: func(_ string, _, to upstream.BreakerState) {
+					if to == upstream.Open {
+						opened.Add(1)
+					}
+				},
+			}
+			engineCfg := httpfallback.Config{Name: n.next("engine"), Command: breaker, OnEvent: events.add}
+			clientSettings := breaker
+			clientSettings.Name = n.next("client")
+			tr := &http.Transport{MaxIdleConnsPerHost: hangups}
+			t.Cleanup(tr.CloseIdleConnections)
+			clientCfg := upstream.ClientConfig{Command: clientSettings, Retry: upstream.RetryPolicy{MaxAttempts: 1}, Transport: tr}
+			var h http.Handler
+			if m == mountProxy {
+				h = newProxyMount(t, up.URL(), engineCfg, clientCfg)
+			} else {
+				eng, err := httpfallback.New(engineCfg)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = eng.Close() })
+				cl, err := upstream.NewClient(clientCfg)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = cl.Close() })
+				h = eng.Handler(forwardHandler(cl, up.URL()))
+			}
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			client := testClient(t)
+
+			ctx, cancel := context.WithCancel(t.Context())
+			var wg sync.WaitGroup
+			for i := range hangups {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/hang/%d", srv.URL, i), nil)
+					if resp, err := client.Do(req); err == nil {
+						resp.Body.Close()
+					}
+				}()
+			}
+			// Hang up once every fetch has reached the upstream.
+			require.Eventually(t, func() bool { return up.Requests() >= hangups }, 20*time.Second, time.Millisecond)
+			cancel()
+			wg.Wait()
+
+			// The next clients are served (a breaker that opened would refuse them).
+			require.NoError(t, up.Set(faultupstream.Healthy()))
+			for i := range 20 {
+				a := get(client, fmt.Sprintf("%s/after/%d", srv.URL, i), nil)
+				require.NoError(t, a.err)
+				require.Equal(t, http.StatusOK, a.status, "%v", a)
+			}
+			require.Zero(t, opened.Load(), "a breaker opened because clients hung up")
+			require.Zero(t, events.breakerTo(upstream.Open))
+		})
+	}
 }
