@@ -94,8 +94,9 @@ const keyBufLen = 256
 //   - with opt.Credentials and a request carrying Authorization or Cookie: "c" and the first
 //     32 hex digits of a SHA-256 over them.
 //
-// The parts are separated by '|', which no part can contain. Key allocates only the
-// returned string for keys up to 256 bytes without credentials.
+// The parts are separated by '|', which no part can contain. With prepared options
+// (KeyOptions.Func, or Headers already canonical, sorted and unique) Key allocates only
+// the returned string, for keys up to 256 bytes and a host without upper-case letters.
 func Key(r *http.Request, opt KeyOptions) string {
 	k := keyer{cred: opt.Credentials, names: opt.Headers}
 	if !namesPrepared(k.names) {
