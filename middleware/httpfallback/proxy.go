@@ -163,6 +163,16 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		ccfg.Command.Name = name + "/proxy"
 	}
 	ccfg.Command = inheritSettings(ccfg.Command, cfg.Engine.Command)
+	// In proxy mode the breaker that trips is the client's: report its changes as the
+	// engine's EventBreaker (route "proxy"), as the middleware does for its route commands.
+	if onEvent, user := cfg.Engine.OnEvent, ccfg.Command.OnStateChange; onEvent != nil {
+		ccfg.Command.OnStateChange = func(name string, from, to upstream.BreakerState) {
+			onEvent(Event{Kind: EventBreaker, Route: "proxy", From: from, To: to})
+			if user != nil {
+				user(name, from, to)
+			}
+		}
+	}
 	if ccfg.FailureStatuses == nil {
 		ccfg.FailureStatuses = cfg.Engine.FailureStatuses
 	}

@@ -976,3 +976,34 @@ func TestProxyCollapsedAnswerNotSharedAcrossUsers(t *testing.T) {
 		})
 	}
 }
+
+// The client's breaker is the one that trips in proxy mode: its changes reach OnEvent.
+func TestProxyBreakerChangesReachOnEvent(t *testing.T) {
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	opened := make(chan Event, 1)
+	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+		c.Client.Retry.MaxAttempts = 1
+		c.Client.Command.RequestVolumeThreshold = 2
+		c.Client.Command.SleepWindow = time.Hour
+		c.Engine.OnEvent = func(ev Event) {
+			if ev.Kind == EventBreaker && ev.To == upstream.Open {
+				select {
+				case opened <- ev:
+				default:
+				}
+			}
+		}
+	})
+	require.Eventually(t, func() bool {
+		h.get("/fail")
+		select {
+		case ev := <-opened:
+			require.Equal(t, "proxy", ev.Route)
+			return true
+		default:
+			return false
+		}
+	}, 10*time.Second, time.Millisecond)
+}
