@@ -28,6 +28,7 @@ type outcome struct {
 
 	fwd       string // Cache-Status fwd when not derived from the entry ("method", "bypass")
 	alternate bool   // answered by Config.Alternate
+	personal  bool   // the fetching request's own answer (a 304 setting a cookie...): not shareable
 	streamed  bool   // already streamed to the leader's client: not shareable
 	tooLarge  bool   // over the body limit with no client to stream to
 	detail    string // why a good answer was not stored
@@ -44,12 +45,13 @@ type outcome struct {
 // (storable: not private, no Set-Cookie, no credentials unless public, not partial), or a
 // failure of a request that carried no credentials (its own error page could be personal);
 // and only for the same variant. Anything else — a 4xx, a redirect, an answer refused by
-// the policy — is not shared: the waiter fetches for itself, as NGINX's cache lock does.
+// the policy, a failing answer that sets a cookie or says private — is not shared: the
+// waiter fetches for itself, as NGINX's cache lock does.
 func (o *outcome) sharable(r *http.Request) bool {
-	if o.streamed || o.tooLarge || o.varyStar {
+	if o.streamed || o.tooLarge || o.varyStar || o.personal {
 		return false
 	}
-	if o.entry == nil && (o.err == nil || o.credentialed) {
+	if o.entry == nil && (o.err == nil || o.credentialed || personalHeader(o.header) != "") {
 		return false
 	}
 	for i, n := range o.varyNames {
@@ -168,7 +170,14 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 	}
 	if err == nil && status == http.StatusNotModified && conditional {
 		refreshed := e.cfg.Policy.Refresh(ent, req, buf.header, reqTime, respTime)
-		o := &outcome{status: status, entry: refreshed, called: true}
+		o := &outcome{status: status, header: refreshed.Header, entry: refreshed, called: true}
+		o.setVary(req) // the refreshed entry is the fetching request's variant
+		if why := refreshRefused(req, buf.header); why != "" {
+			// The 304 makes the entry the fetching request's own: it is answered with it,
+			// but it is neither stored nor shared.
+			o.personal, o.detail = true, why
+			return o
+		}
 		if noStore == "" {
 			o.stored = cache.Save(ctx, e.store, key, req, refreshed)
 			if o.stored {
@@ -217,6 +226,42 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 		e.emit(Event{Kind: EventStored, Route: route, Key: key, Status: status})
 	}
 	return o
+}
+
+// personalHeader says why an answer with header h belongs to the request it answered
+// ("" when it does not): it sets a cookie, or says private or no-store.
+func personalHeader(h http.Header) string {
+	if len(h["Set-Cookie"]) > 0 {
+		return "Set-Cookie"
+	}
+	cc := cache.ParseCacheControl(h["Cache-Control"])
+	switch {
+	case cc.Private:
+		return "private"
+	case cc.NoStore:
+		return "no-store"
+	}
+	return ""
+}
+
+// refreshRefused says why a 304 with header h, answering req, may not refresh the stored
+// entry for everyone ("" when it may): what cache.Policy.NewEntry refuses in a full
+// response — a cookie set, private, no-store (the 304's or the request's), Vary: *.
+func refreshRefused(req *http.Request, h http.Header) string {
+	if why := personalHeader(h); why != "" {
+		return why
+	}
+	if cache.ParseCacheControl(req.Header["Cache-Control"]).NoStore {
+		return "request no-store"
+	}
+	for _, v := range h["Vary"] {
+		for _, n := range strings.Split(v, ",") {
+			if strings.TrimSpace(n) == "*" {
+				return "Vary: *"
+			}
+		}
+	}
+	return ""
 }
 
 // failed builds the outcome of a failure; the source's own failing answer, when it wrote

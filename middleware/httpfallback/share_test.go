@@ -1,0 +1,117 @@
+package httpfallback
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// A failing answer that sets a cookie is the leader's own: a request collapsed on that
+// fetch must not receive the leader's Set-Cookie (two users would share one session).
+func TestCollapsedFailureWithSetCookieNotShared(t *testing.T) {
+	release := make(chan struct{})
+	var n atomic.Int64
+	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
+	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1)
+		if i == 1 {
+			<-release
+		}
+		w.Header().Set("Set-Cookie", "session=s"+strconv.FormatInt(i, 10))
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	leader := make(chan engResp)
+	go func() { leader <- hs.get("/sc") }()
+	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	waiter := make(chan engResp)
+	go func() { waiter <- hs.get("/sc") }()
+	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
+	close(release)
+	l, w := <-leader, <-waiter
+	assert.Equal(t, "session=s1", l.header.Get("Set-Cookie"))
+	assert.NotEqual(t, "session=s1", w.header.Get("Set-Cookie"), "the waiter got the leader's cookie: %s", w.cs())
+	assert.EqualValues(t, 2, hs.calls.Load(), "the waiter fetched its own answer")
+}
+
+// A 304 refreshes the leader's variant: a request for another variant waiting on that
+// fetch must not be given it.
+func TestCollapsedWaiterOfAnotherVariantNotGiven304Refresh(t *testing.T) {
+	release := make(chan struct{})
+	var blocked atomic.Bool
+	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
+	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+		lang := r.Header.Get("Accept-Language")
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("Vary", "Accept-Language")
+		w.Header().Set("ETag", `"`+lang+`"`)
+		if r.Header.Get("If-None-Match") != "" {
+			if blocked.CompareAndSwap(false, true) {
+				<-release
+			}
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "lang="+lang)
+	})
+	require.Equal(t, "lang=en", hs.get("/v", "Accept-Language", "en").body)
+	hs.clock.Advance(20 * time.Second) // stale, within stale-if-error: revalidated inline
+	leader := make(chan engResp)
+	go func() { leader <- hs.get("/v", "Accept-Language", "en") }()
+	require.Eventually(t, blocked.Load, 5*time.Second, time.Millisecond)
+	var wg sync.WaitGroup
+	var other engResp
+	wg.Go(func() { other = hs.get("/v", "Accept-Language", "fr") })
+	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	assert.Equal(t, "lang=en", (<-leader).body)
+	assert.Equal(t, "lang=fr", other.body, "another variant got the leader's refreshed entry: %s", other.cs())
+}
+
+// A 304 that sets a cookie (or says private / no-store) must not turn the shared entry
+// into one that hands that cookie to every later request.
+func TestRevalidation304WithSetCookieNotStored(t *testing.T) {
+	for name, hdr := range map[string][2]string{
+		"set-cookie": {"Set-Cookie", "session=alice"},
+		"private":    {"Cache-Control", "private, max-age=10"},
+		"no-store":   {"Cache-Control", "no-store"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var revalidations atomic.Int64
+			hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=10")
+				w.Header().Set("ETag", `"e1"`)
+				if r.Header.Get("If-None-Match") == `"e1"` {
+					if revalidations.Add(1) == 1 { // only the first 304 is personal
+						w.Header().Set(hdr[0], hdr[1])
+					}
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				fmt.Fprint(w, "original")
+			})
+			hs.get("/c")
+			hs.clock.Advance(20 * time.Second)
+			r := hs.get("/c")
+			require.Equal(t, 200, r.status)
+			require.Equal(t, "original", r.body)
+			require.False(t, hasParam(r.cs(), "stored"), r.cs())
+			if hdr[0] == "Set-Cookie" {
+				require.Equal(t, "session=alice", r.header.Get("Set-Cookie"), "the leader keeps its own cookie")
+			}
+			r = hs.get("/c") // the entry was not refreshed: revalidated again, by a plain 304
+			require.Empty(t, r.header.Get("Set-Cookie"), "a later request got the first 304's cookie: %s", r.cs())
+			require.Equal(t, "failsoft; fwd=stale; fwd-status=304; stored", r.cs())
+			require.EqualValues(t, 2, revalidations.Load())
+		})
+	}
+}
