@@ -393,7 +393,9 @@ func TestClientNoLeakAfter500TimedOutCalls(t *testing.T) {
 }
 
 func TestClientBodyReadableAfterDoForSlowStream(t *testing.T) {
-	const timeout = 20 * time.Millisecond
+	// The headers must arrive within the timeout: 200 ms leaves room on a loaded CI machine
+	// (-race, 2 cores); 20 ms did not.
+	const timeout = 200 * time.Millisecond
 	f := newFixture(t, ClientConfig{Command: Settings{Timeout: timeout}}, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "first,")
 		w.(http.Flusher).Flush()

@@ -144,9 +144,11 @@ func TestRunCommandWithPlainWriterCountsFailures(t *testing.T) {
 
 func TestHandlerIgnoringContextGetsTimeoutNotItsLateAnswer(t *testing.T) {
 	sw := &switchable{}
-	cfg := Config{Command: upstream.Settings{Timeout: 20 * time.Millisecond}}
+	// The first, good fetch must finish within the timeout: 500 ms leaves room on a loaded
+	// CI machine; the slow handler waits for its context, so the test takes one timeout.
+	cfg := Config{Command: upstream.Settings{Timeout: 500 * time.Millisecond}}
 	hs := newEngHarness(t, cfg, sw.handler(t))
-	hs.get("/t")
+	require.Equal(t, `{"good":true}`, hs.get("/t").body, "the entry to fall back on is stored")
 	hs.clock.Advance(3 * time.Second)
 	sw.set("slow")
 	r := hs.get("/t")
