@@ -170,6 +170,9 @@ func (cfg Config) normalize() (Config, error) {
 	if cfg.Policy.MaxBodyBytes < 0 {
 		return cfg, fmt.Errorf("httpfallback: Config.Policy.MaxBodyBytes is negative (%d)", cfg.Policy.MaxBodyBytes)
 	}
+	if err := cfg.Policy.Validate(); err != nil {
+		return cfg, fmt.Errorf("httpfallback: Config.Policy: %w", err)
+	}
 	if cfg.Policy.MaxBodyBytes == 0 {
 		cfg.Policy.MaxBodyBytes = 8 << 20
 	}

@@ -654,6 +654,10 @@ func TestNewValidation(t *testing.T) {
 		"nil default": {Config{Defaults: map[string]*Default{"/a": nil}}, `Defaults["/a"]`},
 		"failure":     {Config{FailureStatuses: []int{7}}, "FailureStatuses"},
 		"concurrency": {Config{Command: upstream.Settings{MaxConcurrent: -1}}, "MaxConcurrent"},
+		"fresh for":   {Config{Policy: cache.Policy{FreshFor: -time.Second}}, "Policy.FreshFor"},
+		"override":    {Config{Policy: cache.Policy{OverrideFreshness: -time.Second}}, "Policy.OverrideFreshness"},
+		"swr":         {Config{Policy: cache.Policy{StaleWhileRevalidate: -time.Second}}, "Policy.StaleWhileRevalidate"},
+		"statuses":    {Config{Policy: cache.Policy{Statuses: []int{7}}}, "Policy.Statuses"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
