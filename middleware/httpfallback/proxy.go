@@ -45,7 +45,9 @@ type ProxyConfig struct {
 	Engine Config
 	// Client configures the upstream client every forwarded request goes through (its
 	// command, retries, rate limit, credential). Client.Command.Name "": Engine.Name (or
-	// "failsoft") + "/proxy". Zero fields of Client.Command take Engine.Command's values.
+	// "failsoft") + "/proxy". Zero fields of Client.Command take Engine.Command's values;
+	// the resulting Client.Command.SleepWindow is the engine's too (it is the Retry-After
+	// of a 503 while the client's breaker is open).
 	// Client.FailureStatuses nil: Engine.FailureStatuses. Client.Transport nil: a clone of
 	// http.DefaultTransport that ignores proxy environment variables, does not compress on
 	// its own (the client's Accept-Encoding is passed through) and keeps up to 256 idle
@@ -185,6 +187,10 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 
 	ecfg := cfg.Engine
+	if ccfg.Command.SleepWindow != 0 {
+		// The breaker that opens is the client's: a 503's Retry-After is its sleep window.
+		ecfg.Command.SleepWindow = ccfg.Command.SleepWindow
+	}
 	if ecfg.Command.Timeout == 0 {
 		// The engine's timeout bounds background refreshes and the cache-lock wait: give
 		// them the client's whole budget (per-attempt timeout times attempts, with the
