@@ -229,17 +229,14 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 }
 
 // personalHeader says why an answer with header h belongs to the request it answered
-// ("" when it does not): it sets a cookie, or says private or no-store.
+// ("" when it does not): it sets a cookie, or says private. (A failing answer's no-store
+// is common and says nothing about whom it is for: such failures are still shared.)
 func personalHeader(h http.Header) string {
 	if len(h["Set-Cookie"]) > 0 {
 		return "Set-Cookie"
 	}
-	cc := cache.ParseCacheControl(h["Cache-Control"])
-	switch {
-	case cc.Private:
+	if cache.ParseCacheControl(h["Cache-Control"]).Private {
 		return "private"
-	case cc.NoStore:
-		return "no-store"
 	}
 	return ""
 }
@@ -250,6 +247,9 @@ func personalHeader(h http.Header) string {
 func refreshRefused(req *http.Request, h http.Header) string {
 	if why := personalHeader(h); why != "" {
 		return why
+	}
+	if cache.ParseCacheControl(h["Cache-Control"]).NoStore {
+		return "no-store"
 	}
 	if cache.ParseCacheControl(req.Header["Cache-Control"]).NoStore {
 		return "request no-store"

@@ -115,3 +115,30 @@ func TestRevalidation304WithSetCookieNotStored(t *testing.T) {
 		})
 	}
 }
+
+// A failing answer that only says no-store is no one's in particular: waiters still share
+// it (collapsing is what spares a failing upstream a herd of retries).
+func TestCollapsedFailureWithNoStoreIsShared(t *testing.T) {
+	release := make(chan struct{})
+	var n atomic.Int64
+	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
+	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			<-release
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	leader := make(chan engResp)
+	go func() { leader <- hs.get("/ns") }()
+	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	waiter := make(chan engResp)
+	go func() { waiter <- hs.get("/ns") }()
+	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
+	close(release)
+	l, w := <-leader, <-waiter
+	assert.Equal(t, http.StatusInternalServerError, l.status)
+	assert.Equal(t, http.StatusInternalServerError, w.status)
+	assert.True(t, hasParam(w.cs(), "collapsed"), w.cs())
+	assert.EqualValues(t, 1, hs.calls.Load(), "the waiter shared the leader's failure")
+}
