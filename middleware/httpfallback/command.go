@@ -113,11 +113,22 @@ func (e *Engine) validate(buf *buffer) error {
 		}
 	}
 	if e.cfg.Validate != nil {
-		if err := e.cfg.Validate(buf.code(), buf.header, buf.body); err != nil {
+		if err := callValidate(e.cfg.Validate, buf); err != nil {
 			return &ValidationError{Err: err}
 		}
 	}
 	return nil
+}
+
+// callValidate calls Config.Validate, turning a panic into a *PanicError: it runs while the
+// command holds its concurrency slot, which a panic escaping here would never give back.
+func callValidate(v func(int, http.Header, []byte) error, buf *buffer) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p}
+		}
+	}()
+	return v(buf.code(), buf.header, buf.body)
 }
 
 // run calls the source on r with ctx.
