@@ -30,6 +30,8 @@ func joinPath(basePath, reqPath string) (string, error) {
 //   - a segment that decodes to something holding "/" or "\" ("%2f", "%5c", a literal
 //     backslash), a control byte, or a second layer of encoding of a dot, slash or backslash
 //     ("%252e") is refused: an upstream may decode or normalise it into a separator;
+//   - a dot segment with path parameters ("..;x", "%2e%2e;") is refused: servers that
+//     drop ";..." before resolving dots would take it for "..";
 //   - a segment with a byte that has no place in an escaped path (a space, a quote, a
 //     byte >= 0x80, ...) is refused; a server's URL.EscapedPath never has one;
 //   - a path that is not absolute (the "*" of OPTIONS *, an empty path) is refused.
@@ -97,7 +99,7 @@ func isPlainPath(p string) bool {
 			}
 			prevSlash, dots = true, 0
 			continue
-		case c == '%' || !escapedPathByte(c):
+		case c == '%' || !escapedPathByte(c), c == ';' && dots > 0:
 			return false
 		case c == '.':
 			if dots >= 0 {
@@ -111,8 +113,13 @@ func isPlainPath(p string) bool {
 	return dots <= 0 || dots > 2
 }
 
-// safeSegment reports whether a decoded segment can be forwarded as one segment.
+// safeSegment reports whether a decoded segment can be forwarded as one segment. A dot
+// segment with path parameters ("..;x") is refused: servers that drop ";..." before
+// resolving dots (Tomcat, Jetty, Spring) would climb out of the base path.
 func safeSegment(dec string) bool {
+	if before, _, ok := strings.Cut(dec, ";"); ok && (before == "." || before == "..") {
+		return false
+	}
 	for i := 0; i < len(dec); i++ {
 		c := dec[i]
 		if c == '/' || c == '\\' || c < 0x20 || c == 0x7f {

@@ -42,6 +42,15 @@ func TestJoinPathTable(t *testing.T) {
 		{"/api", "/%252e%252e/x", ""},    // double encoding
 		{"/api", "/a%252fb", ""},
 		{"/api", "/a%zz", ""}, // bad escape
+		// A dot segment with path parameters: Tomcat, Jetty and Spring drop ";..." and
+		// then resolve the dots, climbing out of the base path.
+		{"/api", "/..;/admin", ""},
+		{"/api", "/a/..;x=1/..;/b", ""},
+		{"/api", "/.;/b", ""},
+		{"/api", "/%2e%2e;/b", ""},
+		{"/api", "/..;", ""},
+		{"/api", "/a..;/b", "/api/a..;/b"},
+		{"/api", "/...;/b", "/api/...;/b"},
 		{"/api", "*", ""},
 		{"/api", "", ""},
 		{"/api", "http://evil.example/x", ""},
@@ -89,6 +98,10 @@ func checkJoined(t *testing.T, base, req, got string) {
 		if err != nil || dec == "" || dec == "." || dec == ".." || strings.ContainsAny(dec, `/\`) {
 			t.Fatalf("joinPath(%q, %q) = %q: bad segment %q", base, req, got, seg)
 		}
+		// Servers that drop path parameters before resolving dots see this segment as:
+		if p, _, _ := strings.Cut(dec, ";"); p == "." || p == ".." {
+			t.Fatalf("joinPath(%q, %q) = %q: dot segment with parameters %q", base, req, got, seg)
+		}
 	}
 	// Cleaning is idempotent: the proxy keys and forwards the same path.
 	if again, err := joinPath(base, got[len(base):]); err != nil || again != got {
@@ -99,7 +112,7 @@ func checkJoined(t *testing.T, base, req, got string) {
 func FuzzJoinPath(f *testing.F) {
 	for _, s := range []string{
 		"/", "/a/b", "/../x", "/%2e%2e/x", "/a%2fb", `/a\b`, "//h/x", "/a/./b/../c/",
-		"/%252e%252e/", "/.%2E/", "/...", "/a%00", "*", "/caf%C3%A9",
+		"/%252e%252e/", "/.%2E/", "/...", "/a%00", "*", "/caf%C3%A9", "/..;/x", "/a;b/.%2e;c/",
 	} {
 		f.Add("/api", s)
 		f.Add("", s)
