@@ -206,6 +206,9 @@ type Results struct {
 	// LoadStart and LoadEnd are the machine's 1-minute load average (/proc/loadavg) when
 	// the run started and ended: other work on the machine inflates latencies.
 	LoadStart, LoadEnd string
+	// Revision names the library's source the run measured (set by the caller, for the
+	// reports); "" leaves it out.
+	Revision string
 }
 
 // Find returns the cell for mode and peer.

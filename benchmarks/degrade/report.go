@@ -60,6 +60,9 @@ func (r *Results) WriteMarkdown(w io.Writer, command string) error {
 	fmt.Fprintf(&b, "- command: `%s` (in benchmarks/)\n", command)
 	fmt.Fprintf(&b, "- date: %s, took %s\n", time.Now().UTC().Format(time.RFC3339), r.Took.Round(time.Second))
 	fmt.Fprintf(&b, "- machine: %s; 1-minute load average %s at the start, %s at the end\n", Machine(), r.LoadStart, r.LoadEnd)
+	if r.Revision != "" {
+		fmt.Fprintf(&b, "- library: %s\n", r.Revision)
+	}
 	fmt.Fprintf(&b, "- workload: %d clients, each at most one request per %v, for %v per mode and peer, over %d keys (the first %d fetched once before the fault); request deadline %v\n",
 		c.Workers, c.Interval, c.Cell, c.Keys, c.Warm, c.Deadline)
 	fmt.Fprintf(&b, "- every peer: attempt timeout %v, %d retry (backoff %v..%v) where the peer retries, breaker opens at %d%% errors over >= %d requests and sleeps %v where the peer has one\n",
@@ -123,8 +126,12 @@ func (r *Results) UpdateReadme(doc, command string) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString(ReadmeBegin + "\n\n")
-	fmt.Fprintf(&b, "`%s`, %s, took %s, on %s; 1-minute load average %s at the start, %s at the end.\n\n",
+	fmt.Fprintf(&b, "`%s`, %s, took %s, on %s; 1-minute load average %s at the start, %s at the end.",
 		command, time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Took.Round(time.Second), Machine(), r.LoadStart, r.LoadEnd)
+	if r.Revision != "" {
+		fmt.Fprintf(&b, " Library: %s.", r.Revision)
+	}
+	b.WriteString("\n\n")
 	b.WriteString("Usable answers, % of requests (2xx with the right, complete body):\n\n")
 	r.writeMatrix(&b)
 	b.WriteString("\nLatency (ms) and requests that reached the upstream during the fault:\n\n| mode |")

@@ -8,10 +8,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -45,11 +47,13 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	rev := revision()
 	res, err := degrade.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "degrade:", err)
 		os.Exit(1)
 	}
+	res.Revision = rev
 	if err := write(res, *out, name, command); err != nil {
 		fmt.Fprintln(os.Stderr, "degrade:", err)
 		os.Exit(1)
@@ -105,4 +109,18 @@ func updateReadme(res *degrade.Results, path, command string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+// revision is the git commit of the checkout the library is built from, marked when the
+// tree has uncommitted changes to tracked files; "" when git cannot tell.
+func revision() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	rev := "commit " + string(bytes.TrimSpace(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		rev += " with uncommitted changes"
+	}
+	return rev
 }
