@@ -163,6 +163,9 @@ func TestEngineKeepsAnsweringWhileRedisStuck(t *testing.T) {
 
 	srv.pause()
 	defer srv.resume()
+	// Counted from here: a call before the pause that ran out of the tight timeout on a
+	// loaded machine is not this test's business.
+	before := r.store.Remote().Stats()
 	do := func(url string) *httptest.ResponseRecorder {
 		start := time.Now()
 		rec := r.do(http.MethodGet, url)
@@ -181,7 +184,7 @@ func TestEngineKeepsAnsweringWhileRedisStuck(t *testing.T) {
 		assert.Contains(t, do(url).Header().Get("Cache-Status"), "hit", "and then hit locally")
 	}
 	s := r.store.Remote().Stats()
-	assert.EqualValues(t, failures, s.Timeouts, "only the first calls waited, each for the timeout")
+	assert.EqualValues(t, failures, s.Timeouts-before.Timeouts, "only the first calls waited, each for the timeout")
 	assert.Equal(t, BreakerOpen, s.Breaker)
-	assert.Positive(t, s.Rejected, "then the breaker answered for Redis")
+	assert.Positive(t, s.Rejected-before.Rejected, "then the breaker answered for Redis")
 }
