@@ -160,6 +160,7 @@ func TestEngineKeepsAnsweringWhileRedisStuck(t *testing.T) {
 		Addr: srv.addr(), Timeout: timeout, Breaker: BreakerConfig{Failures: failures, OpenFor: time.Hour},
 	}, o)
 	require.Contains(t, r.do(http.MethodGet, itemURL).Header().Get("Cache-Status"), "stored")
+	waitListening(t, r.store) // a subscriber caught connecting by the freeze would hold up Close
 
 	srv.pause()
 	defer srv.resume()
