@@ -166,6 +166,7 @@ func (e *Engine) runner(route string) (*upstream.Runner, error) {
 	s.Name = e.cfg.Name + "/" + route
 	user := s.OnStateChange
 	s.OnStateChange = func(name string, from, to upstream.BreakerState) {
+		defer recoverHook(e.cfg.Logger, name)
 		e.emit(Event{Kind: EventBreaker, Route: route, From: from, To: to})
 		if e.cfg.Logger != nil {
 			level := slog.LevelInfo
@@ -185,6 +186,15 @@ func (e *Engine) runner(route string) (*upstream.Runner, error) {
 	}
 	e.runners[route] = rn
 	return rn, nil
+}
+
+// recoverHook, deferred in a breaker state hook, recovers a panic of the user's hooks: the
+// hook runs on the command's state goroutine, where a panic would end the process.
+func recoverHook(log *slog.Logger, command string) {
+	if v := recover(); v != nil && log != nil {
+		log.LogAttrs(context.Background(), slog.LevelError, "failsoft: breaker hook panicked",
+			slog.String("command", command), slog.String("panic", fmt.Sprint(v)))
+	}
 }
 
 // isFailure reports whether an answer's status counts as the source failing.

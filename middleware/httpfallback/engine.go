@@ -268,6 +268,13 @@ func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Ent
 	go func() {
 		defer e.wg.Done()
 		defer cancel()
+		defer func() {
+			// The source's panics are recovered by the command; this is for the hooks
+			// (OnEvent, Logger): in a goroutine of ours, a panic would end the process.
+			if v := recover(); v != nil {
+				e.log(ctx, slog.LevelError, "failsoft: background refresh panicked", req, route, slog.String("panic", fmt.Sprint(v)))
+			}
+		}()
 		o := e.lead(ctx, nil, req, route, key, ent, src, f)
 		e.refreshes.Add(1)
 		e.emit(Event{Kind: EventRefresh, Route: route, Key: key, Reason: o.reason, Status: o.status})

@@ -169,6 +169,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	// engine's EventBreaker (route "proxy"), as the middleware does for its route commands.
 	if onEvent, user := cfg.Engine.OnEvent, ccfg.Command.OnStateChange; onEvent != nil {
 		ccfg.Command.OnStateChange = func(name string, from, to upstream.BreakerState) {
+			defer recoverHook(cfg.Engine.Logger, name)
 			onEvent(Event{Kind: EventBreaker, Route: "proxy", From: from, To: to})
 			if user != nil {
 				user(name, from, to)
