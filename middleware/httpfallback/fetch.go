@@ -118,6 +118,18 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	reqTime := e.cfg.Now()
 	err := e.run(ctx, route, src, buf, req)
 	respTime := e.cfg.Now()
+	if err == nil && conditional && buf.status == http.StatusNotModified && otherStrongETag(buf.header, ent.ETag) {
+		// RFC 9111 4.3.4: a 304 whose strong validator is not the entry's must not update
+		// it (the entry's old body would go out under the new validator): ask again,
+		// unconditionally.
+		req.Header.Del("If-None-Match")
+		req.Header.Del("If-Modified-Since")
+		conditional = false
+		buf = newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd)
+		reqTime = e.cfg.Now()
+		err = e.run(ctx, route, src, buf, req)
+		respTime = e.cfg.Now()
+	}
 	o := e.classify(ctx, req, route, key, ent, buf, err, conditional, noStore, reqTime, respTime)
 	o.credentialed = hasCredentials(r)
 	if o.err == nil || e.cfg.Alternate == nil || buf.streaming {
@@ -138,6 +150,12 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	e.log(ctx, slog.LevelWarn, "failsoft: alternate failed too", r, route, slog.String("reason", reason(aerr)))
 	return o
+}
+
+// otherStrongETag reports whether h carries a strong ETag other than etag.
+func otherStrongETag(h http.Header, etag string) bool {
+	got := h.Get("Etag")
+	return got != "" && !strings.HasPrefix(got, "W/") && got != etag
 }
 
 // hasCredentials reports whether r carries Authorization or Cookie (RFC 9111 3.5).

@@ -142,3 +142,31 @@ func TestCollapsedFailureWithNoStoreIsShared(t *testing.T) {
 	assert.True(t, hasParam(w.cs(), "collapsed"), w.cs())
 	assert.EqualValues(t, 1, hs.calls.Load(), "the waiter shared the leader's failure")
 }
+
+// RFC 9111 4.3.4: a 304 naming another strong validator does not refresh the entry (its old
+// body would be served, and revalidated, under the new ETag); the engine asks again without
+// the condition and stores the full answer.
+func TestRevalidation304WithAnotherETagRefetches(t *testing.T) {
+	var version atomic.Int64
+	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10")
+		v := version.Load()
+		w.Header().Set("ETag", fmt.Sprintf(`"e%d"`, v))
+		if r.Header.Get("If-None-Match") != "" {
+			w.WriteHeader(http.StatusNotModified) // a buggy upstream: 304 whatever the tag
+			return
+		}
+		fmt.Fprintf(w, "v%d", v)
+	})
+	require.Equal(t, "v0", hs.get("/e").body)
+	version.Store(1)
+	hs.clock.Advance(20 * time.Second)
+	r := hs.get("/e")
+	assert.Equal(t, "v1", r.body, r.cs())
+	assert.Equal(t, `"e1"`, r.header.Get("ETag"))
+	assert.Equal(t, "failsoft; fwd=stale; fwd-status=200; stored", r.cs())
+	assert.EqualValues(t, 3, hs.calls.Load(), "the 304 was followed by one unconditional request")
+	r = hs.get("/e")
+	assert.Equal(t, "v1", r.body)
+	assert.True(t, hasParam(r.cs(), "hit"), r.cs())
+}
