@@ -173,11 +173,7 @@ const (
 func TestFaultInjection(t *testing.T) {
 	// Runs after every parallel subtest (and its proxy) has ended.
 	t.Cleanup(func() { waitToxiproxyDrained(t) })
-	mounts := []mountKind{mountMiddleware, mountNaive}
-	if proxyAvailable {
-		mounts = append([]mountKind{mountProxy}, mounts...)
-	}
-	for _, m := range mounts {
+	for _, m := range []mountKind{mountProxy, mountMiddleware, mountNaive} {
 		for _, f := range faults() {
 			for _, p := range []prior{priorStale, priorDefault, priorNone} {
 				t.Run(string(m)+"/"+f.name+"/"+string(p), func(t *testing.T) {

@@ -100,9 +100,6 @@ func TestCloseDuringTraffic(t *testing.T) {
 
 // TestProxyCloseDuringTraffic: the same through the reverse proxy on a real server.
 func TestProxyCloseDuringTraffic(t *testing.T) {
-	if !proxyAvailable {
-		t.Skip("proxy not in the tree")
-	}
 	base := runtime.NumGoroutine()
 	var calls atomic.Int64
 	up := httptest.NewServer(bodyApp(&calls))

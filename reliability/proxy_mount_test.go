@@ -10,9 +10,6 @@ import (
 	"github.com/failsoft/failsoft/upstream"
 )
 
-// proxyAvailable says whether httpfallback.NewProxy is exercised (it is in the tree).
-const proxyAvailable = true
-
 // newProxy builds failsoft's reverse proxy to base; the caller closes it.
 func newProxy(t *testing.T, base string, eng httpfallback.Config, cl upstream.ClientConfig) *httpfallback.Proxy {
 	t.Helper()
