@@ -16,7 +16,7 @@ import (
 func uniqueName(prefix string) string { return fmt.Sprint(prefix, "-", time.Now().UnixNano()) }
 
 func ExampleRunner_Run() {
-	r, err := upstream.NewRunner(upstream.Settings{Name: uniqueName("inventory"), Timeout: 50 * time.Millisecond})
+	r, err := upstream.NewRunner(upstream.Settings{Name: uniqueName("inventory"), Timeout: 250 * time.Millisecond})
 	if err != nil {
 		panic(err)
 	}
