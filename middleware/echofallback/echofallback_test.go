@@ -223,6 +223,10 @@ func TestMissCollapse200ConcurrentColdRequests(t *testing.T) {
 	require.Equal(t, 1, stored)
 }
 
+// failTimeout is the command timeout of the failKinds tests: the "timeout" kind waits it out,
+// and every good answer must beat it, with room for a loaded CI machine (-race, 2 cores).
+const failTimeout = 500 * time.Millisecond
+
 // failKind makes a handler fail in one way.
 type failKind struct {
 	name   string
@@ -256,7 +260,7 @@ func TestFailuresServeStale(t *testing.T) {
 				clk := newClock()
 				var failing atomic.Bool
 				cfg := Config{Engine: testConfig(t, clk)}
-				cfg.Engine.Command.Timeout = 100 * time.Millisecond
+				cfg.Engine.Command.Timeout = failTimeout
 				var outer []echo.MiddlewareFunc
 				if recover {
 					outer = append(outer, middleware.Recover())
@@ -298,7 +302,7 @@ func TestFailuresWithoutStale(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			clk := newClock()
 			cfg := Config{Engine: testConfig(t, clk)}
-			cfg.Engine.Command.Timeout = 100 * time.Millisecond
+			cfg.Engine.Command.Timeout = failTimeout
 			var runs counter
 			f := newFixture(t, clk, cfg, nil, func(e *echo.Echo) {
 				e.GET("/items/:id", func(c echo.Context) error {
