@@ -15,7 +15,8 @@
 //     (DefaultKeyedHeaders: X-Forwarded-Host and the other host, scheme, URL and method
 //     overrides), so that they cannot poison what other clients get. VariantKey extends the
 //     primary key with the request's values of the headers a response varies on. Lookup and
-//     Save implement the two-level Vary scheme on top of any Store.
+//     Save implement the two-level Vary scheme on top of any Store; deleting the primary key
+//     retires every variant stored before (Entry.Generation).
 //   - Entry.CopyHeader writes an entry's header onto a response, each response its own copy.
 //   - Store is the small interface the engine needs; Memory (New) is the default implementation:
 //     ristretto bounded by MaxBytes (cost = Entry.Cost), a Set that returns true only once the

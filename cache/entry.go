@@ -65,6 +65,16 @@ type Entry struct {
 	Vary       []string
 	VaryValues []string
 
+	// Generation names the set of variants of one primary key the entry belongs to; 0 means
+	// none (a hand-built entry, or one decoded from an older encoding). NewEntry and Refresh
+	// leave it 0: Save sets it, just before it stores the entry (its publication), to the
+	// Generation of the entry alive under the primary key, or to a new random non-zero value
+	// when there is none (never stored, deleted, evicted, Gone). Lookup uses an entry found
+	// under a variant key only when its Generation is the primary entry's, so that deleting
+	// the primary key (an unsafe method's invalidation, a purge) retires every variant
+	// stored before the deletion, not only the one the primary key held.
+	Generation uint64
+
 	cost int64                      // computed once at build time; 0 for hand-built entries
 	wire atomic.Pointer[wireHeader] // Header laid out for CopyHeader, built on first use
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"time"
 )
@@ -20,19 +21,21 @@ type Store interface {
 
 // Lookup finds the entry for a request: the primary key first, then, when the found entry
 // varies and the request's values of the varied headers differ from the values it was
-// stored for, the variant key. A variant found must match the request too, else it is a
-// miss (nil, Gone).
+// stored for, the variant key. A variant found must match the request and belong to the
+// primary entry's Generation (be stored since the primary key was last deleted or lost),
+// else it is a miss (nil, Gone). Without a primary entry it is a miss: variants are never
+// looked up on their own.
 func Lookup(ctx context.Context, s Store, primary string, r *http.Request, now time.Time) (*Entry, State) {
 	var h http.Header
 	if r != nil {
 		h = r.Header
 	}
-	e, st := s.Get(ctx, primary, now)
-	if e == nil || len(e.Vary) == 0 || varyMatches(e, h) {
-		return e, st
+	p, st := s.Get(ctx, primary, now)
+	if p == nil || len(p.Vary) == 0 || varyMatches(p, h) {
+		return p, st
 	}
-	e, st = s.Get(ctx, VariantKey(primary, e.Vary, h), now)
-	if e == nil || !varyMatches(e, h) {
+	e, st := s.Get(ctx, VariantKey(primary, p.Vary, h), now)
+	if e == nil || e.Generation != p.Generation || !varyMatches(e, h) {
 		return nil, Gone
 	}
 	return e, st
@@ -42,7 +45,20 @@ func Lookup(ctx context.Context, s Store, primary string, r *http.Request, now t
 // (built from e.Vary and e.VaryValues, the storing request's values). It reports whether
 // every Set succeeded. r is the request the entry answers; it is not read when e carries its
 // Vary values, and may be nil then.
+//
+// Save first sets e.Generation (see Entry): to the Generation of the entry alive under the
+// primary key at e.ResponseTime, or to a new one when there is none. It is the entry's
+// publication point: call it once, before e is handed to a Store or to another goroutine,
+// never with an entry already stored. It asks s for the primary entry to do so (a Get that
+// a Memory store does not count in its Stats; other stores may).
+//
+// A deletion of the primary key that runs between Save's read of the primary entry and its
+// Set is lost for the variants: they stay in that generation. That is the race any write
+// of a response fetched before an invalidation has with it.
 func Save(ctx context.Context, s Store, primary string, r *http.Request, e *Entry) bool {
+	if g := generation(ctx, s, primary, e.ResponseTime); e.Generation != g {
+		e.Generation = g
+	}
 	ok := s.Set(ctx, primary, e)
 	if len(e.Vary) == 0 {
 		return ok
@@ -58,6 +74,44 @@ func Save(ctx context.Context, s Store, primary string, r *http.Request, e *Entr
 		return false
 	}
 	return s.Set(ctx, variantKey(primary, e.Vary, values), e) && ok
+}
+
+// generation is the Generation an entry saved under primary at now belongs to: the alive
+// primary entry's, else a new one.
+func generation(ctx context.Context, s Store, primary string, now time.Time) uint64 {
+	var p *Entry
+	if m, ok := s.(*Memory); ok {
+		p = m.peek(primary, now)
+	} else {
+		p, _ = s.Get(ctx, primary, now)
+	}
+	if p != nil && p.Generation != 0 {
+		return p.Generation
+	}
+	return newGeneration()
+}
+
+// newGeneration returns a random non-zero generation: 64 random bits, so that two
+// generations of one key never meet in practice, whatever the clocks of the replicas
+// sharing a store say.
+func newGeneration() uint64 {
+	for {
+		if g := rand.Uint64(); g != 0 {
+			return g
+		}
+	}
+}
+
+// peek is Get without counting in Stats (a Save reading the primary entry is not a hit or
+// a miss of the cache's users).
+func (m *Memory) peek(key string, now time.Time) (found *Entry) {
+	m.deleteIf(key, func(e *Entry) bool {
+		if e.State(now) != Gone {
+			found = e
+		}
+		return false // never delete: only read, as an internal Get
+	})
+	return found
 }
 
 // varyMatches reports whether h has the values e was stored for.
