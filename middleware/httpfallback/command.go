@@ -35,7 +35,11 @@ func (e *PanicError) Error() string { return fmt.Sprintf("httpfallback: source p
 // is the engine's buffer) a Config.Validate error count as failures; a 4xx does not; the
 // caller's own cancellation is returned as ctx.Err() and never counted. A fetch that
 // ignores its context and overruns the timeout returns upstream.ErrTimeout.
-func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWriter, r *http.Request, fetch Fetcher) error {
+//
+// The outcome is reported even when something panics between admission and the report (a
+// ResponseWriter, an error's Is or Unwrap method): the panic is recovered, counted as a
+// failure, the concurrency slot given back, and a *PanicError returned.
+func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWriter, r *http.Request, fetch Fetcher) (result error) {
 	if route == "" {
 		route = defaultRoute
 	}
@@ -53,6 +57,24 @@ func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWr
 	if err != nil {
 		return err
 	}
+	reported := false
+	defer func() {
+		if reported {
+			return
+		}
+		// Reached only when something below panicked (or called runtime.Goexit): report
+		// the failure, which gives the concurrency slot back, and answer with it.
+		v := recover()
+		if v == nil {
+			v = "runtime.Goexit"
+		}
+		pe := &PanicError{Value: v}
+		if res := done(pe); res != nil {
+			result = res
+		} else {
+			result = pe
+		}
+	}()
 	buf, _ := w.(*buffer)
 	var rec *statusRecorder
 	if buf == nil {
@@ -67,6 +89,7 @@ func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWr
 		status = rec.status
 	}
 	out := e.judge(ctx, cctx, ferr, status, buf, r)
+	reported = true
 	res := done(out)
 	if res == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		res = upstream.ErrTimeout // overran the deadline: its answer comes too late to count
