@@ -55,6 +55,13 @@ func Lookup(ctx context.Context, s Store, primary string, r *http.Request, now t
 // A deletion of the primary key that runs between Save's read of the primary entry and its
 // Set is lost for the variants: they stay in that generation. That is the race any write
 // of a response fetched before an invalidation has with it.
+//
+// Variant keys do not name the generation: an entry of the new generation replaces the old
+// one under the same key, so retired variants take no room once their variant is fetched
+// again. The price, in a tiered store whose local tier answers fresh hits alone: a replica
+// still holding a fresh variant of the old generation locally misses it (Lookup refuses it)
+// rather than finding the new generation's in the shared tier, once, until its own fetch
+// replaces it.
 func Save(ctx context.Context, s Store, primary string, r *http.Request, e *Entry) bool {
 	if g := generation(ctx, s, primary, e.ResponseTime); e.Generation != g {
 		e.Generation = g

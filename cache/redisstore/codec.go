@@ -17,6 +17,7 @@ import (
 //	magic "fsE" | version (1 byte) | status (uvarint) | time presence (1 byte, one bit per time)
 //	| present times as UnixNano (varint), in the order RequestTime, ResponseTime, FreshUntil,
 //	  RevalidateUntil, ErrorUntil | InitialAge (varint nanoseconds)
+//	| Generation (uvarint; version 2 on)
 //	| ETag (string) | LastModified (string)
 //	| header field count (uvarint), then per field, sorted by name: name (string),
 //	  value count (uvarint), values (string each)
@@ -25,9 +26,17 @@ import (
 //	| CRC-32C of everything before it (4 bytes, big endian)
 //
 // A string or bytes is its length (uvarint) followed by its bytes.
+//
+// Encode writes version 2. Decode also reads version 1, written before entries had a
+// Generation: such an entry decodes with Generation 0. That is safe: cache.Lookup uses a
+// variant only when its Generation equals its primary entry's, and cache.Save never
+// inherits 0, so the first entry saved under a primary key retires the version-1 variants
+// stored with it. (Treating version 1 as a miss would also be safe, but would empty a shared
+// Redis of every entry at each rolling upgrade.)
 const (
 	magic          = "fsE"
-	version   byte = 1
+	version   byte = 2
+	version1  byte = 1 // no Generation
 	headerLen      = len(magic) + 1
 	crcLen         = 4
 	numTimes       = 5
@@ -77,6 +86,7 @@ func Encode(e *cache.Entry) ([]byte, error) {
 		}
 	}
 	b = binary.AppendVarint(b, int64(e.InitialAge))
+	b = binary.AppendUvarint(b, e.Generation)
 	b = appendString(b, e.ETag)
 	b = appendString(b, e.LastModified)
 
@@ -109,7 +119,8 @@ func appendChecksum(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// Decode reads an entry written by Encode. A value that is not exactly one such entry is an
+// Decode reads an entry written by Encode, of this version or of version 1 (its Generation
+// is then 0). A value that is not exactly one such entry is an
 // error: ErrForeign without the mark, ErrVersion for a version this package does not know,
 // ErrCorrupt for anything else (bad checksum, truncation, trailing bytes, impossible fields).
 // The entry's Header is never nil; its Body is a copy owned by the entry.
@@ -121,8 +132,9 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 	if len(data) < headerLen || string(data[:len(magic)]) != magic {
 		return nil, ErrForeign
 	}
-	if data[len(magic)] != version {
-		return nil, fmt.Errorf("%w %d", ErrVersion, data[len(magic)])
+	v := data[len(magic)]
+	if v != version && v != version1 {
+		return nil, fmt.Errorf("%w %d", ErrVersion, v)
 	}
 	if len(data) < headerLen+crcLen {
 		return nil, fmt.Errorf("%w: too short", ErrCorrupt)
@@ -149,6 +161,9 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 		}
 	}
 	e.InitialAge = time.Duration(d.varint())
+	if v != version1 {
+		e.Generation = d.uvarint()
+	}
 	e.ETag = d.string()
 	e.LastModified = d.string()
 
@@ -205,7 +220,7 @@ func entryTimePointers(e *cache.Entry) [numTimes]*time.Time {
 }
 
 func encodedSizeHint(e *cache.Entry) int {
-	n := headerLen + crcLen + 8*binary.MaxVarintLen64 + len(e.ETag) + len(e.LastModified) + len(e.Body)
+	n := headerLen + crcLen + 9*binary.MaxVarintLen64 + len(e.ETag) + len(e.LastModified) + len(e.Body)
 	for name, values := range e.Header {
 		n += len(name) + 2*binary.MaxVarintLen32
 		for _, v := range values {

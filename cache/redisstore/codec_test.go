@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"testing"
@@ -31,6 +32,7 @@ func fullEntry() *cache.Entry {
 		LastModified:    "Fri, 27 Nov 2026 11:00:00 GMT",
 		Vary:            []string{"Accept-Encoding", "Accept-Language"},
 		VaryValues:      []string{"gzip", ""},
+		Generation:      0xfeedfacedeadbeef, // the longest uvarint
 	}
 }
 
@@ -54,6 +56,7 @@ func assertSameEntry(t testing.TB, want, got *cache.Entry) {
 		assert.Equal(t, wt.IsZero(), gt.IsZero(), "time %d zero", i)
 	}
 	assert.Equal(t, want.InitialAge, got.InitialAge, "InitialAge")
+	assert.Equal(t, want.Generation, got.Generation, "Generation")
 	assert.Equal(t, want.ETag, got.ETag, "ETag")
 	assert.Equal(t, want.LastModified, got.LastModified, "LastModified")
 	assert.Equal(t, len(want.Vary), len(got.Vary), "Vary")
@@ -157,9 +160,9 @@ func TestDecodeCorrupt(t *testing.T) {
 		assert.ErrorContains(t, err, "trailing")
 	})
 	t.Run("impossible fields under a valid checksum", func(t *testing.T) {
-		// head: mark, status 200, no times, InitialAge 0, no ETag, no Last-Modified.
+		// head: mark, status 200, no times, InitialAge 0, Generation 0, no ETag, no Last-Modified.
 		head := binary.AppendUvarint([]byte(magic+string(version)), 200)
-		head = append(head, 0, 0, 0, 0)
+		head = append(head, 0, 0, 0, 0, 0)
 		huge := binary.AppendUvarint(nil, 1<<40)
 		for name, payload := range map[string][]byte{
 			"status 0":             {magic[0], magic[1], magic[2], version, 0, 0, 0, 0, 0, 0, 0, 0},
@@ -179,6 +182,13 @@ func TestDecodeCorrupt(t *testing.T) {
 		// The same head with a valid tail decodes: the cases above fail for their own reason.
 		_, err := Decode(appendChecksum(append(bytes.Clone(head), 0, 0, 0)))
 		assert.NoError(t, err)
+		// Version 1 has no Generation: its head is one byte shorter.
+		v1 := binary.AppendUvarint([]byte(magic+string(version1)), 200)
+		v1 = append(v1, 0, 0, 0, 0)
+		_, err = Decode(appendChecksum(append(bytes.Clone(v1), 0, 0, 0)))
+		assert.NoError(t, err)
+		_, err = Decode(appendChecksum(append(bytes.Clone(v1), 0, 0, 0, 0)))
+		assert.ErrorContains(t, err, "trailing", "a version-1 value is not read as version 2")
 	})
 }
 
@@ -190,6 +200,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(full)
 	f.Add(minimal)
 	f.Add([]byte(magic + string(version)))
+	if v1, err := hex.DecodeString(v1FullEntry); err == nil {
+		f.Add(v1)
+	}
 	f.Add([]byte("not an entry"))
 	f.Add(full[:len(full)/2])
 	f.Add(full[:len(full)-crcLen]) // a payload: valid once checkDecode appends the checksum
@@ -223,4 +236,47 @@ func checkDecode(t *testing.T, data []byte) {
 		t.Fatalf("re-encoded entry does not decode: %v", err)
 	}
 	assertSameEntry(t, e, back)
+}
+
+// v1FullEntry is fullEntry() as the version-1 encoder wrote it (commit 20de6a5, before
+// entries had a Generation): a rolling upgrade finds such values in Redis.
+const v1FullEntry = "66734501cb011faaf8d8c6e6c7f2eb31aab49addf1c7f2eb31aa94d5e1b0cbf2eb31aaf48fe6efcef2eb31aab4" +
+	"dfe8b799f4eb318e90a9f6b80207572f22616263221d4672692c203237204e6f7620323032362031313a30303a3030" +
+	"20474d54030c436f6e74656e742d5479706501106170706c69636174696f6e2f6a736f6e07582d456d7074790006" +
+	"582d4d616e79030131013200020f4163636570742d456e636f64696e6704677a69700f4163636570742d4c616e67" +
+	"75616765000d7b226f6b223a747275657d00ff85713841"
+
+func TestDecodeVersion1(t *testing.T) {
+	data, err := hex.DecodeString(v1FullEntry)
+	require.NoError(t, err)
+	require.Equal(t, byte(1), data[len(magic)])
+	got, err := Decode(data)
+	require.NoError(t, err, "version 1 values still decode")
+	want := fullEntry()
+	want.Generation = 0 // version 1 has none: such an entry starts no generation
+	assertSameEntry(t, want, got)
+
+	again, err := Encode(got)
+	require.NoError(t, err)
+	assert.Equal(t, version, again[len(magic)], "Encode writes the current version")
+	back, err := Decode(again)
+	require.NoError(t, err)
+	assertSameEntry(t, want, back)
+
+	data[len(data)-crcLen-1] ^= 1 // a version-1 value is checked as strictly as a current one
+	_, err = Decode(data)
+	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+func TestEncodeCarriesGeneration(t *testing.T) {
+	e := fullEntry()
+	with, err := Encode(e)
+	require.NoError(t, err)
+	e.Generation = 1
+	other, err := Encode(e)
+	require.NoError(t, err)
+	assert.NotEqual(t, with, other, "entries of other generations must not encode alike")
+	got, err := Decode(other)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), got.Generation)
 }
