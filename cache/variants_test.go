@@ -204,3 +204,34 @@ func TestLookupComparesGenerations(t *testing.T) {
 	fr.Generation = 7
 	equal(t, "fr1", lookupBody(t, s, "K", "fr", t0))
 }
+
+// BenchmarkSaveVariant is a Save of a varying entry over an alive primary entry: the read
+// of the primary's generation, then the two Sets (replacing in place).
+func BenchmarkSaveVariant(b *testing.B) {
+	m := newMem(b, 64<<20)
+	r, e := langEntry(b, "fr", "fr1", t0, time.Hour)
+	save(b, m, "K", r, e)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, e := langEntry(b, "fr", "fr1", t0, time.Hour)
+		if !Save(bg, m, "K", r, e) {
+			b.Fatal("Save failed")
+		}
+	}
+}
+
+// BenchmarkLookupVariant is a Lookup answered from the variant key: the primary entry holds
+// another variant.
+func BenchmarkLookupVariant(b *testing.B) {
+	m := newMem(b, 64<<20)
+	rFr, fr := langEntry(b, "fr", "fr1", t0, time.Hour)
+	rEn, en := langEntry(b, "en", "en1", t0, time.Hour)
+	save(b, m, "K", rFr, fr)
+	save(b, m, "K", rEn, en)
+	b.ReportAllocs()
+	for b.Loop() {
+		if e, _ := Lookup(bg, m, "K", rFr, t0); e != fr {
+			b.Fatal("want the fr variant")
+		}
+	}
+}
