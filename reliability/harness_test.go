@@ -81,21 +81,50 @@ func startToxi(t testing.TB, name, upstreamAddr string) *toxi {
 	return &toxi{proxy: p}
 }
 
+// toxicStubRun is the function every toxiproxy toxic goroutine runs under.
+const toxicStubRun = "github.com/Shopify/toxiproxy/v2/toxics.(*ToxicStub).Run"
+
+// stuckToxicStub reports whether a goroutine's stack (one block of runtime.Stack's output)
+// is a toxiproxy v2.5.0 toxic blocked for good sending a chunk to a link whose writer has
+// already quit (the writer stops on its first write error, without draining what the toxics
+// still hold; toxiproxy issue 428 is of this family). Nothing outside toxiproxy can unblock
+// it. Seen once in nine -race -count=3 runs on a loaded machine.
+func stuckToxicStub(g string) bool {
+	header, _, _ := strings.Cut(g, "\n")
+	return strings.Contains(header, "[chan send") && strings.Contains(g, toxicStubRun)
+}
+
 // waitToxiproxyDrained polls until no goroutine of toxiproxy is left: after Stop, a toxic
 // may still hold a chunk (a latency toxic until its delay passes) before its link ends.
+// Toxics stuck for good inside toxiproxy (stuckToxicStub) are logged, not waited for.
 func waitToxiproxyDrained(t testing.TB) {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	buf := make([]byte, 4<<20)
+	var left, stuck []string
 	for range 1000 { // bounded: about 10 s
 		buf = buf[:runtime.Stack(buf[:cap(buf)], true)]
-		if !strings.Contains(string(buf), "github.com/Shopify/toxiproxy") {
+		left, stuck = left[:0], stuck[:0]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			switch {
+			case !strings.Contains(g, "github.com/Shopify/toxiproxy"):
+			case stuckToxicStub(g):
+				stuck = append(stuck, g)
+			default:
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 {
+			if len(stuck) > 0 {
+				t.Logf("%d toxiproxy toxic goroutine(s) stuck inside toxiproxy (writer gone), not failsoft's:\n%s",
+					len(stuck), strings.Join(stuck, "\n\n"))
+			}
 			return
 		}
 		<-tick.C
 	}
-	t.Errorf("toxiproxy goroutines still running 10 s after every proxy stopped:\n%s", buf)
+	t.Errorf("toxiproxy goroutines still running 10 s after every proxy stopped:\n%s", strings.Join(left, "\n\n"))
 }
 
 // URL is the proxy's base URL.
