@@ -38,10 +38,13 @@ type ProxyConfig struct {
 	Upstream string
 	// Engine configures the engine the proxy serves through (store, policy, stale windows,
 	// defaults, events). Engine.Store nil: the proxy owns a cache.Memory of Engine.MaxBytes
-	// (shared by every route) and closes it in Close. Engine.Command.Timeout, which bounds
-	// background refreshes and how long requests wait for another's fetch of the same key,
-	// 0: the client's per-attempt timeout times its attempts. Engine.Route nil: the route
-	// is the matching Routes prefix, else "*".
+	// (shared by every route) and closes it in Close. Engine.Command.Timeout bounds each
+	// forwarded request until its response headers arrive (every attempt and backoff: it is
+	// the client's context deadline, so a Retry-After wait that would pass it is not taken,
+	// and past it the request is a "timeout" failure), background refreshes, and how long
+	// requests wait for another's fetch of the same key; 0: the client's per-attempt
+	// timeout times its attempts. Engine.Route nil: the route is the matching Routes
+	// prefix, else "*".
 	Engine Config
 	// Client configures the upstream client every forwarded request goes through (its
 	// command, retries, rate limit, credential). Client.Command.Name "": Engine.Name (or
@@ -57,7 +60,7 @@ type ProxyConfig struct {
 	// the same store and client (the route name is the prefix).
 	Routes []RouteOverride
 	// BodyIdleTimeout bounds the wait for each read of the upstream's response body once
-	// its headers have arrived (the command timeout bounds the wait for the headers): a
+	// its headers have arrived (Engine.Command.Timeout bounds the wait for the headers): a
 	// body that stalls longer is a failure ("invalid-response"), never stored. 0: 30s.
 	BodyIdleTimeout time.Duration
 	// MaxRequestBody bounds request bodies, streamed upstream as they arrive: a larger one
@@ -93,6 +96,7 @@ type Proxy struct {
 	engine *Engine      // routes without an override
 	routes []proxyRoute // overrides, longest prefix first
 	route  func(*http.Request) string
+	budget time.Duration // the engine's Command.Timeout: bounds a fetch until response headers
 	client *upstream.Client
 	store  *cache.Memory // owned store, nil when the caller gave one
 	tr     *http.Transport
@@ -112,6 +116,7 @@ var (
 	errRequestTooLarge = errors.New("httpfallback: proxy: request body too large")
 	errRequestBody     = errors.New("httpfallback: proxy: reading the request body failed")
 	errBodyStalled     = errors.New("httpfallback: proxy: upstream body stalled past BodyIdleTimeout")
+	errHeaderBudget    = errors.New("httpfallback: proxy: no response headers within the engine's Command.Timeout")
 )
 
 const defaultMaxRequestBody = 10 << 20
@@ -239,6 +244,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			p.routes[j], p.routes[j-1] = p.routes[j-1], p.routes[j]
 		}
 	}
+	p.budget = p.engine.cfg.Command.Timeout
 	p.fetch = p.forward
 	return p, nil
 }
@@ -395,13 +401,27 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		out.Body = &requestBody{r: r.Body, left: p.maxBody, limited: p.maxBody > 0, cancel: cancel}
 		out.ContentLength = r.ContentLength
 	}
-	out = out.WithContext(octx)
+	// The phase until response headers arrive (every attempt and every backoff) is bounded
+	// by the engine's Command.Timeout: the leader of a fetch runs without the client's
+	// cancellation, and its waiters give up after that budget. The client sees the budget as
+	// its context's deadline (no Retry-After wait that would pass it), and a timer cancels
+	// the request if the headers are still missing then. The timer is stopped once they have
+	// arrived, so a long body is bounded by BodyIdleTimeout only.
+	timer := time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
+	out = out.WithContext(headerBudget{Context: octx, deadline: time.Now().Add(p.budget)})
 
 	resp, err := p.client.Do(out)
+	if !timer.Stop() && err == nil {
+		// The budget ran out just as the headers arrived: the body would fail anyway.
+		_ = resp.Body.Close()
+		resp, err = nil, errHeaderBudget
+	}
 	if err != nil {
 		switch cause := context.Cause(octx); {
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(cause, errHeaderBudget):
+			return fmt.Errorf("%w: %w", upstream.ErrTimeout, errHeaderBudget)
 		case errors.Is(cause, errRequestTooLarge):
 			writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
 			return nil
@@ -441,6 +461,24 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return fmt.Errorf("httpfallback: proxy: writing the response: %w", err)
 	}
 	return nil
+}
+
+// headerBudget is a proxy fetch's context until the response headers: its Deadline is the
+// header budget's end (or the parent's, when earlier), so that the client does not start a
+// retry wait that would pass it. The budget is enforced by a timer cancelling the parent,
+// not by this context, and that timer is stopped once headers arrive, which a context
+// deadline could not be.
+type headerBudget struct {
+	context.Context
+	deadline time.Time
+}
+
+// Deadline reports the earlier of the budget's end and the parent's deadline.
+func (c headerBudget) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.deadline) {
+		return d, true
+	}
+	return c.deadline, true
 }
 
 // copyBody copies body to w with a pooled buffer. stalled is called when no read has
