@@ -204,7 +204,7 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 	// field's slice is capped (see cache.Entry.CopyHeader). Header keys are assigned in
 	// their canonical form, without Header.Set's canonicalisation.
 	own := ent.CopyHeader(h, 2)
-	own[0], own[1] = cs, e.memo.age(int64(ent.Age(now)/time.Second))
+	own[0], own[1] = withPrior(ent.Header["Cache-Status"], cs), e.memo.age(int64(ent.Age(now)/time.Second))
 	h["Cache-Status"] = own[0:1:1]
 	h["Age"] = own[1:2:2]
 	if ent.ETag != "" && ent.Status == http.StatusOK {
@@ -221,13 +221,13 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 }
 
 // writeAnswer writes an answer that is not an entry: header (copied; nil means what is
-// already on w), Cache-Status, body (none for HEAD).
+// already on w), Cache-Status (after the answer's own members), body (none for HEAD).
 func (e *Engine) writeAnswer(w http.ResponseWriter, r *http.Request, status int, header http.Header, body []byte, cs string) {
 	h := w.Header()
 	for k, v := range header {
 		h[k] = append([]string(nil), v...)
 	}
-	h["Cache-Status"] = []string{cs}
+	h["Cache-Status"] = []string{withPrior(h["Cache-Status"], cs)}
 	if status == 0 {
 		status = http.StatusOK
 	}
@@ -235,6 +235,24 @@ func (e *Engine) writeAnswer(w http.ResponseWriter, r *http.Request, status int,
 	if r.Method != http.MethodHead && len(body) > 0 {
 		_, _ = w.Write(body)
 	}
+}
+
+// withPrior returns our Cache-Status member cs after the members the answer already
+// carries (prev, e.g. an upstream cache's): RFC 9211 section 2 has each cache append its
+// member, so ours, the one nearest the client, is the last. The field is one line.
+func withPrior(prev []string, cs string) string {
+	var b strings.Builder
+	for _, p := range prev {
+		if p = strings.Trim(p, " \t,"); p != "" {
+			b.WriteString(p)
+			b.WriteString(", ")
+		}
+	}
+	if b.Len() == 0 {
+		return cs
+	}
+	b.WriteString(cs)
+	return b.String()
 }
 
 // etagMatch is the weak comparison of If-None-Match (RFC 9110 13.1.2).
