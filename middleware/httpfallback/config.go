@@ -104,6 +104,11 @@ type Config struct {
 	// Route names the route template of a request, for command names and Defaults;
 	// nil means r.Pattern (set by a Go 1.22 ServeMux), else "*". Never return a raw path:
 	// each distinct route creates a hystrix circuit that lives for the process.
+	// r.Pattern is set only once a ServeMux has dispatched: an Engine wrapping a whole mux
+	// (eng.Handler(mux)) sees it empty and runs every route as "*". Wrap each handler
+	// instead (mux.Handle(pattern, eng.Handler(h))), or name the route here, e.g.
+	// func(r *http.Request) string { _, p := mux.Handler(r); return p }. An empty result
+	// means "*".
 	Route func(*http.Request) string
 	// Key builds the cache key; nil means cache.Key with the policy's credential option
 	// (Policy.ShareCredentialed) and cache.DefaultKeyedHeaders as KeyOptions.Headers.

@@ -86,7 +86,23 @@
 // Route r runs as the hystrix command Config.Name+"/"+r, created on first use of the route
 // (never on the hit path); the alternate as Name+"/alternate/"+r. r is the route template
 // (Config.Route, else the ServeMux pattern r.Pattern, else "*"): never a raw path, as each
-// name is a hystrix circuit that lives as long as the process. Because hystrix circuits
+// name is a hystrix circuit that lives as long as the process.
+//
+// r.Pattern is set by the ServeMux when it dispatches, so it is empty in a middleware that
+// wraps the whole mux: eng.Handler(mux) runs every route as the one command "*" (one
+// breaker, one concurrency limit, one default for all). Either wrap each handler, so the
+// mux has set r.Pattern by the time the engine sees the request:
+//
+//	mux.Handle("GET /items/{id}", eng.Handler(items))
+//	mux.Handle("GET /users/{id}", eng.Handler(users))
+//
+// or keep wrapping the mux and name the route with Config.Route, e.g. by asking the mux
+// which pattern it would pick:
+//
+//	cfg.Route = func(r *http.Request) string { _, pattern := mux.Handler(r); return pattern }
+//	srv.Handler = eng.Handler(mux)
+//
+// Because hystrix circuits
 // are global, New refuses a Name already used in the process, and a Name stays taken after
 // Close: two Engines never share circuits (one would silently run with the other's
 // settings).
