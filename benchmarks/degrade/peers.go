@@ -149,8 +149,9 @@ func newFailsoft(cfg Config, upstreamURL, name string) (peer, error) {
 		Engine: httpfallback.Config{
 			Name:     name,
 			MaxBytes: 16 << 20,
+			// Timeout 0: the wait for the response headers is bounded by the client's
+			// per-attempt timeout times its attempts (the documented default).
 			Command: upstream.Settings{
-				Timeout:                cfg.Attempt,
 				MaxConcurrent:          100,
 				RequestVolumeThreshold: cfg.BreakerVolume,
 				ErrorPercentThreshold:  cfg.BreakerPercent,
@@ -158,6 +159,8 @@ func newFailsoft(cfg Config, upstreamURL, name string) (peer, error) {
 			},
 		},
 		Client: upstream.ClientConfig{
+			// The other fields of the client's command (its breaker) are the engine's.
+			Command: upstream.Settings{Timeout: cfg.Attempt},
 			Retry: upstream.RetryPolicy{
 				MaxAttempts: cfg.Retries + 1,
 				BaseDelay:   cfg.BackoffBase,
@@ -165,6 +168,8 @@ func newFailsoft(cfg Config, upstreamURL, name string) (peer, error) {
 			},
 			Transport: transport(),
 		},
+		// A body that stalls longer than an attempt's timeout is a failure.
+		BodyIdleTimeout: cfg.Attempt,
 	})
 	if err != nil {
 		return nil, err
