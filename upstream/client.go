@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,21 @@ type ClientConfig struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Rand draws the backoff jitter; the Client serializes its use. nil: randomly seeded.
 	Rand *rand.Rand
+	// BufferBody, when > 0, makes each attempt read up to BufferBody bytes of a 2xx or 3xx
+	// answer's body inside its command run, under the attempt timeout (Command.Timeout).
+	// A body that breaks off before its end (truncated, connection reset) fails the
+	// attempt with reason invalid-response (the error wraps io.ErrUnexpectedEOF), and the
+	// timeout passing while reading fails it with ErrTimeout; either way the breaker
+	// counts the failure, the attempt's connection is closed, and the request is retried
+	// when it may be. A body that ends within BufferBody bytes is handed back buffered
+	// (ContentLength set, the connection and the attempt's context released at once); a
+	// longer one yields the buffered prefix and then the rest of the live stream, which
+	// is not bounded by the attempt timeout. 4xx answers and failing statuses are not
+	// read ahead.
+	//
+	// 0 (the default): the attempt ends at the response headers and the whole body
+	// streams to the caller, unbounded by the timeout. Negative: refused by NewClient.
+	BufferBody int64
 }
 
 // Client calls one upstream through a Runner with retries. It is safe for concurrent use.
@@ -71,6 +87,7 @@ type Client struct {
 	now      func() time.Time
 	sleep    func(ctx context.Context, d time.Duration) error
 	rnd      *lockedRand
+	buffer   int64 // ClientConfig.BufferBody
 }
 
 // NewClient validates cfg and returns a Client.
@@ -84,6 +101,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("upstream: ClientConfig.RateLimit %v is not a finite rate >= 0", cfg.RateLimit)
 	case cfg.Burst < 0:
 		return nil, fmt.Errorf("upstream: ClientConfig.Burst %d is negative", cfg.Burst)
+	case cfg.BufferBody < 0:
+		return nil, fmt.Errorf("upstream: ClientConfig.BufferBody %d is negative", cfg.BufferBody)
 	}
 	for _, s := range cfg.FailureStatuses {
 		if s < 100 || s > 999 {
@@ -92,7 +111,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{
 		rt: cfg.Transport, retry: retry, failures: cfg.FailureStatuses, cred: cfg.Credential,
-		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep,
+		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep, buffer: cfg.BufferBody,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -260,7 +279,7 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 	}
 	var mu sync.Mutex
 	var got *http.Response
-	abandoned, sent := false, false
+	abandoned, sent, gotFull := false, false, false
 	err := c.runner.Run(ctx, func(wctx context.Context) error {
 		mu.Lock()
 		if abandoned { // the verdict was given before the request could be sent
@@ -269,22 +288,38 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 		}
 		sent = true // from here the transport owns areq.Body
 		mu.Unlock()
-		// The timeout bounds the attempt until the response headers only.
+		// The timeout bounds the attempt until the response headers, and with BufferBody
+		// until the body is buffered (or its first BufferBody bytes are).
 		stop := context.AfterFunc(wctx, acancel)
 		resp, err := c.rt.RoundTrip(areq)
+		var rerr error
+		full := false
+		if err == nil && c.readsAhead(resp) {
+			if full, rerr = readAhead(resp, c.buffer); rerr != nil {
+				resp.Body.Close() // closed, not drained: the connection is dropped
+				resp = nil
+			}
+		}
 		if !stop() {
 			if resp != nil {
 				resp.Body.Close()
 			}
 			if err == nil {
-				err = wctx.Err()
+				err = wctx.Err() // the timeout (or the caller) ended the attempt
 			}
 			return err
 		}
+		// the query is left out of errors: it may carry keys
 		if err != nil {
 			acancel()
-			// the query is left out: it may carry keys
 			return fmt.Errorf("upstream: %s %s%s: %w", req.Method, req.URL.Host, req.URL.Path, err)
+		}
+		if rerr != nil {
+			acancel()
+			// a body that broke off is a truncated answer (invalid-response), whatever
+			// the transport's cause; the cause stays in the text
+			return fmt.Errorf("upstream: %s %s%s: reading the body: %w: %v",
+				req.Method, req.URL.Host, req.URL.Path, io.ErrUnexpectedEOF, rerr)
 		}
 		mu.Lock()
 		if abandoned { // the verdict was given without this response
@@ -293,6 +328,7 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 			acancel()
 			return nil
 		}
+		gotFull = full
 		got = resp
 		mu.Unlock()
 		if c.failureStatus(resp.StatusCode) {
@@ -301,7 +337,7 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 		return nil // 2xx-4xx: answered
 	})
 	mu.Lock()
-	resp := got
+	resp, full := got, gotFull
 	abandoned = true
 	if !sent {
 		closeBody(areq.Body)
@@ -309,8 +345,8 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 	mu.Unlock()
 	var se *StatusError
 	if resp != nil && (err == nil || errors.As(err, &se)) {
-		if resp.Body == nil || resp.Body == http.NoBody {
-			acancel()
+		if full || resp.Body == nil || resp.Body == http.NoBody {
+			acancel() // nothing left to read from the connection
 		} else {
 			resp.Body = &attemptBody{rc: resp.Body, cancel: acancel}
 		}
@@ -322,6 +358,60 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 	acancel()
 	return nil, err
 }
+
+// readsAhead reports whether the attempt reads resp's body ahead (BufferBody): a body of
+// a 2xx or 3xx answer that does not count as a failure. 1xx (a 101 upgrade's body is the
+// connection), 4xx and failing statuses keep streaming as they did.
+func (c *Client) readsAhead(resp *http.Response) bool {
+	return c.buffer > 0 && resp.StatusCode >= 200 && resp.StatusCode < 400 &&
+		!c.failureStatus(resp.StatusCode) && resp.Body != nil && resp.Body != http.NoBody
+}
+
+// readAhead reads up to limit bytes of resp.Body. A body that ends within limit is closed
+// (its connection goes back to the pool) and replaced by a reader over the bytes, with
+// ContentLength set: full is true. A longer body is replaced by a reader that yields the
+// bytes read and then the rest of the stream. On a read error resp is left to the caller
+// (its body unclosed).
+func readAhead(resp *http.Response, limit int64) (full bool, err error) {
+	// one byte beyond the limit tells a body of exactly limit bytes from a longer one
+	want := limit + 1
+	if want <= 0 { // limit is math.MaxInt64
+		want = limit
+	}
+	size := min(want, 32<<10)
+	if cl := resp.ContentLength; cl >= 0 && cl < want {
+		size = cl + 1 // room for the known length, and for reading its end
+	}
+	buf := make([]byte, 0, size)
+	for int64(len(buf)) < want {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // let append grow it
+		}
+		n, rerr := resp.Body.Read(buf[len(buf):min(int64(cap(buf)), want)])
+		buf = buf[:len(buf)+n]
+		if rerr == io.EOF {
+			_ = resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(buf))
+			resp.ContentLength = int64(len(buf))
+			resp.TransferEncoding = nil
+			return true, nil
+		}
+		if rerr != nil {
+			return false, rerr
+		}
+	}
+	resp.Body = &prefixBody{r: io.MultiReader(bytes.NewReader(buf), resp.Body), rc: resp.Body}
+	return false, nil
+}
+
+// prefixBody yields a body's buffered prefix and then the rest of its stream.
+type prefixBody struct {
+	r  io.Reader
+	rc io.Closer
+}
+
+func (b *prefixBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *prefixBody) Close() error               { return b.rc.Close() }
 
 // attemptBody cancels its attempt's context once the body is closed or fully read.
 type attemptBody struct {

@@ -15,6 +15,15 @@
 // The response body stays readable after Do returns: the attempt's context is cancelled
 // only when the body is closed or fully read.
 //
+// By default an attempt ends at the response headers: the attempt timeout and the breaker
+// see only the status, and the body streams to the caller afterwards. With
+// ClientConfig.BufferBody > 0 each attempt also reads the first BufferBody bytes of a 2xx
+// or 3xx body inside its command run, under its timeout: a truncated or broken body
+// (invalid-response) or a body still trickling at the timeout (timeout) fails the attempt,
+// counts against the breaker and is retried like any other failure. A body that fits is
+// handed back buffered; a longer one continues from the live stream after the buffered
+// prefix.
+//
 // Every failure has a Reason: circuit-open, timeout, overloaded, connect-error,
 // upstream-5xx, invalid-response, canceled.
 package upstream
