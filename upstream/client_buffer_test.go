@@ -365,3 +365,27 @@ func BenchmarkClientDoBufferBody(b *testing.B) {
 		})
 	}
 }
+
+// With BufferBody, an answer whose body breaks off is a failed attempt: counted by the
+// breaker, retried, and reported as invalid-response instead of a 200 with a broken body.
+func ExampleClientConfig_bufferBody() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		_, _ = io.WriteString(w, "only ten b") // the upstream dies mid-body
+	}))
+	defer srv.Close()
+	c, err := NewClient(ClientConfig{
+		Command:    Settings{Name: fmt.Sprint("example-buffer-body@", time.Now().UnixNano())},
+		Retry:      RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond},
+		BufferBody: 64 << 10,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	_, err = c.Do(req)
+	fmt.Println(Reason(err), errors.Is(err, io.ErrUnexpectedEOF))
+	// Output: invalid-response true
+}
