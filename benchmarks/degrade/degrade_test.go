@@ -54,22 +54,27 @@ func TestTinyRunIsSane(t *testing.T) {
 	}
 	for _, p := range PeerNames() {
 		// Not 100: under -race on a loaded CI machine a 250 ms attempt timeout can fire.
-		assert.GreaterOrEqual(t, cell("healthy", p).UsablePct(), 95.0, "%s answers a healthy upstream", p)
+		assert.GreaterOrEqual(t, cell("healthy", p).UsablePct(), 95.0, "%s answers a healthy upstream: %+v", p, cell("healthy", p))
 	}
 	// Bodies are checked: a 200 with half the body is not usable.
 	assert.Zero(t, cell("truncated", "bare").Usable)
 	assert.Zero(t, cell("outage", "bare").Usable)
 	assert.InDelta(t, 50, cell("errors", "bare").UsablePct(), 10, "every 2nd request fails")
 
-	// failsoft answers every warmed key from the cache through an outage and a truncating
-	// upstream, and no cold key (nothing to serve).
-	for _, m := range []string{"outage", "truncated"} {
-		c := cell(m, "failsoft")
-		assert.Equal(t, c.WarmReqs, c.WarmUsable, "%s: every warmed key answered", m)
-		assert.Equal(t, c.WarmUsable, c.Usable, "%s: no cold key can be answered", m)
-		assert.Positive(t, c.AgeMax, "%s: the stale data has an age", m)
-	}
-	assert.InDelta(t, 100, cell("errors", "failsoft").UsablePct(), 0.01)
+	// failsoft answers every warmed key from the cache through an outage (connection
+	// refused: nothing slow can push an answer past the deadline), and no cold key (nothing
+	// to serve).
+	c := cell("outage", "failsoft")
+	assert.Equal(t, c.WarmReqs, c.WarmUsable, "outage: every warmed key answered: %+v", c)
+	assert.Equal(t, c.WarmUsable, c.Usable, "outage: no cold key can be answered: %+v", c)
+	assert.Positive(t, c.AgeMax, "outage: the stale data has an age: %+v", c)
+	// Through truncated bodies and 50% errors a fetch is tried first: on a loaded CI machine
+	// under -race one can rarely pass the 1 s deadline.
+	c = cell("truncated", "failsoft")
+	assert.GreaterOrEqual(t, c.WarmPct(), 98.0, "truncated: warmed keys answered from the cache: %+v", c)
+	assert.Equal(t, c.WarmUsable, c.Usable, "truncated: no cold key can be answered: %+v", c)
+	c = cell("errors", "failsoft")
+	assert.GreaterOrEqual(t, c.UsablePct(), 98.0, "errors: retry and stale answer all but a few: %+v", c)
 }
 
 func TestCheckFindsInsaneResults(t *testing.T) {
