@@ -36,15 +36,11 @@ func (goexitError) Is(error) bool { runtime.Goexit(); return false }
 // the test, a second run is admitted (before the fix the panic escaped and the slot was
 // held until the command timeout).
 func TestRunCommandPanicAfterAdmitReleasesTheSlot(t *testing.T) {
-	e, err := New(Config{
-		Name:    uniqueName(t),
-		Command: upstream.Settings{MaxConcurrent: 1, Timeout: time.Hour},
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, e.Close()) })
+	e := oneSlotEngine(t)
 
 	r := httptest.NewRequest(http.MethodGet, "/x", nil)
 	var got error
+	var err error
 	require.NotPanics(t, func() {
 		got = e.RunCommand(context.Background(), "r", httptest.NewRecorder(), r,
 			func(context.Context, http.ResponseWriter, *http.Request) error { return panickyError{} })
@@ -66,12 +62,7 @@ func TestRunCommandPanicAfterAdmitReleasesTheSlot(t *testing.T) {
 
 // runtime.Goexit in the source (t.FailNow-style) is no answer: the slot is given back too.
 func TestRunCommandGoexitReleasesTheSlot(t *testing.T) {
-	e, err := New(Config{
-		Name:    uniqueName(t),
-		Command: upstream.Settings{MaxConcurrent: 1, Timeout: time.Hour},
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, e.Close()) })
+	e := oneSlotEngine(t)
 	r := httptest.NewRequest(http.MethodGet, "/x", nil)
 	exited := make(chan struct{})
 	go func() {
@@ -82,8 +73,21 @@ func TestRunCommandGoexitReleasesTheSlot(t *testing.T) {
 			})
 	}()
 	<-exited
-	err = e.RunCommand(context.Background(), "r", httptest.NewRecorder(), r,
+	err := e.RunCommand(context.Background(), "r", httptest.NewRecorder(), r,
 		func(_ context.Context, w http.ResponseWriter, _ *http.Request) error { return nil })
+	require.False(t, errors.Is(err, upstream.ErrOverloaded), "the slot was kept")
 	require.NoError(t, err)
-	require.False(t, errors.Is(err, upstream.ErrOverloaded))
+}
+
+// oneSlotEngine is an Engine whose commands admit one run at a time, with a timeout far
+// beyond the test: a slot not given back keeps the next run out.
+func oneSlotEngine(t *testing.T) *Engine {
+	t.Helper()
+	e, err := New(Config{
+		Name:    uniqueName(t),
+		Command: upstream.Settings{MaxConcurrent: 1, Timeout: time.Hour},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Close()) })
+	return e
 }
