@@ -30,6 +30,10 @@ type RouteOverride struct {
 	Fresh time.Duration
 }
 
+// DefaultProxyBufferBody is how much of each upstream body a proxy attempt reads inside
+// its command when ProxyConfig.Client.BufferBody is 0.
+const DefaultProxyBufferBody = 1 << 20
+
 // ProxyConfig configures a Proxy. Every zero value is a documented default.
 type ProxyConfig struct {
 	// Upstream is the base URL every request is forwarded under: scheme http or https, a
@@ -55,6 +59,10 @@ type ProxyConfig struct {
 	// http.DefaultTransport that ignores proxy environment variables, does not compress on
 	// its own (the client's Accept-Encoding is passed through) and keeps up to 256 idle
 	// connections to the upstream; the proxy closes its idle connections in Close.
+	// Client.BufferBody 0: DefaultProxyBufferBody, at most Engine.Policy.MaxBodyBytes: each
+	// attempt reads that much of the body inside its command, so a body that breaks off or
+	// trickles past the attempt timeout is a failure the breaker counts and the retries see,
+	// not a 200 found broken afterwards. Longer bodies stream on after that prefix.
 	Client upstream.ClientConfig
 	// Routes override freshness per path prefix. Each override runs on its own engine over
 	// the same store and client (the route name is the prefix).
@@ -183,6 +191,12 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	}
 	if ccfg.FailureStatuses == nil {
 		ccfg.FailureStatuses = cfg.Engine.FailureStatuses
+	}
+	if ccfg.BufferBody == 0 {
+		ccfg.BufferBody = DefaultProxyBufferBody
+		if m := cfg.Engine.Policy.MaxBodyBytes; m > 0 && m < ccfg.BufferBody {
+			ccfg.BufferBody = m
+		}
 	}
 	if ccfg.Logger == nil {
 		ccfg.Logger = cfg.Engine.Logger
@@ -406,12 +420,19 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// cancellation, and its waiters give up after that budget. The client sees the budget as
 	// its context's deadline (no Retry-After wait that would pass it), and a timer cancels
 	// the request if the headers are still missing then. The timer is stopped once they have
-	// arrived, so a long body is bounded by BodyIdleTimeout only.
-	timer := time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
-	out = out.WithContext(headerBudget{Context: octx, deadline: time.Now().Add(p.budget)})
+	// arrived, so a long body is bounded by BodyIdleTimeout only. A request with a body (an
+	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
+	// upload is not cut by it.
+	var timer *time.Timer
+	if out.Body == nil {
+		timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
+		out = out.WithContext(headerBudget{Context: octx, deadline: time.Now().Add(p.budget)})
+	} else {
+		out = out.WithContext(octx)
+	}
 
 	resp, err := p.client.Do(out)
-	if !timer.Stop() && err == nil {
+	if timer != nil && !timer.Stop() && err == nil {
 		// The budget ran out just as the headers arrived: the body would fail anyway.
 		_ = resp.Body.Close()
 		resp, err = nil, errHeaderBudget

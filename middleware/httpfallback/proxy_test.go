@@ -459,6 +459,7 @@ func TestProxyStalledBodyIsNotStored(t *testing.T) {
 	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
 		c.BodyIdleTimeout = 200 * time.Millisecond
 		c.Client.Retry.MaxAttempts = 1
+		c.Client.BufferBody = 1 // past a 1-byte prefix the body streams: the idle timeout's case
 	})
 	r := h.get("/stall")
 	require.Equal(t, http.StatusBadGateway, r.status)
@@ -1006,4 +1007,70 @@ func TestProxyBreakerChangesReachOnEvent(t *testing.T) {
 			return false
 		}
 	}, 10*time.Second, time.Millisecond)
+}
+
+// With the default BufferBody, a truncated body fails the attempt inside its command: the
+// client's breaker counts it and opens (a 200 found broken after the command would not).
+func TestProxyTruncatedBodiesOpenTheBreaker(t *testing.T) {
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10")
+		_, _ = io.WriteString(w, "half")
+	})
+	opened := make(chan struct{}, 1)
+	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+		c.Client.Retry.MaxAttempts = 1
+		c.Client.Command.RequestVolumeThreshold = 2
+		c.Client.Command.SleepWindow = time.Hour
+		c.Engine.OnEvent = func(ev Event) {
+			if ev.Kind == EventBreaker && ev.To == upstream.Open {
+				select {
+				case opened <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	require.Eventually(t, func() bool {
+		r := h.get("/truncated")
+		require.NotEqual(t, http.StatusOK, r.status, "a truncated body is never a 200")
+		select {
+		case <-opened:
+			return true
+		default:
+			return false
+		}
+	}, 10*time.Second, time.Millisecond)
+	calls := up.hits.Load()
+	r := h.get("/truncated")
+	require.Equal(t, "circuit-open", problemReason(t, r.body))
+	require.Equal(t, calls, up.hits.Load(), "an open breaker spares the upstream")
+}
+
+// An upload slower than the engine's header budget is not cut by it: only requests without a
+// body (the ones a fetch may share) carry the budget.
+func TestProxySlowUploadIsNotCutByTheHeaderBudget(t *testing.T) {
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, "got "+strconv.Itoa(len(b)))
+	})
+	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+		c.Engine.Command.Timeout = 50 * time.Millisecond
+		c.Client.Retry.MaxAttempts = 1
+	})
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = io.WriteString(pw, "first,")
+		<-time.After(200 * time.Millisecond) // a slow upload, well past the 50 ms budget
+		_, _ = io.WriteString(pw, "second")
+		_ = pw.Close()
+	}()
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/upload", pr)
+	require.NoError(t, err)
+	resp, err := h.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.Equal(t, "got 12", string(body))
 }
