@@ -47,7 +47,8 @@ type ProxyConfig struct {
 	// the client's context deadline, so a Retry-After wait that would pass it is not taken,
 	// and past it the request is a "timeout" failure), background refreshes, and how long
 	// requests wait for another's fetch of the same key; 0: the client's per-attempt
-	// timeout times its attempts. Engine.Route nil: the route is the matching Routes
+	// timeout times its attempts, plus its longest backoffs and a tenth of an attempt, so
+	// that attempts end by their own timeouts, which the breaker counts. Engine.Route nil: the route is the matching Routes
 	// prefix, else "*".
 	Engine Config
 	// Client configures the upstream client every forwarded request goes through (its
@@ -212,17 +213,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		ecfg.Command.SleepWindow = ccfg.Command.SleepWindow
 	}
 	if ecfg.Command.Timeout == 0 {
-		// The engine's timeout bounds background refreshes and the cache-lock wait: give
-		// them the client's whole budget (per-attempt timeout times attempts, with the
-		// upstream package's defaults of 1s and 3).
-		per, attempts := ccfg.Command.Timeout, ccfg.Retry.MaxAttempts
-		if per <= 0 {
-			per = time.Second
-		}
-		if attempts <= 0 {
-			attempts = 3
-		}
-		ecfg.Command.Timeout = per * time.Duration(attempts)
+		ecfg.Command.Timeout = clientBudget(ccfg)
 	}
 	if ecfg.Store == nil {
 		p.store, err = cache.New(cache.Config{MaxBytes: ecfg.MaxBytes, Now: ecfg.Now})
@@ -293,6 +284,34 @@ func parseUpstream(raw string) (*url.URL, error) {
 		}
 	}
 	return u, nil
+}
+
+// clientBudget is the longest a client configured by c takes until response headers when
+// every attempt runs into its own timeout: attempts x timeout, plus the longest backoffs
+// between them, plus a tenth of an attempt for scheduling. The engine's budget defaults to
+// it, so that an attempt ends by its own timeout (a failure the breaker counts) rather than
+// by the budget (a cancellation, which it does not). The upstream package's defaults apply
+// to zero fields: 1s, 3 attempts, backoff base 100ms and cap 2s.
+func clientBudget(c upstream.ClientConfig) time.Duration {
+	per, attempts := c.Command.Timeout, c.Retry.MaxAttempts
+	base, maxDelay := c.Retry.BaseDelay, c.Retry.MaxDelay
+	if per <= 0 {
+		per = time.Second
+	}
+	if attempts <= 0 {
+		attempts = 3
+	}
+	if base <= 0 {
+		base = 100 * time.Millisecond
+	}
+	if maxDelay <= 0 {
+		maxDelay = 2 * time.Second
+	}
+	budget := per*time.Duration(attempts) + per/10
+	for i, d := 0, base; i < attempts-1; i, d = i+1, d*2 {
+		budget += min(d, maxDelay)
+	}
+	return budget
 }
 
 // inheritSettings fills s's zero fields from def (Name excepted).
