@@ -112,8 +112,10 @@
 // The leader fetches with a context that keeps its request's values but not its
 // cancellation, so the waiters get the result even if the leader's client hangs up, and a
 // client hanging up never counts against the breaker. A waiter's own cancellation only
-// ends its wait. When the leader is stuck past LockTimeout, a waiter fetches on its own
-// and does not store (detail=lock-timeout), as NGINX's cache lock does. A waiter whose
+// ends its wait. When the leader is stuck past LockTimeout, a waiter that holds a stale
+// entry within stale-if-error answers with it (a source that slow is failing: failsoft;
+// fwd=stale; ...; collapsed; detail=lock-timeout); one without fetches on its own and does
+// not store (detail=lock-timeout), as NGINX's cache lock does. A waiter whose
 // request is another variant (Vary) of the leader's, or whose leader streamed, fetches on
 // its own too.
 //

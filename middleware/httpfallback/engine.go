@@ -228,6 +228,14 @@ func (e *Engine) wait(w http.ResponseWriter, r *http.Request, route, key string,
 		t.Stop()
 		return
 	case <-t.C:
+		if ent != nil && ent.State(e.cfg.Now()) != cache.Gone {
+			// The fetch this request waits on is stuck past the lock timeout: the source is
+			// too slow, a failure stale-if-error covers. Answer with the entry now rather than
+			// start a second fetch that would take as long (and double this request's wait).
+			e.waiting.Add(-1)
+			e.serveFailure(w, r, route, key, ent, &outcome{err: upstream.ErrTimeout, reason: "lock-timeout", called: true}, true)
+			return
+		}
 		e.log(r.Context(), slog.LevelWarn, "failsoft: lock timeout, fetching without the lock", r, route)
 	}
 	e.waiting.Add(-1)

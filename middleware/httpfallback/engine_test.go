@@ -168,6 +168,33 @@ func TestLockTimeoutWaiterFetchesAloneAndDoesNotStore(t *testing.T) {
 	assert.True(t, hasParam(l.cs(), "stored"), l.cs())
 }
 
+// A waiter whose key has a stale entry within stale-if-error does not start a second fetch
+// when the leader is stuck past the lock timeout: it answers with the entry at once.
+func TestLockTimeoutWaiterWithStaleEntryServesIt(t *testing.T) {
+	release := make(chan struct{})
+	var n atomic.Int64
+	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 20 * time.Millisecond}
+	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 {
+			<-release // the refetch after the entry went stale hangs
+		}
+		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=600")
+		fmt.Fprint(w, "v", n.Load())
+	})
+	require.Equal(t, "v1", hs.get("/lock-stale").body)
+	hs.clock.Advance(15 * time.Second) // past fresh, within stale-if-error: a fetch is due
+	leader := make(chan engResp)
+	go func() { leader <- hs.get("/lock-stale") }()
+	require.Eventually(t, func() bool { return hs.calls.Load() == 2 }, 5*time.Second, time.Millisecond)
+	w := hs.get("/lock-stale")
+	assert.Equal(t, "v1", w.body)
+	assert.Equal(t, "failsoft; fwd=stale; ttl=-5; collapsed; detail=lock-timeout", w.cs())
+	assert.EqualValues(t, 2, hs.calls.Load(), "no second fetch while the leader's is stuck")
+	close(release)
+	l := <-leader
+	assert.Equal(t, "v2", l.body)
+}
+
 func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 	release := make(chan struct{})
 	var handlerCtxErr atomic.Value
