@@ -44,18 +44,21 @@ func defaultConfig() Config {
 	}
 }
 
-// phases maps each phase name to what the upstream does during it.
-var phases = map[string]faultupstream.Fault{
-	"healthy":   faultupstream.Healthy(),
-	"slow":      faultupstream.Latency(150 * time.Millisecond),
-	"erroring":  faultupstream.Errors(0.7, http.StatusServiceUnavailable),
-	"down":      faultupstream.Outage(),
-	"hanging":   faultupstream.Blackhole(),
-	"flapping":  faultupstream.Flapping(500 * time.Millisecond),
-	"recovered": faultupstream.Healthy(),
+// phaseFaults maps each phase name to what the upstream does during it.
+func phaseFaults() map[string]faultupstream.Fault {
+	return map[string]faultupstream.Fault{
+		"healthy":   faultupstream.Healthy(),
+		"slow":      faultupstream.Latency(150 * time.Millisecond),
+		"erroring":  faultupstream.Errors(0.7, http.StatusServiceUnavailable),
+		"down":      faultupstream.Outage(),
+		"hanging":   faultupstream.Blackhole(),
+		"flapping":  faultupstream.Flapping(500 * time.Millisecond),
+		"recovered": faultupstream.Healthy(),
+	}
 }
 
 func phaseNames() []string {
+	phases := phaseFaults()
 	names := make([]string, 0, len(phases))
 	for n := range phases {
 		names = append(names, n)
@@ -170,6 +173,7 @@ func (rc *recorder) record(key string, k string, good bool, d time.Duration) {
 
 func run(ctx context.Context, cfg Config, timeline io.Writer) (Summary, error) {
 	names := strings.Split(cfg.Phases, ",")
+	phases := phaseFaults()
 	for _, n := range names {
 		if _, ok := phases[n]; !ok {
 			return Summary{}, fmt.Errorf("demo: unknown phase %q (known: %s)", n, strings.Join(phaseNames(), ", "))
