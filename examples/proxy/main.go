@@ -61,7 +61,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.cacheBytes, "cache-bytes", 64<<20, "cache size bound in bytes")
 	fs.DurationVar(&o.fresh, "fresh", 0, "freshness of responses that state none (0: not fresh, kept for -stale)")
 	fs.DurationVar(&o.stale, "stale", time.Hour, "how long a response may be served stale when the upstream fails (stale-if-error default)")
-	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "per-attempt timeout until the upstream's response headers")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "per-attempt timeout: the upstream's response headers and the first MiB of its body")
 	fs.IntVar(&o.retries, "retries", 2, "retries for idempotent requests (0: none)")
 	fs.StringVar(&o.name, "name", "proxy", "hystrix command namespace (unique per process)")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings and errors only")
