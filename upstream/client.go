@@ -21,8 +21,6 @@ const (
 	// drainLimit is how much of a failed attempt's body is read so that its connection
 	// can be reused; a longer body is closed unread (the connection is dropped).
 	drainLimit = 64 << 10
-	// excerptLimit bounds StatusError.Body.
-	excerptLimit = 4 << 10
 )
 
 // errCredential marks a failure of ClientConfig.Credential; it is not retried.
@@ -167,7 +165,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.send(req)
 	var se *StatusError
 	if resp != nil && errors.As(err, &se) {
-		se.Body, _ = io.ReadAll(io.LimitReader(resp.Body, excerptLimit))
+		se.Body, _ = io.ReadAll(io.LimitReader(resp.Body, MaxExcerpt))
 		drainClose(resp.Body)
 		return nil, err
 	}

@@ -33,11 +33,15 @@ const (
 	ReasonCanceled        = "canceled"
 )
 
+// MaxExcerpt bounds StatusError.Body, for this package and for callers that build a
+// StatusError from an answer they hold (the fallback engine does).
+const MaxExcerpt = 4 << 10
+
 // StatusError is an upstream answer that counts as a failure (5xx, or a configured status).
 type StatusError struct {
 	StatusCode int
 	Header     http.Header
-	Body       []byte // a bounded excerpt (at most 4 KiB); nil when not read
+	Body       []byte // a bounded excerpt (at most MaxExcerpt bytes); nil when not read
 }
 
 // Error names the status; it never includes headers or the body.

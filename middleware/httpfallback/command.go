@@ -233,11 +233,10 @@ func (e *Engine) isFailure(status int) bool {
 	return false
 }
 
-// excerpt bounds a body kept in a StatusError.
+// excerpt bounds a body kept in a StatusError, as the upstream client does.
 func excerpt(b []byte) []byte {
-	const max = 4 << 10
-	if len(b) > max {
-		return b[:max:max]
+	if len(b) > upstream.MaxExcerpt {
+		return b[:upstream.MaxExcerpt:upstream.MaxExcerpt]
 	}
 	return b
 }
