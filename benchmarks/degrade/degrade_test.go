@@ -73,8 +73,12 @@ func TestTinyRunIsSane(t *testing.T) {
 	c = cell("truncated", "failsoft")
 	assert.GreaterOrEqual(t, c.WarmPct(), 98.0, "truncated: warmed keys answered from the cache: %+v", c)
 	assert.Equal(t, c.WarmUsable, c.Usable, "truncated: no cold key can be answered: %+v", c)
+	// A cold key has no stale answer: it fails when its attempt and its one retry both draw
+	// a 503, or when the breaker opens (50% errors is the threshold), so only the warmed keys
+	// are held to "all but a few"; overall failsoft must still beat the bare client.
 	c = cell("errors", "failsoft")
-	assert.GreaterOrEqual(t, c.UsablePct(), 98.0, "errors: retry and stale answer all but a few: %+v", c)
+	assert.GreaterOrEqual(t, c.WarmPct(), 98.0, "errors: warmed keys answered fresh, retried or stale: %+v", c)
+	assert.Greater(t, c.UsablePct(), cell("errors", "bare").UsablePct(), "errors: retry and stale beat the bare client: %+v", c)
 }
 
 func TestCheckFindsInsaneResults(t *testing.T) {
