@@ -4,7 +4,9 @@
 // handler chain, or the reverse proxy's upstream client). It keeps good responses in a
 // cache.Store and, when the source fails, answers with what it has: a stale response, a
 // configured default payload, or a clear error. Every answer says what happened in a
-// Cache-Status field (RFC 9211) and, when it comes from a stored entry, an Age field.
+// Cache-Status field (RFC 9211) and, when it comes from a stored entry, an Age field. The
+// engine's member goes last, after the members the answer already carries (an upstream
+// cache's), on every path.
 //
 //	eng, err := httpfallback.New(httpfallback.Config{Name: "catalog"})
 //	...
@@ -71,8 +73,11 @@
 //
 // A HEAD is answered from the GET entry, and a HEAD miss is fetched as a GET so that its
 // answer can be stored. The engine is a shared cache: request Cache-Control directives
-// (no-cache, max-age=0) do not bypass a fresh entry; the client's own If-None-Match is
-// answered from the entry (304), and conditionals are never forwarded to the source.
+// (no-cache, max-age=0) do not bypass a fresh entry; the client's own If-None-Match, or
+// when it has none a valid If-Modified-Since (compared with the entry's Last-Modified, else
+// its Date, else the time it was stored), is answered from the entry with 304 wherever an
+// entry is written (fresh, stale, just stored), and conditionals are never forwarded to
+// the source.
 // Because a stored answer is shared by every request with the same key, the request given
 // to the source on a GET or HEAD carries its host in the key's form (lowercase, without
 // the scheme's default port: the same authority), and the headers frameworks honour to

@@ -197,7 +197,7 @@ func (e *Engine) defaultFor(r *http.Request, route string) *Default {
 
 // writeEntry writes a stored entry: its header (each request its own copy), Age and
 // Cache-Status, then the body (none for HEAD, or for a 304 answering the client's own
-// If-None-Match).
+// If-None-Match or If-Modified-Since: see notModified).
 func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.Entry, now time.Time, cs string) {
 	h := w.Header()
 	// One allocation holds every value of the copy, Cache-Status and Age included; each
@@ -207,12 +207,10 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 	own[0], own[1] = withPrior(ent.Header["Cache-Status"], cs), e.memo.age(int64(ent.Age(now)/time.Second))
 	h["Cache-Status"] = own[0:1:1]
 	h["Age"] = own[1:2:2]
-	if ent.ETag != "" && ent.Status == http.StatusOK {
-		if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, ent.ETag) {
-			delete(h, "Content-Length")
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
+	if notModified(r, ent, now) {
+		delete(h, "Content-Length")
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
 	w.WriteHeader(ent.Status)
 	if r.Method != http.MethodHead {
@@ -253,6 +251,62 @@ func withPrior(prev []string, cs string) string {
 	}
 	b.WriteString(cs)
 	return b.String()
+}
+
+// notModified reports whether r's own conditionals, evaluated against the stored entry ent
+// at now, make the answer 304 Not Modified (RFC 9111 4.3.2, RFC 9110 13.1 and 13.2.2); the
+// engine answers them itself and never forwards them. Only a stored 200 is answered so.
+// If-None-Match, when present, decides alone: 304 when it matches the entry's ETag (weak
+// comparison). Otherwise a single valid If-Modified-Since not later than now gives 304 when
+// the entry was not modified after it (see modifiedAt); an invalid or future date is
+// ignored, as RFC 9110 13.1.3 requires.
+func notModified(r *http.Request, ent *cache.Entry, now time.Time) bool {
+	if ent.Status != http.StatusOK {
+		return false
+	}
+	// The lookups are ordered so that a request without conditionals costs one map lookup
+	// when the entry has no ETag (If-None-Match cannot match it then), two when it has one.
+	if ent.ETag != "" {
+		if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+			return etagMatch(inm, ent.ETag)
+		}
+		return notModifiedSince(r.Header["If-Modified-Since"], ent, now)
+	}
+	ims := r.Header["If-Modified-Since"]
+	if len(ims) == 0 || len(r.Header["If-None-Match"]) > 0 {
+		return false
+	}
+	return notModifiedSince(ims, ent, now)
+}
+
+// notModifiedSince evaluates If-Modified-Since's values ims against ent at now: false
+// unless ims is one valid HTTP date, not later than now, and ent was not modified after it.
+func notModifiedSince(ims []string, ent *cache.Entry, now time.Time) bool {
+	if len(ims) != 1 {
+		return false // absent, or more than one value: invalid
+	}
+	since, err := http.ParseTime(strings.TrimSpace(ims[0]))
+	if err != nil || since.After(now) {
+		return false
+	}
+	return !modifiedAt(ent).After(since)
+}
+
+// modifiedAt is the entry's last modification date for If-Modified-Since (RFC 9111 4.3.2):
+// its Last-Modified, else its Date, else the time it was stored, to the second (the
+// resolution of an HTTP date). A value that does not parse counts as absent.
+func modifiedAt(ent *cache.Entry) time.Time {
+	if ent.LastModified != "" {
+		if t, err := http.ParseTime(strings.TrimSpace(ent.LastModified)); err == nil {
+			return t
+		}
+	}
+	if d := ent.Header["Date"]; len(d) > 0 {
+		if t, err := http.ParseTime(strings.TrimSpace(d[0])); err == nil {
+			return t
+		}
+	}
+	return ent.ResponseTime.Truncate(time.Second)
 }
 
 // etagMatch is the weak comparison of If-None-Match (RFC 9110 13.1.2).
