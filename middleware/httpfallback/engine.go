@@ -323,14 +323,19 @@ func (e *Engine) serveUnsafe(w http.ResponseWriter, r *http.Request, route strin
 // bypass answers after Close: the source is called directly, nothing is stored or served
 // from the store (an owned store is closed by then), and no background work starts.
 func (e *Engine) bypass(w http.ResponseWriter, r *http.Request, route string, src source) {
-	rec := &statusRecorder{ResponseWriter: w}
-	w.Header().Set("Cache-Status", "failsoft; fwd=bypass")
+	// Our member goes after the answer's own, when its header is written (RFC 9211).
+	rec := &statusRecorder{ResponseWriter: w, cacheStatus: "failsoft; fwd=bypass"}
 	err := e.run(r.Context(), route, src, rec, r)
-	if err != nil && rec.status == 0 {
+	if rec.status != 0 {
+		return
+	}
+	if err != nil {
 		o := e.failed(err, nil)
 		o.fwd = "bypass"
 		e.serveError(w, r, route, "", o, nil, false)
+		return
 	}
+	rec.stamp() // the source wrote nothing: the server sends 200 with this header
 }
 
 // key builds the cache key of r.

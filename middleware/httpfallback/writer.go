@@ -81,7 +81,8 @@ func (b *buffer) startStreaming() {
 	for k, v := range b.header {
 		h[k] = v
 	}
-	h.Set("Cache-Status", b.cacheStatus+"; fwd-status="+itoa(b.status)+"; detail=too-large")
+	// Ours after the answer's own members (RFC 9211), as on every other path.
+	h["Cache-Status"] = []string{withPrior(h["Cache-Status"], b.cacheStatus+"; fwd-status="+itoa(b.status)+"; detail=too-large")}
 	b.dst.WriteHeader(b.status)
 	if !b.headOnly && len(b.body) > 0 {
 		_, _ = b.dst.Write(b.body)
@@ -107,28 +108,48 @@ func (b *buffer) code() int {
 }
 
 // statusRecorder notes the status written through it, for RunCommand's classification
-// when the writer it was given is not the engine's buffer.
+// when the writer it was given is not the engine's buffer. With cacheStatus set (the
+// engine's bypass after Close), it appends that member to the Cache-Status the answer
+// carries at the moment its header goes out, after the answer's own members.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status      int
+	cacheStatus string
+}
+
+// commit notes that the final header is going out with code.
+func (s *statusRecorder) commit(code int) {
+	s.status = code
+	s.stamp()
+}
+
+// stamp appends cacheStatus, when set, to the header about to be written.
+func (s *statusRecorder) stamp() {
+	if s.cacheStatus != "" {
+		h := s.ResponseWriter.Header()
+		h["Cache-Status"] = []string{withPrior(h["Cache-Status"], s.cacheStatus)}
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 && code >= 200 {
-		s.status = code
+		s.commit(code)
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(p []byte) (int, error) {
 	if s.status == 0 {
-		s.status = http.StatusOK
+		s.commit(http.StatusOK)
 	}
 	return s.ResponseWriter.Write(p)
 }
 
 func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		if s.status == 0 {
+			s.commit(http.StatusOK) // a Flush sends the header (200) when none was written
+		}
 		f.Flush()
 	}
 }
