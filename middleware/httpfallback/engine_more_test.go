@@ -20,27 +20,20 @@ import (
 )
 
 func TestWaiterOfAnotherVariantDoesNotGetLeadersAnswer(t *testing.T) {
-	release := make(chan struct{})
-	var first atomic.Bool
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		if first.CompareAndSwap(false, true) {
-			<-release
-		}
+	g := newGate()
+	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
+		g.hold(1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept-Language")
 		fmt.Fprint(w, "lang="+r.Header.Get("Accept-Language"))
 	})
-	leader := make(chan engResp)
-	go func() { leader <- hs.get("/v", "Accept-Language", "fr") }()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
-	var wg sync.WaitGroup
-	var same, other engResp
-	wg.Go(func() { same = hs.get("/v", "Accept-Language", "fr") })
-	wg.Go(func() { other = hs.get("/v", "Accept-Language", "de") })
-	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 2 }, 5*time.Second, time.Millisecond)
-	close(release)
-	wg.Wait()
+	leader := goGet(hs, "/v", "Accept-Language", "fr")
+	g.waitHeld(t)
+	sameCh := goGet(hs, "/v", "Accept-Language", "fr")
+	otherCh := goGet(hs, "/v", "Accept-Language", "de")
+	waitWaiting(t, hs, 2)
+	g.open()
+	same, other := <-sameCh, <-otherCh
 	assert.Equal(t, "lang=fr", (<-leader).body)
 	assert.Equal(t, "lang=fr", same.body)
 	assert.True(t, hasParam(same.cs(), "collapsed"), same.cs())
