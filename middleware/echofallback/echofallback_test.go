@@ -179,13 +179,7 @@ func TestMissCollapse200ConcurrentColdRequests(t *testing.T) {
 	const n = 200
 	release := make(chan struct{})
 	started := make(chan struct{})
-	outer := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			entered.Add(1)
-			return next(c)
-		}
-	}
-	f := newFixture(t, clk, Config{Engine: testConfig(t, clk)}, []echo.MiddlewareFunc{outer}, func(e *echo.Echo) {
+	f := newFixture(t, clk, Config{Engine: testConfig(t, clk)}, []echo.MiddlewareFunc{countRequests(&entered)}, func(e *echo.Echo) {
 		e.GET("/cold/:id", func(c echo.Context) error {
 			if runs.inc() == 1 {
 				close(started)

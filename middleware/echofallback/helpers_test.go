@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,6 +133,16 @@ func (c *counter) get() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
+}
+
+// countRequests is an outer middleware counting the requests that enter the app.
+func countRequests(n *atomic.Int32) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			n.Add(1)
+			return next(c)
+		}
+	}
 }
 
 // newServer serves h on loopback until the test ends.

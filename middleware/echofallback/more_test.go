@@ -74,13 +74,7 @@ func TestLeaderClientHangsUp(t *testing.T) {
 			breakerEvents.Add(1)
 		}
 	}
-	outer := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			entered.Add(1)
-			return next(c)
-		}
-	}
-	f := newFixture(t, clk, cfg, []echo.MiddlewareFunc{outer}, func(e *echo.Echo) {
+	f := newFixture(t, clk, cfg, []echo.MiddlewareFunc{countRequests(&entered)}, func(e *echo.Echo) {
 		e.GET("/items/:id", func(c echo.Context) error {
 			runs.inc()
 			close(started)
