@@ -175,7 +175,7 @@ func testStaleWhileRevalidate(t *testing.T, direct bool) {
 func TestMissCollapse200ConcurrentColdRequests(t *testing.T) {
 	clk := newClock()
 	var runs counter
-	var entered atomic.Int32
+	var entered counter
 	const n = 200
 	release := make(chan struct{})
 	started := make(chan struct{})
@@ -196,7 +196,7 @@ func TestMissCollapse200ConcurrentColdRequests(t *testing.T) {
 		wg.Go(func() { replies[i] = f.get(t, "/cold/1") })
 	}
 	<-started
-	require.Eventually(t, func() bool { return entered.Load() == n }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return entered.get() == n }, 10*time.Second, time.Millisecond)
 	close(release)
 	wg.Wait()
 

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,10 +135,10 @@ func (c *counter) get() int {
 }
 
 // countRequests is an outer middleware counting the requests that enter the app.
-func countRequests(n *atomic.Int32) echo.MiddlewareFunc {
+func countRequests(n *counter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			n.Add(1)
+			n.inc()
 			return next(c)
 		}
 	}

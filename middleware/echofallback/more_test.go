@@ -65,7 +65,7 @@ func TestOneRefreshPerKeyAndCloseStopsIt(t *testing.T) {
 func TestLeaderClientHangsUp(t *testing.T) {
 	clk := newClock()
 	var runs counter
-	var entered atomic.Int32
+	var entered counter
 	started, release := make(chan struct{}), make(chan struct{})
 	var breakerEvents atomic.Int32
 	cfg := Config{Engine: testConfig(t, clk)}
@@ -101,7 +101,7 @@ func TestLeaderClientHangsUp(t *testing.T) {
 	for i := range waiters {
 		wg.Go(func() { replies[i] = f.get(t, "/items/1") })
 	}
-	require.Eventually(t, func() bool { return entered.Load() == waiters+1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return entered.get() == waiters+1 }, 10*time.Second, time.Millisecond)
 	hangUp()
 	require.Error(t, <-leaderDone)
 	close(release)

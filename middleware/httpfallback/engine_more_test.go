@@ -141,10 +141,7 @@ func TestHandlerIgnoringContextGetsTimeoutNotItsLateAnswer(t *testing.T) {
 	// CI machine; the slow handler waits for its context, so the test takes one timeout.
 	cfg := Config{Command: upstream.Settings{Timeout: 500 * time.Millisecond}}
 	hs := newEngHarness(t, cfg, sw.handler(t))
-	require.Equal(t, `{"good":true}`, hs.get("/t").body, "the entry to fall back on is stored")
-	hs.clock.Advance(3 * time.Second)
-	sw.set("slow")
-	r := hs.get("/t")
+	r := hs.storeThenFail(sw, "/t", 3*time.Second, "slow")
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the late answer")
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-2; detail=timeout", r.cs())
 }
@@ -160,10 +157,7 @@ func TestTruncatedBodyIsAFailureNeverStored(t *testing.T) {
 		}
 		sw.handler(t)(w, r)
 	})
-	hs.get("/tr")
-	hs.clock.Advance(5 * time.Second)
-	sw.set("truncate")
-	r := hs.get("/tr")
+	r := hs.storeThenFail(sw, "/tr", 5*time.Second, "truncate")
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the truncated body")
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-4; detail=invalid-response", r.cs())
 	hs.get("/tr")

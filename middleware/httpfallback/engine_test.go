@@ -220,7 +220,7 @@ func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 	assert.Equal(t, "failsoft; hit; ttl=60", hs.get("/hang").cs(), "the leader's fetch was stored")
 }
 
-// storeThenFail stores a good entry for path, then makes the handler fail with mode.
+// switchable makes its handler answer well (mode "") or fail in the way its mode names.
 type switchable struct {
 	mode atomic.Value // string
 }
@@ -260,11 +260,7 @@ func (s *switchable) handler(t *testing.T) http.HandlerFunc {
 func TestFailureServesStaleWithinStaleIfError(t *testing.T) {
 	sw := &switchable{}
 	hs := newEngHarness(t, Config{}, sw.handler(t))
-	require.Equal(t, `{"good":true}`, hs.get("/s").body)
-	hs.clock.Advance(43 * time.Second)
-
-	sw.set("500")
-	r := hs.get("/s")
+	r := hs.storeThenFail(sw, "/s", 43*time.Second, "500")
 	assert.Equal(t, 200, r.status)
 	assert.Equal(t, `{"good":true}`, r.body)
 	assert.Equal(t, "failsoft; fwd=stale; fwd-status=500; ttl=-42; detail=upstream-5xx", r.cs())
@@ -564,10 +560,7 @@ func TestAlternateBeforeStale(t *testing.T) {
 		fmt.Fprint(w, "mirror")
 	})}
 	hs := newEngHarness(t, cfg, sw.handler(t))
-	hs.get("/alt")
-	hs.clock.Advance(5 * time.Second)
-	sw.set("500")
-	r := hs.get("/alt")
+	r := hs.storeThenFail(sw, "/alt", 5*time.Second, "500")
 	assert.Equal(t, "mirror", r.body)
 	assert.Equal(t, "failsoft; fwd=stale; fwd-status=200; detail=alternate", r.cs())
 	assert.EqualValues(t, 1, altCalls.Load())
@@ -577,10 +570,7 @@ func TestAlternateBeforeStale(t *testing.T) {
 func TestValidatorFailureNeverStored(t *testing.T) {
 	sw := &switchable{}
 	hs := newEngHarness(t, Config{Validate: validJSON}, sw.handler(t))
-	hs.get("/v")
-	hs.clock.Advance(5 * time.Second)
-	sw.set("badjson")
-	r := hs.get("/v")
+	r := hs.storeThenFail(sw, "/v", 5*time.Second, "badjson")
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the broken body")
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-4; detail=invalid-response", r.cs())
 	r = hs.get("/v")
@@ -590,15 +580,10 @@ func TestValidatorFailureNeverStored(t *testing.T) {
 
 func TestConditionalRevalidation304RefreshesEntry(t *testing.T) {
 	var inm atomic.Value
+	h := etagHandler(nil)
 	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		inm.Store(r.Header.Get("If-None-Match"))
-		w.Header().Set("Cache-Control", "max-age=10")
-		w.Header().Set("ETag", `"e1"`)
-		if r.Header.Get("If-None-Match") == `"e1"` {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		fmt.Fprint(w, "original")
+		h(w, r)
 	})
 	hs.get("/c")
 	hs.clock.Advance(20 * time.Second)
