@@ -1,6 +1,7 @@
 package httpfallback
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ type gate struct {
 	calls   atomic.Int64
 	holding atomic.Bool
 	release chan struct{}
+	once    sync.Once
 }
 
 func newGate() *gate { return &gate{release: make(chan struct{})} }
@@ -38,14 +40,17 @@ func (g *gate) hold(held int64) int64 {
 	return i
 }
 
-// waitHeld waits until the chosen call is held.
+// waitHeld waits until the chosen call is held. Should the test stop before it opens g,
+// g is opened when the test ends, before the servers made earlier are closed (closing one
+// waits for the held request).
 func (g *gate) waitHeld(t testing.TB) {
 	t.Helper()
+	t.Cleanup(g.open)
 	waitFor(t, g.holding.Load)
 }
 
-// open lets the held call go on.
-func (g *gate) open() { close(g.release) }
+// open lets the held call go on; opening again does nothing.
+func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
 
 // waitFor polls cond until it holds; the bound is a safety net, not a timing assertion.
 func waitFor(t testing.TB, cond func() bool) {
@@ -53,8 +58,8 @@ func waitFor(t testing.TB, cond func() bool) {
 	require.Eventually(t, cond, 10*time.Second, time.Millisecond)
 }
 
-// client is what the collapse helpers need of a harness (engHarness, pxHarness).
-type client interface {
+// requester is what the collapse helpers need of a harness (engHarness, pxHarness).
+type requester interface {
 	get(path string, hdr ...string) engResp
 	stats() Stats
 }
@@ -63,14 +68,14 @@ func (hs *engHarness) stats() Stats { return hs.eng.Stats() }
 func (h *pxHarness) stats() Stats   { return h.p.Stats() }
 
 // goGet sends GET path from a goroutine of its own; the answer arrives on the channel.
-func goGet(c client, path string, hdr ...string) <-chan engResp {
+func goGet(c requester, path string, hdr ...string) <-chan engResp {
 	ch := make(chan engResp, 1)
 	go func() { ch <- c.get(path, hdr...) }()
 	return ch
 }
 
 // waitWaiting waits until n requests wait on another's fetch.
-func waitWaiting(t testing.TB, c client, n int64) {
+func waitWaiting(t testing.TB, c requester, n int64) {
 	t.Helper()
 	waitFor(t, func() bool { return c.stats().Waiting == n })
 }
@@ -78,7 +83,7 @@ func waitWaiting(t testing.TB, c client, n int64) {
 // leaderAndWaiter sends GET path with leaderHdr as the leader and waits until g holds its
 // fetch, sends GET path with waiterHdr and waits until it waits on that fetch, then opens
 // g and returns both answers.
-func leaderAndWaiter(t testing.TB, c client, g *gate, path string, leaderHdr, waiterHdr []string) (leader, waiter engResp) {
+func leaderAndWaiter(t testing.TB, c requester, g *gate, path string, leaderHdr, waiterHdr []string) (leader, waiter engResp) {
 	t.Helper()
 	l := goGet(c, path, leaderHdr...)
 	g.waitHeld(t)
