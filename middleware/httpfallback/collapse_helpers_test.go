@@ -1,7 +1,6 @@
 package httpfallback
 
 import (
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ type gate struct {
 	calls   atomic.Int64
 	holding atomic.Bool
 	release chan struct{}
-	once    sync.Once
+	opened  atomic.Bool
 }
 
 func newGate() *gate { return &gate{release: make(chan struct{})} }
@@ -50,7 +49,11 @@ func (g *gate) waitHeld(t testing.TB) {
 }
 
 // open lets the held call go on; opening again does nothing.
-func (g *gate) open() { g.once.Do(func() { close(g.release) }) }
+func (g *gate) open() {
+	if g.opened.CompareAndSwap(false, true) {
+		close(g.release)
+	}
+}
 
 // waitFor polls cond until it holds; the bound is a safety net, not a timing assertion.
 func waitFor(t testing.TB, cond func() bool) {
