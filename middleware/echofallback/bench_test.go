@@ -38,38 +38,47 @@ func benchConfig(b *testing.B) httpfallback.Config {
 	return cfg
 }
 
-// BenchmarkFreshHit compares a fresh hit through the middleware with the same Echo handler
-// without middleware writing the same bytes, serially and in parallel:
-//
-//	go test -run '^$' -bench '^BenchmarkFreshHit$' -benchmem ./middleware/echofallback/
-func BenchmarkFreshHit(b *testing.B) {
-	bare := echo.New()
-	bare.GET("/items/:id", benchHandler)
+// benchApp is one side of a comparison: an Echo app serving benchHandler at /items/:id.
+type benchApp struct {
+	name string
+	h    http.Handler
+}
 
+// benchApps builds the app without middleware and the app behind the fallback middleware
+// (closed when the benchmark ends).
+func benchApps(b *testing.B) (bare, wrapped benchApp) {
+	e := echo.New()
+	e.GET("/items/:id", benchHandler)
 	m, err := New(Config{Engine: benchConfig(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = m.Close() })
-	wrapped := echo.New()
-	wrapped.Use(m.MiddlewareFunc())
-	wrapped.GET("/items/:id", benchHandler)
+	w := echo.New()
+	w.Use(m.MiddlewareFunc())
+	w.GET("/items/:id", benchHandler)
+	return benchApp{"bare", e}, benchApp{"middleware", w}
+}
+
+// BenchmarkFreshHit compares a fresh hit through the middleware with the same Echo handler
+// without middleware writing the same bytes, serially and in parallel:
+//
+//	go test -run '^$' -bench '^BenchmarkFreshHit$' -benchmem ./middleware/echofallback/
+func BenchmarkFreshHit(b *testing.B) {
+	bare, wrapped := benchApps(b)
 
 	// As a net/http server builds it: its context carries the connection's local address.
 	req := httptest.NewRequest(http.MethodGet, "http://example.test/items/42?x=1", nil)
 	req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}))
 	prime := httptest.NewRecorder()
-	wrapped.ServeHTTP(prime, req)
+	wrapped.h.ServeHTTP(prime, req)
 	check := httptest.NewRecorder()
-	wrapped.ServeHTTP(check, req)
+	wrapped.h.ServeHTTP(check, req)
 	if cs := check.Header().Get("Cache-Status"); len(cs) < 13 || cs[:13] != "failsoft; hit" {
 		b.Fatalf("not a fresh hit: Cache-Status %q", cs)
 	}
 
-	for _, bc := range []struct {
-		name string
-		h    http.Handler
-	}{{"bare", bare}, {"middleware", wrapped}} {
+	for _, bc := range []benchApp{bare, wrapped} {
 		b.Run(bc.name+"/serial", func(b *testing.B) {
 			w := &discardWriter{h: make(http.Header)}
 			b.ReportAllocs()
@@ -96,21 +105,8 @@ func BenchmarkFreshHit(b *testing.B) {
 //
 //	go test -run '^$' -bench '^BenchmarkFreshHitOverLoopback$' -benchmem ./middleware/echofallback/
 func BenchmarkFreshHitOverLoopback(b *testing.B) {
-	bare := echo.New()
-	bare.GET("/items/:id", benchHandler)
-	m, err := New(Config{Engine: benchConfig(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = m.Close() })
-	wrapped := echo.New()
-	wrapped.Use(m.MiddlewareFunc())
-	wrapped.GET("/items/:id", benchHandler)
-
-	for _, bc := range []struct {
-		name string
-		h    http.Handler
-	}{{"bare", bare}, {"middleware", wrapped}} {
+	bare, wrapped := benchApps(b)
+	for _, bc := range []benchApp{bare, wrapped} {
 		srv := httptest.NewServer(bc.h)
 		b.Cleanup(srv.Close)
 		get := func(b *testing.B, client *http.Client) {

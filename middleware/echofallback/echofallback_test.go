@@ -175,17 +175,11 @@ func testStaleWhileRevalidate(t *testing.T, direct bool) {
 func TestMissCollapse200ConcurrentColdRequests(t *testing.T) {
 	clk := newClock()
 	var runs counter
-	var entered atomic.Int32
+	var entered counter
 	const n = 200
 	release := make(chan struct{})
 	started := make(chan struct{})
-	outer := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			entered.Add(1)
-			return next(c)
-		}
-	}
-	f := newFixture(t, clk, Config{Engine: testConfig(t, clk)}, []echo.MiddlewareFunc{outer}, func(e *echo.Echo) {
+	f := newFixture(t, clk, Config{Engine: testConfig(t, clk)}, []echo.MiddlewareFunc{countRequests(&entered)}, func(e *echo.Echo) {
 		e.GET("/cold/:id", func(c echo.Context) error {
 			if runs.inc() == 1 {
 				close(started)
@@ -202,7 +196,7 @@ func TestMissCollapse200ConcurrentColdRequests(t *testing.T) {
 		wg.Go(func() { replies[i] = f.get(t, "/cold/1") })
 	}
 	<-started
-	require.Eventually(t, func() bool { return entered.Load() == n }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return entered.get() == n }, 10*time.Second, time.Millisecond)
 	close(release)
 	wg.Wait()
 

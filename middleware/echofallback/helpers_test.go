@@ -134,6 +134,16 @@ func (c *counter) get() int {
 	return c.n
 }
 
+// countRequests is an outer middleware counting the requests that enter the app.
+func countRequests(n *counter) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			n.inc()
+			return next(c)
+		}
+	}
+}
+
 // newServer serves h on loopback until the test ends.
 func newServer(t testing.TB, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)

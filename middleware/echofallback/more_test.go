@@ -65,7 +65,7 @@ func TestOneRefreshPerKeyAndCloseStopsIt(t *testing.T) {
 func TestLeaderClientHangsUp(t *testing.T) {
 	clk := newClock()
 	var runs counter
-	var entered atomic.Int32
+	var entered counter
 	started, release := make(chan struct{}), make(chan struct{})
 	var breakerEvents atomic.Int32
 	cfg := Config{Engine: testConfig(t, clk)}
@@ -74,13 +74,7 @@ func TestLeaderClientHangsUp(t *testing.T) {
 			breakerEvents.Add(1)
 		}
 	}
-	outer := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			entered.Add(1)
-			return next(c)
-		}
-	}
-	f := newFixture(t, clk, cfg, []echo.MiddlewareFunc{outer}, func(e *echo.Echo) {
+	f := newFixture(t, clk, cfg, []echo.MiddlewareFunc{countRequests(&entered)}, func(e *echo.Echo) {
 		e.GET("/items/:id", func(c echo.Context) error {
 			runs.inc()
 			close(started)
@@ -107,7 +101,7 @@ func TestLeaderClientHangsUp(t *testing.T) {
 	for i := range waiters {
 		wg.Go(func() { replies[i] = f.get(t, "/items/1") })
 	}
-	require.Eventually(t, func() bool { return entered.Load() == waiters+1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return entered.get() == waiters+1 }, 10*time.Second, time.Millisecond)
 	hangUp()
 	require.Error(t, <-leaderDone)
 	close(release)

@@ -56,17 +56,12 @@ func TestProxyPanickingOnEventForBreakerDoesNotKillTheProcess(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	})
 	var opened atomic.Bool
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
-		c.Client.Retry.MaxAttempts = 1
-		c.Client.Command.RequestVolumeThreshold = 2
-		c.Client.Command.SleepWindow = time.Hour
-		c.Engine.OnEvent = func(ev Event) {
-			if ev.Kind == EventBreaker {
-				opened.Store(true)
-				panic("hook bug")
-			}
+	h := newPxHarness(t, up.srv.URL, pxFastBreaker(time.Hour, func(ev Event) {
+		if ev.Kind == EventBreaker {
+			opened.Store(true)
+			panic("hook bug")
 		}
-	})
+	}))
 	require.Eventually(t, func() bool {
 		h.get("/fail")
 		return opened.Load()

@@ -20,27 +20,20 @@ import (
 )
 
 func TestWaiterOfAnotherVariantDoesNotGetLeadersAnswer(t *testing.T) {
-	release := make(chan struct{})
-	var first atomic.Bool
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		if first.CompareAndSwap(false, true) {
-			<-release
-		}
+	g := newGate()
+	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
+		g.hold(1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept-Language")
 		fmt.Fprint(w, "lang="+r.Header.Get("Accept-Language"))
 	})
-	leader := make(chan engResp)
-	go func() { leader <- hs.get("/v", "Accept-Language", "fr") }()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
-	var wg sync.WaitGroup
-	var same, other engResp
-	wg.Go(func() { same = hs.get("/v", "Accept-Language", "fr") })
-	wg.Go(func() { other = hs.get("/v", "Accept-Language", "de") })
-	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 2 }, 5*time.Second, time.Millisecond)
-	close(release)
-	wg.Wait()
+	leader := goGet(hs, "/v", "Accept-Language", "fr")
+	g.waitHeld(t)
+	sameCh := goGet(hs, "/v", "Accept-Language", "fr")
+	otherCh := goGet(hs, "/v", "Accept-Language", "de")
+	waitWaiting(t, hs, 2)
+	g.open()
+	same, other := <-sameCh, <-otherCh
 	assert.Equal(t, "lang=fr", (<-leader).body)
 	assert.Equal(t, "lang=fr", same.body)
 	assert.True(t, hasParam(same.cs(), "collapsed"), same.cs())
@@ -148,10 +141,7 @@ func TestHandlerIgnoringContextGetsTimeoutNotItsLateAnswer(t *testing.T) {
 	// CI machine; the slow handler waits for its context, so the test takes one timeout.
 	cfg := Config{Command: upstream.Settings{Timeout: 500 * time.Millisecond}}
 	hs := newEngHarness(t, cfg, sw.handler(t))
-	require.Equal(t, `{"good":true}`, hs.get("/t").body, "the entry to fall back on is stored")
-	hs.clock.Advance(3 * time.Second)
-	sw.set("slow")
-	r := hs.get("/t")
+	r := hs.storeThenFail(sw, "/t", 3*time.Second, "slow")
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the late answer")
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-2; detail=timeout", r.cs())
 }
@@ -167,10 +157,7 @@ func TestTruncatedBodyIsAFailureNeverStored(t *testing.T) {
 		}
 		sw.handler(t)(w, r)
 	})
-	hs.get("/tr")
-	hs.clock.Advance(5 * time.Second)
-	sw.set("truncate")
-	r := hs.get("/tr")
+	r := hs.storeThenFail(sw, "/tr", 5*time.Second, "truncate")
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the truncated body")
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-4; detail=invalid-response", r.cs())
 	hs.get("/tr")

@@ -113,8 +113,7 @@ func TestStaleWhileRevalidateOneBackgroundRefresh(t *testing.T) {
 
 func TestColdKey200ConcurrentRequestsRunHandlerOnce(t *testing.T) {
 	release := make(chan struct{})
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
 		<-release
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "payload")
@@ -147,23 +146,18 @@ func TestColdKey200ConcurrentRequestsRunHandlerOnce(t *testing.T) {
 }
 
 func TestLockTimeoutWaiterFetchesAloneAndDoesNotStore(t *testing.T) {
-	release := make(chan struct{})
-	var n atomic.Int64
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 20 * time.Millisecond}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			<-release
-		}
+	g := newGate()
+	hs := newEngHarness(t, heldLeaderConfig(20*time.Millisecond), func(w http.ResponseWriter, r *http.Request) {
+		g.hold(1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "x")
 	})
-	leader := make(chan engResp)
-	go func() { leader <- hs.get("/lock") }()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	leader := goGet(hs, "/lock")
+	g.waitHeld(t)
 	w := hs.get("/lock")
 	assert.Equal(t, "x", w.body)
 	assert.Equal(t, "failsoft; fwd=uri-miss; fwd-status=200; detail=lock-timeout", w.cs())
-	close(release)
+	g.open()
 	l := <-leader
 	assert.True(t, hasParam(l.cs(), "stored"), l.cs())
 }
@@ -171,36 +165,30 @@ func TestLockTimeoutWaiterFetchesAloneAndDoesNotStore(t *testing.T) {
 // A waiter whose key has a stale entry within stale-if-error does not start a second fetch
 // when the leader is stuck past the lock timeout: it answers with the entry at once.
 func TestLockTimeoutWaiterWithStaleEntryServesIt(t *testing.T) {
-	release := make(chan struct{})
-	var n atomic.Int64
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 20 * time.Millisecond}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 2 {
-			<-release // the refetch after the entry went stale hangs
-		}
+	g := newGate()
+	hs := newEngHarness(t, heldLeaderConfig(20*time.Millisecond), func(w http.ResponseWriter, r *http.Request) {
+		i := g.hold(2) // the refetch after the entry went stale hangs
 		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=600")
-		fmt.Fprint(w, "v", n.Load())
+		fmt.Fprint(w, "v", i)
 	})
 	require.Equal(t, "v1", hs.get("/lock-stale").body)
 	hs.clock.Advance(15 * time.Second) // past fresh, within stale-if-error: a fetch is due
-	leader := make(chan engResp)
-	go func() { leader <- hs.get("/lock-stale") }()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 2 }, 5*time.Second, time.Millisecond)
+	leader := goGet(hs, "/lock-stale")
+	g.waitHeld(t)
 	w := hs.get("/lock-stale")
 	assert.Equal(t, "v1", w.body)
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-5; collapsed; detail=lock-timeout", w.cs())
 	assert.EqualValues(t, 2, hs.calls.Load(), "no second fetch while the leader's is stuck")
-	close(release)
+	g.open()
 	l := <-leader
 	assert.Equal(t, "v2", l.body)
 }
 
 func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
-	release := make(chan struct{})
+	g := newGate()
 	var handlerCtxErr atomic.Value
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		<-release
+	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
+		g.hold(1)
 		handlerCtxErr.Store(fmt.Sprint(r.Context().Err()))
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "shared")
@@ -215,18 +203,14 @@ func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 		}
 		leaderDone <- err
 	}()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
-	var wg sync.WaitGroup
-	results := make([]engResp, 3)
-	for i := range results {
-		wg.Go(func() { results[i] = hs.get("/hang") })
-	}
-	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 3 }, 5*time.Second, time.Millisecond)
+	g.waitHeld(t)
+	waiters := []<-chan engResp{goGet(hs, "/hang"), goGet(hs, "/hang"), goGet(hs, "/hang")}
+	waitWaiting(t, hs, 3)
 	cancel()
 	require.Error(t, <-leaderDone)
-	close(release)
-	wg.Wait()
-	for _, r := range results {
+	g.open()
+	for _, w := range waiters {
+		r := <-w
 		assert.Equal(t, "shared", r.body)
 		assert.True(t, hasParam(r.cs(), "collapsed"), r.cs())
 	}
@@ -236,7 +220,7 @@ func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 	assert.Equal(t, "failsoft; hit; ttl=60", hs.get("/hang").cs(), "the leader's fetch was stored")
 }
 
-// storeThenFail stores a good entry for path, then makes the handler fail with mode.
+// switchable makes its handler answer well (mode "") or fail in the way its mode names.
 type switchable struct {
 	mode atomic.Value // string
 }
@@ -276,11 +260,7 @@ func (s *switchable) handler(t *testing.T) http.HandlerFunc {
 func TestFailureServesStaleWithinStaleIfError(t *testing.T) {
 	sw := &switchable{}
 	hs := newEngHarness(t, Config{}, sw.handler(t))
-	require.Equal(t, `{"good":true}`, hs.get("/s").body)
-	hs.clock.Advance(43 * time.Second)
-
-	sw.set("500")
-	r := hs.get("/s")
+	r := hs.storeThenFail(sw, "/s", 43*time.Second, "500")
 	assert.Equal(t, 200, r.status)
 	assert.Equal(t, `{"good":true}`, r.body)
 	assert.Equal(t, "failsoft; fwd=stale; fwd-status=500; ttl=-42; detail=upstream-5xx", r.cs())
@@ -400,21 +380,17 @@ func validJSON(status int, h http.Header, body []byte) error {
 }
 
 func TestOverloadedAnswers503RetryAfter(t *testing.T) {
-	release := make(chan struct{})
-	var n atomic.Int64
+	g := newGate()
 	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second, MaxConcurrent: 1}}
 	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			<-release
-		}
+		g.hold(1)
 		fmt.Fprint(w, "ok")
 	})
-	done := make(chan struct{})
-	go func() { defer close(done); hs.get("/one") }()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	first := goGet(hs, "/one")
+	g.waitHeld(t)
 	r := hs.get("/other") // another key: not collapsed, refused by the concurrency limit
-	close(release)
-	<-done
+	g.open()
+	<-first
 	assert.Equal(t, 503, r.status)
 	assert.Equal(t, "1", r.header.Get("Retry-After"))
 	assert.Equal(t, "failsoft; detail=overloaded", r.cs())
@@ -584,10 +560,7 @@ func TestAlternateBeforeStale(t *testing.T) {
 		fmt.Fprint(w, "mirror")
 	})}
 	hs := newEngHarness(t, cfg, sw.handler(t))
-	hs.get("/alt")
-	hs.clock.Advance(5 * time.Second)
-	sw.set("500")
-	r := hs.get("/alt")
+	r := hs.storeThenFail(sw, "/alt", 5*time.Second, "500")
 	assert.Equal(t, "mirror", r.body)
 	assert.Equal(t, "failsoft; fwd=stale; fwd-status=200; detail=alternate", r.cs())
 	assert.EqualValues(t, 1, altCalls.Load())
@@ -597,10 +570,7 @@ func TestAlternateBeforeStale(t *testing.T) {
 func TestValidatorFailureNeverStored(t *testing.T) {
 	sw := &switchable{}
 	hs := newEngHarness(t, Config{Validate: validJSON}, sw.handler(t))
-	hs.get("/v")
-	hs.clock.Advance(5 * time.Second)
-	sw.set("badjson")
-	r := hs.get("/v")
+	r := hs.storeThenFail(sw, "/v", 5*time.Second, "badjson")
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the broken body")
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-4; detail=invalid-response", r.cs())
 	r = hs.get("/v")
@@ -610,15 +580,10 @@ func TestValidatorFailureNeverStored(t *testing.T) {
 
 func TestConditionalRevalidation304RefreshesEntry(t *testing.T) {
 	var inm atomic.Value
+	h := etagHandler(nil)
 	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		inm.Store(r.Header.Get("If-None-Match"))
-		w.Header().Set("Cache-Control", "max-age=10")
-		w.Header().Set("ETag", `"e1"`)
-		if r.Header.Get("If-None-Match") == `"e1"` {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		fmt.Fprint(w, "original")
+		h(w, r)
 	})
 	hs.get("/c")
 	hs.clock.Advance(20 * time.Second)

@@ -1,7 +1,6 @@
 package httpfallback
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -59,30 +58,8 @@ func BenchmarkProxy(b *testing.B) {
 // BenchmarkProxyOverLoopback is the same comparison with the handler behind a loopback
 // server and a client, where the HTTP exchange dominates.
 func BenchmarkProxyOverLoopback(b *testing.B) {
-	run := func(b *testing.B, h http.Handler) {
-		srv := httptest.NewServer(h)
-		defer srv.Close()
-		c := srv.Client()
-		c.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
-		url := srv.URL + "/items/42?b=2&a=1"
-		b.ReportAllocs()
-		b.SetBytes(int64(len(benchBody)))
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				res, err := c.Get(url)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				_ = res.Body.Close()
-			}
-		})
-		b.StopTimer()
-		c.CloseIdleConnections()
-	}
-	b.Run("bare", func(b *testing.B) { run(b, bareHandler()) })
-	b.Run("hit", func(b *testing.B) { run(b, proxyHitHandler(b)) })
-	b.Run("reverseproxy", func(b *testing.B) { run(b, reverseProxyHandler(b)) })
+	const path = "/items/42?b=2&a=1"
+	b.Run("bare", func(b *testing.B) { benchLoopback(b, bareHandler(), path) })
+	b.Run("hit", func(b *testing.B) { benchLoopback(b, proxyHitHandler(b), path) })
+	b.Run("reverseproxy", func(b *testing.B) { benchLoopback(b, reverseProxyHandler(b), path) })
 }

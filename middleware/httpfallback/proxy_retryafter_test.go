@@ -14,11 +14,7 @@ func TestProxyCircuitOpenRetryAfterIsTheClientsSleepWindow(t *testing.T) {
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
-		c.Client.Retry.MaxAttempts = 1
-		c.Client.Command.RequestVolumeThreshold = 2
-		c.Client.Command.SleepWindow = 42 * time.Second
-	})
+	h := newPxHarness(t, up.srv.URL, pxFastBreaker(42*time.Second, nil))
 	var r engResp
 	require.Eventually(t, func() bool {
 		r = h.get("/down")

@@ -867,7 +867,7 @@ func TestProxyCollapsesConcurrentMisses(t *testing.T) {
 			bodies <- string(b)
 		}()
 	}
-	require.Eventually(t, func() bool { return h.p.Stats().Waiting == n-1 && up.hits.Load() == 1 }, 10*time.Second, time.Millisecond)
+	waitFor(t, func() bool { return h.p.Stats().Waiting == n-1 && up.hits.Load() == 1 })
 	close(release)
 	wg.Wait()
 	close(bodies)
@@ -902,10 +902,10 @@ func TestProxyHead(t *testing.T) {
 // shared, so a partial answer can never reach a request for the whole (even one that
 // waited on the ranged request's fetch).
 func TestProxyIgnoresRange(t *testing.T) {
-	release := make(chan struct{})
+	g := newGate()
 	var ranged atomic.Int64
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		<-release
+		g.hold(1)
 		if r.Header.Get("Range") != "" || r.Header.Get("If-Range") != "" {
 			ranged.Add(1)
 		}
@@ -913,15 +913,7 @@ func TestProxyIgnoresRange(t *testing.T) {
 		http.ServeContent(w, r, "f.txt", time.Time{}, strings.NewReader("0123456789"))
 	})
 	h := newPxHarness(t, up.srv.URL, nil)
-	var wg sync.WaitGroup
-	var partial, whole engResp
-	wg.Add(2)
-	go func() { defer wg.Done(); partial = h.get("/f", "Range", "bytes=0-1", "If-Range", `"x"`) }()
-	require.Eventually(t, func() bool { return up.hits.Load() == 1 }, 10*time.Second, time.Millisecond)
-	go func() { defer wg.Done(); whole = h.get("/f") }()
-	require.Eventually(t, func() bool { return h.p.Stats().Waiting == 1 }, 10*time.Second, time.Millisecond)
-	close(release)
-	wg.Wait()
+	partial, whole := leaderAndWaiter(t, h, g, "/f", []string{"Range", "bytes=0-1", "If-Range", `"x"`}, nil)
 	require.Equal(t, http.StatusOK, partial.status)
 	require.Equal(t, "0123456789", partial.body)
 	require.Equal(t, http.StatusOK, whole.status)
@@ -949,9 +941,9 @@ func TestProxyCollapsedAnswerNotSharedAcrossUsers(t *testing.T) {
 		{"set-cookie", nil, nil, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			release := make(chan struct{})
+			g := newGate()
 			up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-				<-release
+				g.hold(1)
 				w.Header().Set("Cache-Control", "max-age=60")
 				if c.setsCookie {
 					w.Header().Set("Set-Cookie", "session=new-"+strconv.FormatInt(rand.Int64(), 36))
@@ -959,15 +951,7 @@ func TestProxyCollapsedAnswerNotSharedAcrossUsers(t *testing.T) {
 				_, _ = io.WriteString(w, "hello "+r.Header.Get("Cookie")+r.Header.Get("Authorization"))
 			})
 			h := newPxHarness(t, up.srv.URL, nil)
-			var wg sync.WaitGroup
-			var lead, wait engResp
-			wg.Add(2)
-			go func() { defer wg.Done(); lead = h.get("/me", c.leader...) }()
-			require.Eventually(t, func() bool { return up.hits.Load() == 1 }, 10*time.Second, time.Millisecond)
-			go func() { defer wg.Done(); wait = h.get("/me", c.waiter...) }()
-			require.Eventually(t, func() bool { return h.p.Stats().Waiting == 1 }, 10*time.Second, time.Millisecond)
-			close(release)
-			wg.Wait()
+			lead, wait := leaderAndWaiter(t, h, g, "/me", c.leader, c.waiter)
 			require.EqualValues(t, 2, up.hits.Load(), "the waiter fetched its own answer")
 			if c.setsCookie {
 				require.NotEqual(t, lead.header.Get("Set-Cookie"), wait.header.Get("Set-Cookie"), "the waiter got the leader's cookie")
@@ -983,20 +967,8 @@ func TestProxyBreakerChangesReachOnEvent(t *testing.T) {
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	opened := make(chan Event, 1)
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
-		c.Client.Retry.MaxAttempts = 1
-		c.Client.Command.RequestVolumeThreshold = 2
-		c.Client.Command.SleepWindow = time.Hour
-		c.Engine.OnEvent = func(ev Event) {
-			if ev.Kind == EventBreaker && ev.To == upstream.Open {
-				select {
-				case opened <- ev:
-				default:
-				}
-			}
-		}
-	})
+	onEvent, opened := onBreakerOpen()
+	h := newPxHarness(t, up.srv.URL, pxFastBreaker(time.Hour, onEvent))
 	require.Eventually(t, func() bool {
 		h.get("/fail")
 		select {
@@ -1016,20 +988,8 @@ func TestProxyTruncatedBodiesOpenTheBreaker(t *testing.T) {
 		w.Header().Set("Content-Length", "10")
 		_, _ = io.WriteString(w, "half")
 	})
-	opened := make(chan struct{}, 1)
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
-		c.Client.Retry.MaxAttempts = 1
-		c.Client.Command.RequestVolumeThreshold = 2
-		c.Client.Command.SleepWindow = time.Hour
-		c.Engine.OnEvent = func(ev Event) {
-			if ev.Kind == EventBreaker && ev.To == upstream.Open {
-				select {
-				case opened <- struct{}{}:
-				default:
-				}
-			}
-		}
-	})
+	onEvent, opened := onBreakerOpen()
+	h := newPxHarness(t, up.srv.URL, pxFastBreaker(time.Hour, onEvent))
 	require.Eventually(t, func() bool {
 		r := h.get("/truncated")
 		require.NotEqual(t, http.StatusOK, r.status, "a truncated body is never a 200")

@@ -4,39 +4,24 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/failsoft/failsoft/upstream"
 )
 
 // A failing answer that sets a cookie is the leader's own: a request collapsed on that
 // fetch must not receive the leader's Set-Cookie (two users would share one session).
 func TestCollapsedFailureWithSetCookieNotShared(t *testing.T) {
-	release := make(chan struct{})
-	var n atomic.Int64
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		i := n.Add(1)
-		if i == 1 {
-			<-release
-		}
+	g := newGate()
+	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
+		i := g.hold(1)
 		w.Header().Set("Set-Cookie", "session=s"+strconv.FormatInt(i, 10))
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	leader := make(chan engResp)
-	go func() { leader <- hs.get("/sc") }()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
-	waiter := make(chan engResp)
-	go func() { waiter <- hs.get("/sc") }()
-	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
-	close(release)
-	l, w := <-leader, <-waiter
+	l, w := leaderAndWaiter(t, hs, g, "/sc", nil, nil)
 	assert.Equal(t, "session=s1", l.header.Get("Set-Cookie"))
 	assert.NotEqual(t, "session=s1", w.header.Get("Set-Cookie"), "the waiter got the leader's cookie: %s", w.cs())
 	assert.EqualValues(t, 2, hs.calls.Load(), "the waiter fetched its own answer")
@@ -45,18 +30,14 @@ func TestCollapsedFailureWithSetCookieNotShared(t *testing.T) {
 // A 304 refreshes the leader's variant: a request for another variant waiting on that
 // fetch must not be given it.
 func TestCollapsedWaiterOfAnotherVariantNotGiven304Refresh(t *testing.T) {
-	release := make(chan struct{})
-	var blocked atomic.Bool
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+	g := newGate()
+	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
 		lang := r.Header.Get("Accept-Language")
 		w.Header().Set("Cache-Control", "max-age=10")
 		w.Header().Set("Vary", "Accept-Language")
 		w.Header().Set("ETag", `"`+lang+`"`)
 		if r.Header.Get("If-None-Match") != "" {
-			if blocked.CompareAndSwap(false, true) {
-				<-release
-			}
+			g.hold(1) // the first revalidation: the leader's
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
@@ -64,16 +45,8 @@ func TestCollapsedWaiterOfAnotherVariantNotGiven304Refresh(t *testing.T) {
 	})
 	require.Equal(t, "lang=en", hs.get("/v", "Accept-Language", "en").body)
 	hs.clock.Advance(20 * time.Second) // stale, within stale-if-error: revalidated inline
-	leader := make(chan engResp)
-	go func() { leader <- hs.get("/v", "Accept-Language", "en") }()
-	require.Eventually(t, blocked.Load, 5*time.Second, time.Millisecond)
-	var wg sync.WaitGroup
-	var other engResp
-	wg.Go(func() { other = hs.get("/v", "Accept-Language", "fr") })
-	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
-	close(release)
-	wg.Wait()
-	assert.Equal(t, "lang=en", (<-leader).body)
+	leader, other := leaderAndWaiter(t, hs, g, "/v", []string{"Accept-Language", "en"}, []string{"Accept-Language", "fr"})
+	assert.Equal(t, "lang=en", leader.body)
 	assert.Equal(t, "lang=fr", other.body, "another variant got the leader's refreshed entry: %s", other.cs())
 }
 
@@ -87,18 +60,11 @@ func TestRevalidation304WithSetCookieNotStored(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var revalidations atomic.Int64
-			hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Cache-Control", "max-age=10")
-				w.Header().Set("ETag", `"e1"`)
-				if r.Header.Get("If-None-Match") == `"e1"` {
-					if revalidations.Add(1) == 1 { // only the first 304 is personal
-						w.Header().Set(hdr[0], hdr[1])
-					}
-					w.WriteHeader(http.StatusNotModified)
-					return
+			hs := newEngHarness(t, Config{}, etagHandler(func(h http.Header) {
+				if revalidations.Add(1) == 1 { // only the first 304 is personal
+					h.Set(hdr[0], hdr[1])
 				}
-				fmt.Fprint(w, "original")
-			})
+			}))
 			hs.get("/c")
 			hs.clock.Advance(20 * time.Second)
 			r := hs.get("/c")
@@ -119,24 +85,13 @@ func TestRevalidation304WithSetCookieNotStored(t *testing.T) {
 // A failing answer that only says no-store is no one's in particular: waiters still share
 // it (collapsing is what spares a failing upstream a herd of retries).
 func TestCollapsedFailureWithNoStoreIsShared(t *testing.T) {
-	release := make(chan struct{})
-	var n atomic.Int64
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: 30 * time.Second}
-	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			<-release
-		}
+	g := newGate()
+	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
+		g.hold(1)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusInternalServerError)
 	})
-	leader := make(chan engResp)
-	go func() { leader <- hs.get("/ns") }()
-	require.Eventually(t, func() bool { return hs.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
-	waiter := make(chan engResp)
-	go func() { waiter <- hs.get("/ns") }()
-	require.Eventually(t, func() bool { return hs.eng.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond)
-	close(release)
-	l, w := <-leader, <-waiter
+	l, w := leaderAndWaiter(t, hs, g, "/ns", nil, nil)
 	assert.Equal(t, http.StatusInternalServerError, l.status)
 	assert.Equal(t, http.StatusInternalServerError, w.status)
 	assert.True(t, hasParam(w.cs(), "collapsed"), w.cs())
