@@ -97,6 +97,13 @@ func TestIfNoneMatchTakesPrecedenceOverIfModifiedSince(t *testing.T) {
 	// Without If-None-Match, the same If-Modified-Since answers 304 on both.
 	assertNotModified(t, hs.get("/etag", "If-Modified-Since", ims), "failsoft; hit; ttl=60")
 	assertNotModified(t, hs.get("/plain", "If-Modified-Since", ims), "failsoft; hit; ttl=60")
+	// "*" matches any stored representation, with or without an ETag (RFC 9110 13.1.2);
+	// empty list members match nothing.
+	assertNotModified(t, hs.get("/plain", "If-None-Match", "*"), "failsoft; hit; ttl=60")
+	assertNotModified(t, hs.get("/etag", "If-None-Match", `"other", *`), "failsoft; hit; ttl=60")
+	r = hs.get("/plain", "If-None-Match", ", ,")
+	assert.Equal(t, http.StatusOK, r.status, "empty members do not match an entry without an ETag")
+	assert.Equal(t, "body", r.body)
 	assert.EqualValues(t, 2, hs.calls.Load())
 }
 

@@ -264,19 +264,12 @@ func notModified(r *http.Request, ent *cache.Entry, now time.Time) bool {
 	if ent.Status != http.StatusOK {
 		return false
 	}
-	// The lookups are ordered so that a request without conditionals costs one map lookup
-	// when the entry has no ETag (If-None-Match cannot match it then), two when it has one.
-	if ent.ETag != "" {
-		if inm := r.Header["If-None-Match"]; len(inm) > 0 {
-			return etagMatch(inm, ent.ETag)
-		}
-		return notModifiedSince(r.Header["If-Modified-Since"], ent, now)
+	// If-None-Match, when present, decides alone (RFC 9110 13.2.2); "*" matches any
+	// stored representation, with or without an ETag.
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		return etagMatch(inm, ent.ETag)
 	}
-	ims := r.Header["If-Modified-Since"]
-	if len(ims) == 0 || len(r.Header["If-None-Match"]) > 0 {
-		return false
-	}
-	return notModifiedSince(ims, ent, now)
+	return notModifiedSince(r.Header["If-Modified-Since"], ent, now)
 }
 
 // notModifiedSince evaluates If-Modified-Since's values ims against ent at now: false
@@ -309,13 +302,14 @@ func modifiedAt(ent *cache.Entry) time.Time {
 	return ent.ResponseTime.Truncate(time.Second)
 }
 
-// etagMatch is the weak comparison of If-None-Match (RFC 9110 13.1.2).
+// etagMatch is the weak comparison of If-None-Match (RFC 9110 13.1.2); etag "" (the
+// entry has none) is matched by "*" only.
 func etagMatch(inm []string, etag string) bool {
 	etag = strings.TrimPrefix(etag, "W/")
 	for _, line := range inm {
 		for _, t := range strings.Split(line, ",") {
 			t = strings.TrimSpace(t)
-			if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			if t == "*" || (etag != "" && strings.TrimPrefix(t, "W/") == etag) {
 				return true
 			}
 		}
