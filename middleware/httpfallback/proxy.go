@@ -89,7 +89,7 @@ type ProxyConfig struct {
 // answered 400). Hop-by-hop headers are dropped both ways. X-Forwarded-For gets the
 // client's address appended (earlier values are kept, as httputil.ReverseProxy does);
 // X-Forwarded-Host (the request's Host) and X-Forwarded-Proto are replaced, never taken
-// from the client. Request bodies are streamed, never buffered, so a request with a body
+// from the client, and the client's Forwarded (RFC 7239) is dropped. Request bodies are streamed, never buffered, so a request with a body
 // is never retried; a request without one is retried only when its method is idempotent
 // or it carries an Idempotency-Key (the upstream.Client's rule).
 //

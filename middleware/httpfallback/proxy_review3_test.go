@@ -1,0 +1,52 @@
+package httpfallback
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The client's Forwarded field (RFC 7239: host=, proto=, for=) never reaches the upstream,
+// as X-Forwarded-Host and X-Forwarded-Proto are never taken from the client. Frameworks
+// build absolute URLs from it (Spring's ForwardedHeaderFilter, Quarkus, ...), and it is not
+// part of the key (it carries the client's address): an attacker's value was stored under
+// the clean key and served to the next user.
+func TestProxyDropsClientForwarded(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Values("Forwarded")...)
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "link=//"+forwardedHost(r)+"/next")
+	})
+	h := newPxHarness(t, up.srv.URL, nil)
+
+	attacker := h.get("/page", "Forwarded", "for=192.0.2.1;host=evil.example;proto=https")
+	require.Equal(t, http.StatusOK, attacker.status)
+	victim := h.get("/page")
+	require.Equal(t, http.StatusOK, victim.status)
+	require.NotContains(t, victim.body, "evil.example")
+	require.NotContains(t, attacker.body, "evil.example")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, seen, "the client's Forwarded reached the upstream")
+}
+
+// forwardedHost is the host a Forwarded-aware framework would link to: the first host=
+// parameter, else the request's Host.
+func forwardedHost(r *http.Request) string {
+	for _, v := range r.Header.Values("Forwarded") {
+		for _, kv := range strings.FieldsFunc(v, func(c rune) bool { return c == ';' || c == ',' }) {
+			if host, ok := strings.CutPrefix(strings.TrimSpace(kv), "host="); ok {
+				return host
+			}
+		}
+	}
+	return r.Host
+}
