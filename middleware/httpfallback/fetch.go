@@ -91,7 +91,12 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
 	}
 	// The client's own conditionals are answered from the entry, never forwarded: the
-	// answer must be a full response that can be stored and shared.
+	// answer must be a full response that can be stored and shared. The Range an If-Range
+	// guards goes with it: alone it would be unconditional (RFC 9110 13.1.5), a 206 of a
+	// representation the client's other bytes may not come from.
+	if len(req.Header["If-Range"]) > 0 {
+		req.Header.Del("Range")
+	}
 	for _, h := range conditionalHeaders {
 		req.Header.Del(h)
 	}
