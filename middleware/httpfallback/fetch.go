@@ -298,8 +298,21 @@ func (e *Engine) failed(err error, buf *buffer) *outcome {
 		if buf != nil && buf.status == se.StatusCode && !buf.overflow {
 			o.header, o.body = buf.header, buf.body
 		} else {
-			o.header, o.body = se.Header, se.Body
+			o.header, o.body = excerptHeader(se.Header), se.Body
 		}
 	}
 	return o
+}
+
+// excerptHeader is the header of a failing answer served with the body excerpt its
+// StatusError keeps: h without the framing of the whole body (Content-Length,
+// Transfer-Encoding), which the excerpt does not match. h itself is not modified.
+func excerptHeader(h http.Header) http.Header {
+	if len(h["Content-Length"]) == 0 && len(h["Transfer-Encoding"]) == 0 {
+		return h
+	}
+	h = h.Clone()
+	delete(h, "Content-Length")
+	delete(h, "Transfer-Encoding")
+	return h
 }

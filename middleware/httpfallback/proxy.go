@@ -457,6 +457,11 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		resp, err = nil, errHeaderBudget
 	}
 	if err != nil {
+		if se := (*upstream.StatusError)(nil); errors.As(err, &se) && se.Header != nil {
+			// The failing answer may be served as the last resort: hop-by-hop fields
+			// stay on this hop, as for any answer.
+			removeHopByHop(se.Header)
+		}
 		switch cause := context.Cause(octx); {
 		case ctx.Err() != nil:
 			return ctx.Err()

@@ -3,6 +3,7 @@ package httpfallback
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,4 +50,34 @@ func forwardedHost(r *http.Request) string {
 		}
 	}
 	return r.Host
+}
+
+// An upstream's failing answer, served as the last resort (no stale entry, no default),
+// goes out with an excerpt of its body: its framing and hop-by-hop fields must not. The
+// upstream's Content-Length (of the whole body) went out over the 4 KiB excerpt, so the
+// client read a broken body; Connection and the fields it names leaked through.
+func TestProxyFailingAnswerExcerptFraming(t *testing.T) {
+	big := strings.Repeat("z", 10<<10)
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Length", strconv.Itoa(len(big)))
+		h.Set("Connection", "X-Hop")
+		h.Set("X-Hop", "secret")
+		h.Set("Keep-Alive", "timeout=5")
+		h.Set("X-Upstream", "kept")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, big)
+	})
+	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) { c.Client.Retry.MaxAttempts = 1 })
+
+	res := h.get("/down") // doReq fails on a body shorter than its Content-Length
+	require.Equal(t, http.StatusServiceUnavailable, res.status)
+	require.Equal(t, "kept", res.header.Get("X-Upstream"))
+	require.True(t, strings.HasPrefix(big, res.body))
+	for _, k := range []string{"X-Hop", "Keep-Alive"} {
+		require.Empty(t, res.header.Values(k), "hop-by-hop %s leaked", k)
+	}
+	if cl := res.header.Get("Content-Length"); cl != "" {
+		require.Equal(t, strconv.Itoa(len(res.body)), cl)
+	}
 }
