@@ -526,12 +526,14 @@ func (c headerBudget) Deadline() (time.Time, bool) {
 	return c.deadline, true
 }
 
-// copyBody copies body to w with a pooled buffer. stalled is called when no read has
-// returned data for the idle timeout (it must make the pending read fail). It returns the
-// bytes copied, the read error (other than io.EOF) and else the write error.
+// copyBody copies body to w with a pooled buffer. stalled is called when a read has waited
+// the idle timeout (it must make the pending read fail); time spent writing to w (a slow
+// client) does not count. It returns the bytes copied, the read error (other than io.EOF)
+// and else the write error.
 func (p *Proxy) copyBody(w io.Writer, body io.Reader, stalled func()) (int64, error, error) {
 	br := &bodyReader{r: body, idle: p.idle}
 	br.timer = time.AfterFunc(p.idle, stalled)
+	br.timer.Stop() // armed by each Read, for that read's wait only
 	defer br.timer.Stop()
 	bp := p.bufs.Get().(*[]byte)
 	n, err := io.CopyBuffer(w, br, *bp)
@@ -577,8 +579,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 func (b *requestBody) Close() error { return b.r.Close() }
 
 // bodyReader remembers a read error other than io.EOF, to tell a broken upstream body from
-// a failed write to the client.
-// Each read re-arms the idle timer.
+// a failed write to the client. The idle timer runs while a read waits, and only then.
 type bodyReader struct {
 	r     io.Reader
 	err   error
@@ -587,12 +588,11 @@ type bodyReader struct {
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	b.timer.Reset(b.idle)
 	n, err := b.r.Read(p)
+	b.timer.Stop()
 	if err != nil && err != io.EOF {
 		b.err = err
-	}
-	if n > 0 {
-		b.timer.Reset(b.idle)
 	}
 	return n, err
 }

@@ -3,10 +3,12 @@ package httpfallback
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -80,4 +82,36 @@ func TestProxyFailingAnswerExcerptFraming(t *testing.T) {
 	if cl := res.header.Get("Content-Length"); cl != "" {
 		require.Equal(t, strconv.Itoa(len(res.body)), cl)
 	}
+}
+
+// slowClient is a ResponseWriter whose first body write blocks for a while, as a client
+// that stops reading does (a full TCP window).
+type slowClient struct {
+	*recorder
+	stall  time.Duration
+	writes int
+}
+
+func (s *slowClient) Write(p []byte) (int, error) {
+	if s.writes++; s.writes == 1 {
+		<-time.After(s.stall) // the client is slow for this long: the fault, not a wait
+	}
+	return s.recorder.Write(p)
+}
+
+// BodyIdleTimeout bounds each wait for the upstream's body, not the time spent writing to
+// a slow client: a large streamed answer to a client that stalled past it was cut (the
+// upstream request cancelled mid-body).
+func TestProxyBodyIdleTimeoutIgnoresSlowClient(t *testing.T) {
+	big := strings.Repeat("s", 256<<10)
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, big) })
+	const idle = 50 * time.Millisecond
+	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+		c.BodyIdleTimeout = idle
+		c.Engine.Policy.MaxBodyBytes = 1 << 10 // streamed
+	})
+	w := &slowClient{recorder: newRecorder(), stall: 6 * idle}
+	h.p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/big", nil))
+	require.Equal(t, http.StatusOK, w.status)
+	require.Equal(t, len(big), w.body.Len(), "the streamed body was cut")
 }
