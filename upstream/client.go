@@ -65,7 +65,9 @@ type ClientConfig struct {
 	// (ContentLength set, the connection and the attempt's context released at once); a
 	// longer one yields the buffered prefix and then the rest of the live stream, which
 	// is not bounded by the attempt timeout. 4xx answers and failing statuses are not
-	// read ahead.
+	// read ahead this way (whatever BufferBody says, the body of a failing or retried
+	// status is read up to 64 KiB under the attempt timeout, as the client reads it
+	// itself: a body stalling past the timeout fails the attempt with ErrTimeout).
 	//
 	// 0 (the default): the attempt ends at the response headers and the whole body
 	// streams to the caller, unbounded by the timeout. Negative: refused by NewClient.
@@ -292,10 +294,21 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 		resp, err := c.rt.RoundTrip(areq)
 		var rerr error
 		full := false
-		if err == nil && c.readsAhead(resp) {
+		switch {
+		case err != nil:
+		case c.readsAhead(resp):
 			if full, rerr = readAhead(resp, c.buffer); rerr != nil {
 				resp.Body.Close() // closed, not drained: the connection is dropped
 				resp = nil
+			}
+		case c.consumes(resp):
+			// The client reads this body itself (Do's excerpt, the drain before a retry):
+			// read what it will read here, under the timeout, so that a body that stalls
+			// cannot hold Do past the attempt. A body that breaks off leaves the status.
+			var ferr error
+			if full, ferr = readAhead(resp, drainLimit); ferr != nil {
+				resp.Body.Close()
+				resp.Body, full = http.NoBody, false
 			}
 		}
 		if !stop() {
@@ -363,6 +376,14 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 func (c *Client) readsAhead(resp *http.Response) bool {
 	return c.buffer > 0 && resp.StatusCode >= 200 && resp.StatusCode < 400 &&
 		!c.failureStatus(resp.StatusCode) && resp.Body != nil && resp.Body != http.NoBody
+}
+
+// consumes reports whether the client itself reads resp's body: a failing status (the
+// StatusError excerpt) or a retried one (drained before the retry). RoundTrip hands such a
+// body back whole: the part read ahead, then the rest of the stream.
+func (c *Client) consumes(resp *http.Response) bool {
+	return (c.failureStatus(resp.StatusCode) || c.retry.retryStatus(resp.StatusCode)) &&
+		resp.Body != nil && resp.Body != http.NoBody
 }
 
 // readAhead reads up to limit bytes of resp.Body. A body that ends within limit is closed

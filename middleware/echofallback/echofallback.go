@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -78,26 +77,9 @@ func FromEngine(e *httpfallback.Engine, skipper middleware.Skipper) (*Middleware
 	return &Middleware{engine: e, skipper: skipper}, nil
 }
 
-// skipUpgrades is the default Skipper: protocol upgrades bypass the middleware.
-func skipUpgrades(c echo.Context) bool {
-	h := c.Request().Header
-	return len(h["Upgrade"]) > 0 && headerHasToken(h, "Connection", "upgrade")
-}
-
-// headerHasToken reports whether the comma-separated header name lists token (ASCII
-// case-insensitive).
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for v != "" {
-			var part string
-			part, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
+// skipUpgrades is the default Skipper: protocol upgrades (httpfallback.IsUpgrade) bypass
+// the middleware.
+func skipUpgrades(c echo.Context) bool { return httpfallback.IsUpgrade(c.Request()) }
 
 // Engine returns the engine the middleware serves through (for Purge, Stats, or mounting
 // the same engine as net/http middleware).

@@ -109,10 +109,36 @@ const defaultRoute = "*"
 
 // Handler wraps next as net/http middleware: next runs inline on the request's goroutine
 // as the route's command (see RunCommand), only when the store cannot answer.
+//
+// A protocol upgrade (IsUpgrade: WebSocket, h2c) goes straight to next, as if the
+// middleware were not mounted: it takes over the connection, which the engine's buffer
+// cannot hand over, so it is neither cached nor run as a command (a handler refused the
+// hijack would answer 500, and the route's breaker would count it).
 func (e *Engine) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if IsUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		e.serve(w, r, e.route(r), source{handler: next})
 	})
+}
+
+// IsUpgrade reports whether r asks for a protocol upgrade (RFC 9110 section 7.8): an
+// Upgrade field and "upgrade" among the Connection options (ASCII case-insensitive).
+func IsUpgrade(r *http.Request) bool {
+	h := r.Header
+	if len(h["Upgrade"]) == 0 {
+		return false
+	}
+	for _, v := range h.Values("Connection") {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // route names r's route template.

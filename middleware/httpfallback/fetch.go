@@ -91,7 +91,12 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
 	}
 	// The client's own conditionals are answered from the entry, never forwarded: the
-	// answer must be a full response that can be stored and shared.
+	// answer must be a full response that can be stored and shared. The Range an If-Range
+	// guards goes with it: alone it would be unconditional (RFC 9110 13.1.5), a 206 of a
+	// representation the client's other bytes may not come from.
+	if len(req.Header["If-Range"]) > 0 {
+		req.Header.Del("Range")
+	}
 	for _, h := range conditionalHeaders {
 		req.Header.Del(h)
 	}
@@ -293,8 +298,21 @@ func (e *Engine) failed(err error, buf *buffer) *outcome {
 		if buf != nil && buf.status == se.StatusCode && !buf.overflow {
 			o.header, o.body = buf.header, buf.body
 		} else {
-			o.header, o.body = se.Header, se.Body
+			o.header, o.body = excerptHeader(se.Header), se.Body
 		}
 	}
 	return o
+}
+
+// excerptHeader is the header of a failing answer served with the body excerpt its
+// StatusError keeps: h without the framing of the whole body (Content-Length,
+// Transfer-Encoding), which the excerpt does not match. h itself is not modified.
+func excerptHeader(h http.Header) http.Header {
+	if len(h["Content-Length"]) == 0 && len(h["Transfer-Encoding"]) == 0 {
+		return h
+	}
+	h = h.Clone()
+	delete(h, "Content-Length")
+	delete(h, "Transfer-Encoding")
+	return h
 }

@@ -89,7 +89,7 @@ type ProxyConfig struct {
 // answered 400). Hop-by-hop headers are dropped both ways. X-Forwarded-For gets the
 // client's address appended (earlier values are kept, as httputil.ReverseProxy does);
 // X-Forwarded-Host (the request's Host) and X-Forwarded-Proto are replaced, never taken
-// from the client. Request bodies are streamed, never buffered, so a request with a body
+// from the client, and the client's Forwarded (RFC 7239) is dropped. Request bodies are streamed, never buffered, so a request with a body
 // is never retried; a request without one is retried only when its method is idempotent
 // or it carries an Idempotency-Key (the upstream.Client's rule).
 //
@@ -457,6 +457,11 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		resp, err = nil, errHeaderBudget
 	}
 	if err != nil {
+		if se := (*upstream.StatusError)(nil); errors.As(err, &se) && se.Header != nil {
+			// The failing answer may be served as the last resort: hop-by-hop fields
+			// stay on this hop, as for any answer.
+			removeHopByHop(se.Header)
+		}
 		switch cause := context.Cause(octx); {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -521,12 +526,14 @@ func (c headerBudget) Deadline() (time.Time, bool) {
 	return c.deadline, true
 }
 
-// copyBody copies body to w with a pooled buffer. stalled is called when no read has
-// returned data for the idle timeout (it must make the pending read fail). It returns the
-// bytes copied, the read error (other than io.EOF) and else the write error.
+// copyBody copies body to w with a pooled buffer. stalled is called when a read has waited
+// the idle timeout (it must make the pending read fail); time spent writing to w (a slow
+// client) does not count. It returns the bytes copied, the read error (other than io.EOF)
+// and else the write error.
 func (p *Proxy) copyBody(w io.Writer, body io.Reader, stalled func()) (int64, error, error) {
 	br := &bodyReader{r: body, idle: p.idle}
 	br.timer = time.AfterFunc(p.idle, stalled)
+	br.timer.Stop() // armed by each Read, for that read's wait only
 	defer br.timer.Stop()
 	bp := p.bufs.Get().(*[]byte)
 	n, err := io.CopyBuffer(w, br, *bp)
@@ -572,8 +579,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 func (b *requestBody) Close() error { return b.r.Close() }
 
 // bodyReader remembers a read error other than io.EOF, to tell a broken upstream body from
-// a failed write to the client.
-// Each read re-arms the idle timer.
+// a failed write to the client. The idle timer runs while a read waits, and only then.
 type bodyReader struct {
 	r     io.Reader
 	err   error
@@ -582,12 +588,11 @@ type bodyReader struct {
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	b.timer.Reset(b.idle)
 	n, err := b.r.Read(p)
+	b.timer.Stop()
 	if err != nil && err != io.EOF {
 		b.err = err
-	}
-	if n > 0 {
-		b.timer.Reset(b.idle)
 	}
 	return n, err
 }

@@ -46,14 +46,21 @@ func removeHopByHop(h http.Header) {
 	}
 }
 
-// outboundHeader returns the header to send upstream for r: r's fields minus hop-by-hop ones,
-// with X-Forwarded-For (r's client address appended), X-Forwarded-Host and
-// X-Forwarded-Proto set by the proxy. Value slices of r.Header are shared, never modified.
+// outboundHeader returns the header to send upstream for r: r's fields minus hop-by-hop ones
+// and minus Forwarded, with X-Forwarded-For (r's client address appended), X-Forwarded-Host
+// and X-Forwarded-Proto set by the proxy. Value slices of r.Header are shared, never
+// modified.
+//
+// The client's Forwarded field (RFC 7239) is dropped, as httputil.ReverseProxy's Rewrite
+// mode does: its host= and proto= say what X-Forwarded-Host and X-Forwarded-Proto say,
+// which are never taken from the client, and it is not part of the cache key (it carries
+// the client's address), so an upstream building links from it would have an attacker's
+// host stored under the clean key.
 func outboundHeader(r *http.Request) http.Header {
 	named := connectionNamed(r.Header)
 	h := make(http.Header, len(r.Header)+3)
 	for k, vv := range r.Header {
-		if _, ok := named[k]; ok || isHopByHop(k) {
+		if _, ok := named[k]; ok || isHopByHop(k) || k == "Forwarded" {
 			continue
 		}
 		h[k] = vv
