@@ -184,6 +184,11 @@ func TestFaultInjection(t *testing.T) {
 
 func runFault(t *testing.T, m mountKind, f fault, p prior) {
 	opt := rigOptions{mount: m}
+	if f.harmless {
+		// Slow but intact: what is under test is that it is served and stored, not how
+		// long it takes; a loaded CI machine under -race can push it past 500 ms.
+		opt.timeout = 10 * faultTimeout
+	}
 	if p == priorDefault {
 		opt.def = &httpfallback.Default{
 			Status: http.StatusOK,
