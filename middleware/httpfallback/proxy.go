@@ -499,6 +499,8 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		// Wrapped as io.ErrUnexpectedEOF so that upstream.Reason says "invalid-response",
 		// even when the connection was reset mid-body.
 		return fmt.Errorf("httpfallback: proxy: upstream body broken after %d bytes: %w (%v)", n, io.ErrUnexpectedEOF, readErr)
+	case errors.Is(err, http.ErrBodyNotAllowed):
+		return nil // a HEAD too large to store: its headers are out, the body is not wanted
 	case err != nil:
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -52,7 +52,7 @@ func (b *buffer) Write(p []byte) (int, error) {
 	switch {
 	case b.streaming:
 		if b.headOnly {
-			return len(p), nil
+			return 0, http.ErrBodyNotAllowed
 		}
 		return b.dst.Write(p)
 	case b.overflow:
@@ -69,7 +69,10 @@ func (b *buffer) Write(p []byte) (int, error) {
 	}
 	b.startStreaming()
 	if b.headOnly {
-		return len(p), nil
+		// The client asked HEAD: its headers are out, and the rest of the body would be
+		// produced (or downloaded) only to be dropped. The source's writes fail, as
+		// net/http's do for HEAD, so that it can stop.
+		return 0, http.ErrBodyNotAllowed
 	}
 	return b.dst.Write(p)
 }
