@@ -21,6 +21,8 @@
 //	                               (Cache-Status: failsoft; fwd=method); a non-error answer to an
 //	                               unsafe method (POST, PUT, PATCH, DELETE, ...) purges the URL's
 //	                               entry. No stale, no default on failure.
+//	GET or HEAD with a body        the same (failsoft; fwd=bypass): the key cannot see the body,
+//	                               so the answer is neither stored, shared nor served from the store
 //	fresh entry                    written from the store; no command, no lock, no goroutine
 //	                               (failsoft; hit; ttl=N)
 //	stale, within                  written at once (failsoft; hit; ttl=-N; detail=stale-while-revalidate);

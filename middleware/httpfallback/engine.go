@@ -172,7 +172,13 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e.serveUnsafe(w, r, route, src)
+		e.passThrough(w, r, route, src, "method")
+		return
+	}
+	if r.ContentLength != 0 {
+		// A GET or HEAD with a body (a search API's query, say): the key cannot see the
+		// body, so its answer is neither stored, shared nor served from the store.
+		e.passThrough(w, r, route, src, "bypass")
 		return
 	}
 	ctx := r.Context()
@@ -320,18 +326,19 @@ func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Ent
 	}()
 }
 
-// serveUnsafe passes any method but GET and HEAD through its command: never cached, never
-// stale; a non-error answer to an unsafe method (not OPTIONS or TRACE) invalidates the
-// URL's stored entry.
-func (e *Engine) serveUnsafe(w http.ResponseWriter, r *http.Request, route string, src source) {
-	const cs = "failsoft; fwd=method"
+// passThrough runs the source as its command for a request the store cannot serve (any
+// method but GET and HEAD: fwd "method"; a GET or HEAD with a body: fwd "bypass"): never
+// cached, never stale; a non-error answer to an unsafe method (not OPTIONS or TRACE)
+// invalidates the URL's stored entry.
+func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route string, src source, fwd string) {
+	cs := "failsoft; fwd=" + fwd
 	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, false, cs)
 	err := e.run(r.Context(), route, src, buf, r)
 	status := buf.code()
 	if err == nil && e.isFailure(status) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
 	}
-	if err == nil && status < 400 && r.Method != http.MethodOptions && r.Method != http.MethodTrace {
+	if err == nil && status < 400 && unsafeMethod(r.Method) {
 		e.Purge(r.Context(), r) // RFC 9111 4.4: an unsafe method's success invalidates
 	}
 	if buf.streaming {
@@ -339,11 +346,21 @@ func (e *Engine) serveUnsafe(w http.ResponseWriter, r *http.Request, route strin
 	}
 	if err != nil {
 		o := e.failed(err, buf)
-		o.fwd = "method"
+		o.fwd = fwd
 		e.serveError(w, r, route, "", o, nil, false)
 		return
 	}
 	e.writeAnswer(w, r, status, buf.header, buf.body, cs+"; fwd-status="+itoa(status))
+}
+
+// unsafeMethod reports whether method is unsafe (RFC 9110 9.2.1): not GET, HEAD, OPTIONS
+// or TRACE.
+func unsafeMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
 }
 
 // bypass answers after Close: the source is called directly, nothing is stored or served
