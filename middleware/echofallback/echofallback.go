@@ -30,9 +30,10 @@ type Config struct {
 	Engine httpfallback.Config
 
 	// Skipper returns true for requests that bypass the middleware entirely (the next
-	// handler runs as if the middleware were not mounted). nil: skip only protocol
-	// upgrades (WebSocket and other "Connection: Upgrade" requests), which take over the
-	// connection and cannot be buffered.
+	// handler runs as if the middleware were not mounted). nil: skip only long-lived
+	// exchanges (httpfallback.IsStreaming): protocol upgrades (WebSocket and other
+	// "Connection: Upgrade" requests), which take over the connection, and Server-Sent
+	// Events streams (Accept: text/event-stream); neither can be buffered.
 	Skipper middleware.Skipper
 }
 
@@ -72,14 +73,14 @@ func FromEngine(e *httpfallback.Engine, skipper middleware.Skipper) (*Middleware
 		return nil, ErrNilEngine
 	}
 	if skipper == nil {
-		skipper = skipUpgrades
+		skipper = skipStreaming
 	}
 	return &Middleware{engine: e, skipper: skipper}, nil
 }
 
-// skipUpgrades is the default Skipper: protocol upgrades (httpfallback.IsUpgrade) bypass
-// the middleware.
-func skipUpgrades(c echo.Context) bool { return httpfallback.IsUpgrade(c.Request()) }
+// skipStreaming is the default Skipper: long-lived exchanges (httpfallback.IsStreaming:
+// protocol upgrades, Server-Sent Events) bypass the middleware.
+func skipStreaming(c echo.Context) bool { return httpfallback.IsStreaming(c.Request()) }
 
 // Engine returns the engine the middleware serves through (for Purge, Stats, or mounting
 // the same engine as net/http middleware).

@@ -517,6 +517,13 @@ func TestDefaultSkipperBypassesUpgrades(t *testing.T) {
 	}
 	require.Equal(t, 2, runs.get())
 	require.NotEmpty(t, f.get(t, "/ws").cacheStatus())
+
+	// A Server-Sent Events request is skipped too: never buffered, cached or timed out.
+	for range 2 {
+		r := f.get(t, "/ws", "Accept", "text/event-stream")
+		require.Empty(t, r.cacheStatus())
+	}
+	require.Equal(t, 5, runs.get())
 }
 
 // TestResponseHooksAndStateOnce: outer middlewares see one committed response with the

@@ -110,13 +110,15 @@ const defaultRoute = "*"
 // Handler wraps next as net/http middleware: next runs inline on the request's goroutine
 // as the route's command (see RunCommand), only when the store cannot answer.
 //
-// A protocol upgrade (IsUpgrade: WebSocket, h2c) goes straight to next, as if the
-// middleware were not mounted: it takes over the connection, which the engine's buffer
-// cannot hand over, so it is neither cached nor run as a command (a handler refused the
-// hijack would answer 500, and the route's breaker would count it).
+// A long-lived exchange (IsStreaming: a protocol upgrade such as WebSocket, or a
+// Server-Sent Events stream) goes straight to next, as if the middleware were not mounted:
+// an upgrade takes over the connection, which the engine's buffer cannot hand over (a
+// handler refused the hijack would answer 500, and the route's breaker would count it),
+// and an event stream must reach the client as it is written and outlives any command
+// timeout (buffered, it would end as a timeout counted against the breaker).
 func (e *Engine) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if IsUpgrade(r) {
+		if IsStreaming(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -134,6 +136,32 @@ func IsUpgrade(r *http.Request) bool {
 	for _, v := range h.Values("Connection") {
 		for part := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(part), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// IsStreaming reports whether r asks for a long-lived exchange that is neither cached nor
+// run as a command: a protocol upgrade (IsUpgrade) or a Server-Sent Events stream (an
+// Accept field listing text/event-stream, as EventSource sends).
+func IsStreaming(r *http.Request) bool {
+	return IsUpgrade(r) || acceptsEventStream(r.Header["Accept"])
+}
+
+// acceptsEventStream reports whether one of the Accept values lists text/event-stream
+// (media types are ASCII case-insensitive; parameters are ignored).
+func acceptsEventStream(accept []string) bool {
+	for _, v := range accept {
+		// ToLower does not allocate for the usual lower-case value; most values are
+		// rejected here without being split.
+		if !strings.Contains(strings.ToLower(v), "text/event-stream") {
+			continue
+		}
+		for part := range strings.SplitSeq(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
 				return true
 			}
 		}
