@@ -14,7 +14,9 @@ import (
 // hour of stale-if-error, 8 MiB bodies at most, credentialed responses not shared.
 type Policy struct {
 	// Statuses that may be stored; nil means every 2xx except 206 Partial Content (a partial
-	// body must never be served as the full one).
+	// body must never be served as the full one). A 4xx listed here is stored like any
+	// other answer (404, say, to spare the upstream repeated lookups of missing items);
+	// an engine never stores what it counts as a failure (5xx, its FailureStatuses).
 	Statuses []int
 	// FreshFor is the freshness of a response that states none; 0 means not fresh at all
 	// (always fetched, but kept for the stale windows).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,7 +218,7 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 		return e.failed(err, buf)
 	}
 	o := &outcome{status: status, header: buf.header, body: buf.body, called: true}
-	if status >= 400 {
+	if status >= 400 && !slices.Contains(e.cfg.Policy.Statuses, status) {
 		o.setVary(req)
 		return o // the caller's answer: passed through, not stored, not a failure
 	}
