@@ -89,9 +89,11 @@ type ProxyConfig struct {
 // answered 400). Hop-by-hop headers are dropped both ways. X-Forwarded-For gets the
 // client's address appended (earlier values are kept, as httputil.ReverseProxy does);
 // X-Forwarded-Host (the request's Host) and X-Forwarded-Proto are replaced, never taken
-// from the client, and the client's Forwarded (RFC 7239) is dropped. Request bodies are streamed, never buffered, so a request with a body
-// is never retried; a request without one is retried only when its method is idempotent
-// or it carries an Idempotency-Key (the upstream.Client's rule).
+// from the client, and the client's Forwarded (RFC 7239) is dropped. Request bodies are
+// streamed, never buffered, so a request with a body is never retried; a request without
+// one is retried only when its method is idempotent or it carries an Idempotency-Key (the
+// upstream.Client's rule). Long-lived exchanges (IsStreaming: WebSocket and other protocol
+// upgrades, Server-Sent Events) are not carried: they are answered 501.
 //
 // After Close, requests are still forwarded, without the cache (Cache-Status
 // "failsoft; fwd=bypass"): close the Proxy after the server has stopped.
@@ -353,6 +355,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clean, err := cleanPath(reqPath)
 	if err != nil {
 		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
+		return
+	}
+	if IsStreaming(r) {
+		// Not carried: stripped of its hop-by-hop Upgrade, a WebSocket handshake would reach
+		// the upstream as a plain GET (whose answer could be stored), and an event stream
+		// would be read ahead and cut by the attempt timeout. A clear refusal instead.
+		writeProxyProblem(w, http.StatusNotImplemented, "The proxy does not carry protocol upgrades (WebSocket) or event streams.")
 		return
 	}
 	if p.maxBody > 0 && r.ContentLength > p.maxBody {
