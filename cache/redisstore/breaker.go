@@ -59,6 +59,7 @@ type breaker struct {
 
 	mu       sync.Mutex
 	state    BreakerState
+	gen      uint64 // changes with every change of state
 	failures int
 	openedAt time.Time
 	opened   uint64 // times the breaker opened
@@ -68,45 +69,59 @@ func newBreaker(cfg BreakerConfig, now func() time.Time) *breaker {
 	return &breaker{now: now, threshold: cfg.Failures, openFor: cfg.OpenFor}
 }
 
-// allow reports whether a call may go to Redis now. A true return must be followed by
-// exactly one done call.
-func (b *breaker) allow() bool {
+// allow reports whether a call may go to Redis now, and the breaker's generation the call
+// belongs to. A true return must be followed by exactly one done call with that generation.
+func (b *breaker) allow() (uint64, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch b.state {
 	case BreakerClosed:
-		return true
+		return b.gen, true
 	case BreakerOpen:
 		if b.now().Sub(b.openedAt) < b.openFor {
-			return false
+			return 0, false
 		}
-		b.state = BreakerHalfOpen // this caller is the probe
-		return true
+		b.set(BreakerHalfOpen) // this caller is the probe
+		return b.gen, true
 	}
-	return false // half-open: the probe is in flight
+	return 0, false // half-open: the probe is in flight
 }
 
-// done records the outcome of an allowed call.
-func (b *breaker) done(o outcome) {
+// done records the outcome of a call allowed in generation gen. An outcome from another
+// generation is about a state that has passed (a call admitted before the breaker opened,
+// say, ending after it): it is ignored, so that a slow success cannot close an open breaker
+// (nor a late failure reopen a closed one) and the breaker does not flap.
+func (b *breaker) done(gen uint64, o outcome) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if gen != b.gen {
+		return
+	}
 	switch o {
 	case success:
-		b.state = BreakerClosed
 		b.failures = 0
+		if b.state != BreakerClosed {
+			b.set(BreakerClosed)
+		}
 	case failure:
 		b.failures++
 		if b.state == BreakerHalfOpen || (b.state == BreakerClosed && b.failures >= b.threshold) {
-			b.state = BreakerOpen
+			b.set(BreakerOpen)
 			b.openedAt = b.now()
 			b.opened++
 		}
 	case neutral:
 		if b.state == BreakerHalfOpen {
 			// The probe told us nothing: let the next call probe.
-			b.state = BreakerOpen
+			b.set(BreakerOpen)
 		}
 	}
+}
+
+// set moves the breaker to state, starting a new generation. b.mu is held.
+func (b *breaker) set(state BreakerState) {
+	b.state = state
+	b.gen++
 }
 
 func (b *breaker) snapshot() (BreakerState, uint64) {

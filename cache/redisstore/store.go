@@ -233,7 +233,8 @@ func (s *Store) call(ctx context.Context, f func(context.Context) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if !s.breaker.allow() {
+	gen, ok := s.breaker.allow()
+	if !ok {
 		s.rejected.Add(1)
 		return ErrBreakerOpen
 	}
@@ -243,21 +244,21 @@ func (s *Store) call(ctx context.Context, f func(context.Context) error) error {
 	var reply redis.Error
 	switch {
 	case err == nil || errors.Is(err, ErrNotFound):
-		s.breaker.done(success)
+		s.breaker.done(gen, success)
 	case errors.As(err, &reply):
 		// Redis answered, promptly, with an error reply (WRONGTYPE, OOM, LOADING, ...): the
 		// call failed, but Redis is not what the breaker guards against (slow or gone).
 		s.errs.Add(1)
-		s.breaker.done(success)
+		s.breaker.done(gen, success)
 	case ctx.Err() != nil:
 		// The caller gave up or its deadline passed: that says nothing about Redis.
-		s.breaker.done(neutral)
+		s.breaker.done(gen, neutral)
 	default:
 		s.errs.Add(1)
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 			s.timeouts.Add(1)
 		}
-		s.breaker.done(failure)
+		s.breaker.done(gen, failure)
 	}
 	return err
 }
