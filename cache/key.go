@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -14,6 +15,13 @@ import (
 type KeyOptions struct {
 	// Credentials adds a hash of Authorization and Cookie to the key (never the raw value).
 	Credentials bool
+
+	// Secret, when set, keys that hash (HMAC-SHA-256 instead of SHA-256). Set it, the same on
+	// every replica that shares a store, when keys can be seen outside the process (a
+	// Redis tier, logs, metrics): a plain hash of a low-entropy credential (a Basic
+	// password, a session cookie of few bits) can be reversed by guessing offline. It is
+	// not copied: do not change it after use.
+	Secret []byte
 
 	// Headers lists request headers whose values, when the request carries them, join the
 	// key, so that a response built from them is only ever served to requests that sent
@@ -56,7 +64,7 @@ type KeyFunc func(r *http.Request) string
 // (Key prepares them on every call unless they are already canonical, sorted and unique).
 // It returns the same keys as Key(r, o).
 func (o KeyOptions) Func() KeyFunc {
-	k := keyer{cred: o.Credentials, names: keyedNames(o.Headers)}
+	k := keyer{cred: o.Credentials, secret: o.Secret, names: keyedNames(o.Headers)}
 	k.lens = nameLengths(k.names)
 	return k.key
 }
@@ -92,13 +100,14 @@ const keyBufLen = 256
 //     strictly (every '%' too, so distinct values never share a key) and joined with '&',
 //     or '#' and 32 hex digits of a SHA-256 when that is longer than 64 bytes;
 //   - with opt.Credentials and a request carrying Authorization or Cookie: "c" and the first
-//     32 hex digits of a SHA-256 over them.
+//     32 hex digits of a SHA-256 over them (an HMAC-SHA-256 keyed with opt.Secret when set).
 //
 // The parts are separated by '|', which no part can contain. With prepared options
 // (KeyOptions.Func, or Headers already canonical, sorted and unique) Key allocates only
-// the returned string, for keys up to 256 bytes and a host without upper-case letters.
+// the returned string, for keys up to 256 bytes and a host without upper-case letters
+// (a Secret-keyed credential hash adds the HMAC's own).
 func Key(r *http.Request, opt KeyOptions) string {
-	k := keyer{cred: opt.Credentials, names: opt.Headers}
+	k := keyer{cred: opt.Credentials, secret: opt.Secret, names: opt.Headers}
 	if !namesPrepared(k.names) {
 		k.names = keyedNames(k.names)
 	}
@@ -109,9 +118,10 @@ func Key(r *http.Request, opt KeyOptions) string {
 // keyer is Key with prepared options: names canonical, sorted and unique, lens their
 // filter bits (nameBit).
 type keyer struct {
-	cred  bool
-	names []string
-	lens  uint64
+	cred   bool
+	secret []byte
+	names  []string
+	lens   uint64
 }
 
 // nameLengths returns the names' filter bits (see nameBit).
@@ -184,7 +194,7 @@ func (k keyer) key(r *http.Request) string {
 	}
 	if k.cred && hasCredentials(r) {
 		b = append(b, keySep, 'c')
-		b = appendCredentialHash(b, r)
+		b = appendCredentialHash(b, r, k.secret)
 	}
 	return string(b)
 }
@@ -361,8 +371,8 @@ func appendHeaderHash(b []byte, name string, lines []string) []byte {
 }
 
 // appendCredentialHash appends the truncated hex SHA-256 of the request's Authorization and
-// Cookie lines to b.
-func appendCredentialHash(b []byte, r *http.Request) []byte {
+// Cookie lines to b, or their HMAC-SHA-256 keyed with secret when it is set.
+func appendCredentialHash(b []byte, r *http.Request, secret []byte) []byte {
 	var in [512]byte
 	s := in[:0]
 	for _, name := range [...]string{"Authorization", "Cookie"} {
@@ -373,14 +383,25 @@ func appendCredentialHash(b []byte, r *http.Request) []byte {
 		}
 		s = append(s, '\n')
 	}
+	if len(secret) > 0 {
+		m := hmac.New(sha256.New, secret)
+		m.Write(s)
+		var sum [sha256.Size]byte
+		return appendHex(b, m.Sum(sum[:0]))
+	}
 	return appendHash(b, s)
 }
 
 // appendHash appends the first credHashLen hex digits of the SHA-256 of s.
 func appendHash(b, s []byte) []byte {
 	sum := sha256.Sum256(s)
+	return appendHex(b, sum[:])
+}
+
+// appendHex appends the first credHashLen hex digits of a SHA-256 sum.
+func appendHex(b, sum []byte) []byte {
 	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], sum[:])
+	hex.Encode(out[:], sum)
 	return append(b, out[:credHashLen]...)
 }
 

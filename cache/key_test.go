@@ -1,7 +1,10 @@
 package cache
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -91,6 +94,22 @@ func TestKeyCredentials(t *testing.T) {
 		}
 	}
 	equal(t, ka, Key(reqFor("GET", "http://example.com/a", "Authorization", secret), opt), "deterministic")
+
+	// With a Secret the hash is keyed: the same form, another value per secret, stable for
+	// one secret (replicas sharing a store agree), the same through Func.
+	sum := sha256.Sum256([]byte("Authorization\x00" + secret + "\nCookie\n"))
+	equal(t, "G|http|example.com|/a|c"+hex.EncodeToString(sum[:])[:32], ka, "unkeyed: plain SHA-256")
+	s1 := KeyOptions{Credentials: true, Secret: []byte("one")}
+	s2 := KeyOptions{Credentials: true, Secret: []byte("two")}
+	k1, k2 := Key(a, s1), Key(a, s2)
+	m := hmac.New(sha256.New, []byte("one"))
+	m.Write([]byte("Authorization\x00" + secret + "\nCookie\n"))
+	equal(t, "G|http|example.com|/a|c"+hex.EncodeToString(m.Sum(nil))[:32], k1, "HMAC-SHA-256 keyed with the secret")
+	if k1 == ka || k1 == k2 {
+		t.Fatalf("keyed hashes must differ from the plain one and between secrets: %q %q %q", ka, k1, k2)
+	}
+	equal(t, k1, s1.Func()(a), "Func and Key agree")
+	equal(t, Key(none, s1), Key(none, opt), "no credential, no suffix")
 }
 
 func TestKeyManyParamsSorted(t *testing.T) {
