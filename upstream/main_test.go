@@ -35,6 +35,7 @@ type fakeBreaker struct {
 	open      bool
 	openAfter int
 	calls     int
+	refused   int // calls that reached do while open
 	successes int
 	failures  int
 	neutral   int
@@ -43,6 +44,7 @@ type fakeBreaker struct {
 func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) error {
 	f.mu.Lock()
 	if f.open {
+		f.refused++
 		f.mu.Unlock()
 		return ErrCircuitOpen
 	}

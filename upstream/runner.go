@@ -216,6 +216,9 @@ func (r *Runner) Run(ctx context.Context, fn func(ctx context.Context) error) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := r.refuseOpen(); err != nil {
+		return err
+	}
 	if !r.tryAcquire() {
 		return fmt.Errorf("%w (command %s: %d running)", ErrOverloaded, r.s.Name, r.s.MaxConcurrent)
 	}
@@ -306,6 +309,9 @@ func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error
 	if err := ctx.Err(); err != nil {
 		return ctx, noop, err
 	}
+	if err := r.refuseOpen(); err != nil {
+		return ctx, noop, err
+	}
 	if !r.tryAcquire() {
 		return ctx, noop, fmt.Errorf("%w (command %s: %d running)", ErrOverloaded, r.s.Name, r.s.MaxConcurrent)
 	}
@@ -371,6 +377,18 @@ func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error
 		return final
 	}
 	return wctx, done, nil
+}
+
+// refuseOpen answers ErrCircuitOpen without entering hystrix while the breaker is Open
+// (its sleep window not yet passed): hystrix would refuse the call too, after starting a
+// command and two goroutines (measured: about 10 us a call, which every request of an
+// outage paid). Once the window has passed (HalfOpen) calls go to hystrix again, which
+// lets one probe through.
+func (r *Runner) refuseOpen() error {
+	if r.State() == Open {
+		return fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
+	}
+	return nil
 }
 
 // State reads the breaker without consuming the half-open probe (hystrix's IsOpen, not
