@@ -43,16 +43,21 @@ type KeyOptions struct {
 // X-Forwarded-Port, X-Forwarded-Prefix, X-Host, X-Original-Url, X-Rewrite-Url,
 // X-Http-Method-Override, X-Http-Method, X-Method-Override.
 //
-// Deliberately not in it: X-Forwarded-For, X-Real-Ip and Forwarded, which carry the
-// client's address, so keying them would give every client its own key behind a proxy.
-// A handler whose answer depends on them should not mark it shareable (Cache-Control:
-// private), or the application keys them with its own KeyFunc.
+// Forwarded (RFC 7239), which frameworks read for the host and scheme too (gorilla's
+// ProxyHeaders, Spring, Quarkus), is keyed by its host= and proto= parameters only (see
+// Key): its for= and by= carry addresses.
+//
+// Deliberately not in it: X-Forwarded-For and X-Real-Ip, which carry the client's
+// address, so keying them would give every client its own key behind a proxy. A handler
+// whose answer depends on them should not mark it shareable (Cache-Control: private), or
+// the application keys them with its own KeyFunc.
 func DefaultKeyedHeaders() []string {
 	return []string{
 		"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Protocol", "X-Forwarded-Scheme",
 		"X-Forwarded-Ssl", "X-Url-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
 		"X-Host", "X-Original-Url", "X-Rewrite-Url",
 		"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+		"Forwarded",
 	}
 }
 
@@ -98,7 +103,11 @@ const keyBufLen = 256
 //   - with opt.Headers and a request carrying any of them: "h", then for each one carried
 //     (sorted by canonical name) its canonical name, '=' and its lines, each escaped
 //     strictly (every '%' too, so distinct values never share a key) and joined with '&',
-//     or '#' and 32 hex digits of a SHA-256 when that is longer than 64 bytes;
+//     or '#' and 32 hex digits of a SHA-256 when that is longer than 64 bytes. Forwarded
+//     is keyed by the host= and proto= parameters of its elements only (names matched
+//     case-insensitively, values unquoted and lower-cased, "host=h;proto=p" per element
+//     that has either, elements joined with ','), so that the addresses in its for= and
+//     by= do not split the key; a Forwarded with neither is not keyed;
 //   - with opt.Credentials and a request carrying Authorization or Cookie: "c" and the first
 //     32 hex digits of a SHA-256 over them (an HMAC-SHA-256 keyed with opt.Secret when set).
 //
@@ -336,6 +345,9 @@ func (k keyer) appendHeaders(b []byte, h http.Header) []byte {
 // appendHeaderPart appends a keyed header's part when it has lines, preceded by "|h" when
 // it is the first (marked false); it returns whether "|h" has been written.
 func appendHeaderPart(b []byte, marked bool, name string, lines []string) ([]byte, bool) {
+	if name == "Forwarded" && len(lines) > 0 {
+		lines = forwardedHostProto(lines)
+	}
 	if len(lines) == 0 {
 		return b, marked
 	}
@@ -356,6 +368,58 @@ func appendHeaderPart(b []byte, marked bool, name string, lines []string) ([]byt
 		b = appendHeaderHash(b[:start], name, lines)
 	}
 	return b, true
+}
+
+// forwardedHostProto returns what a key takes of Forwarded's lines: one line holding, for
+// each element with a host= or proto= parameter, "host=h;proto=p" (either may be empty),
+// elements joined with ','; nil when no element has either.
+func forwardedHostProto(lines []string) []string {
+	var b []byte
+	for _, line := range lines {
+		for elem := range strings.SplitSeq(line, ",") {
+			var host, proto string
+			for pair := range strings.SplitSeq(elem, ";") {
+				name, value, _ := strings.Cut(pair, "=")
+				switch name = strings.TrimSpace(name); {
+				case strings.EqualFold(name, "host"):
+					host = forwardedValue(value)
+				case strings.EqualFold(name, "proto"):
+					proto = forwardedValue(value)
+				}
+			}
+			if host == "" && proto == "" {
+				continue
+			}
+			if b != nil {
+				b = append(b, ',')
+			}
+			b = append(b, "host="...)
+			b = append(b, host...)
+			b = append(b, ";proto="...)
+			b = append(b, proto...)
+		}
+	}
+	if b == nil {
+		return nil
+	}
+	return []string{string(b)}
+}
+
+// forwardedValue is a Forwarded parameter's value unquoted (RFC 7230 quoted-string) and
+// lower-cased (hosts and schemes are case-insensitive).
+func forwardedValue(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		var b strings.Builder
+		for i := 1; i < len(v)-1; i++ {
+			if v[i] == '\\' && i+1 < len(v)-1 {
+				i++
+			}
+			b.WriteByte(v[i])
+		}
+		v = b.String()
+	}
+	return strings.ToLower(v)
 }
 
 // appendHeaderHash appends '#' and the truncated hex SHA-256 of a header's lines.

@@ -364,3 +364,34 @@ func TestKeyManyHeaders(t *testing.T) {
 		equal(t, want, KeyOptions{Headers: names}.Func()(r), carried)
 	}
 }
+
+// Forwarded is keyed by its host= and proto= parameters only: the addresses in for= and
+// by= never split the key, while a host or scheme a framework could build links from does.
+func TestKeyForwardedHostProto(t *testing.T) {
+	opt := KeyOptions{Headers: DefaultKeyedHeaders()}
+	key := func(fwd ...string) string {
+		hdr := make([]string, 0, 2*len(fwd))
+		for _, f := range fwd {
+			hdr = append(hdr, "Forwarded", f)
+		}
+		return Key(reqFor("GET", "http://example.com/a", hdr...), opt)
+	}
+	plain := key()
+	equal(t, plain, key("for=192.0.2.1"), "addresses only: not keyed")
+	equal(t, plain, key(`for="[2001:db8::1]:4711";by=203.0.113.7`), "addresses only: not keyed")
+
+	evil := key("for=192.0.2.1;host=evil.example")
+	if evil == plain {
+		t.Fatal("a Forwarded host must be keyed")
+	}
+	equal(t, "G|http|example.com|/a|h|Forwarded=host=evil.example;proto=", evil, "key form")
+	equal(t, evil, key("for=198.51.100.9; Host=\"EVIL.example\""), "another client, name case, quotes, value case")
+	if key("proto=https") == plain || key("proto=https") == key("proto=http") {
+		t.Fatal("a Forwarded proto must be keyed")
+	}
+	equal(t, key("host=a, host=b"), key("host=a", "host=b"), "elements across lines")
+	if key("host=a, host=b") == key("host=b, host=a") {
+		t.Fatal("element order is kept: frameworks read the first or the last")
+	}
+	equal(t, key(`host="a\"b"`), key(`host=a"b`), "quoted-pair unescaped")
+}

@@ -82,7 +82,8 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("X-HTTP-Method-Override"); o != "" {
 			method = o
 		}
-		_, _ = fmt.Fprintf(w, "host=%s xfh=%s path=%s method=%s", r.Host, r.Header.Get("X-Forwarded-Host"), path, method)
+		_, _ = fmt.Fprintf(w, "host=%s xfh=%s fwd=%s path=%s method=%s", r.Host, r.Header.Get("X-Forwarded-Host"),
+			r.Header.Get("Forwarded"), path, method)
 	}
 }
 
@@ -239,6 +240,7 @@ func TestUnkeyedHeadersCannotPoison(t *testing.T) {
 	}{
 		{"X-Forwarded-Host", http.Header{"X-Forwarded-Host": {"evil.example"}}},
 		{"X-Original-URL", http.Header{"X-Original-URL": {"/admin-evil"}}},
+		{"Forwarded", http.Header{"Forwarded": {"for=192.0.2.1;host=evil.example;proto=https"}}},
 		{"X-HTTP-Method-Override", http.Header{"X-HTTP-Method-Override": {"DELETE-evil"}}},
 		{"Host-case", http.Header{"Host": {"VICTIM.example"}}},
 		{"Host-port", http.Header{"Host": {"victim.example:1337"}}},
