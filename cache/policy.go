@@ -14,9 +14,12 @@ import (
 // hour of stale-if-error, 8 MiB bodies at most, credentialed responses not shared.
 type Policy struct {
 	// Statuses that may be stored; nil means every 2xx except 206 Partial Content (a partial
-	// body must never be served as the full one). A 4xx listed here is stored like any
-	// other answer (404, say, to spare the upstream repeated lookups of missing items);
-	// an engine never stores what it counts as a failure (5xx, its FailureStatuses).
+	// body must never be served as the full one). A list replaces that default: to add
+	// 404, list the 2xx to keep storing too ([]int{200, 203, 204, 404}). A 4xx listed here
+	// is stored like any other answer (404, say, to spare the upstream repeated lookups of
+	// missing items): it replaces the URL's last good answer, and is what stale-if-error
+	// serves when the upstream fails next. An engine never stores what it counts as a
+	// failure (5xx, its FailureStatuses).
 	Statuses []int
 	// FreshFor is the freshness of a response that states none; 0 means not fresh at all
 	// (always fetched, but kept for the stale windows).

@@ -304,11 +304,12 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 		case c.consumes(resp):
 			// The client reads this body itself (Do's excerpt, the drain before a retry):
 			// read what it will read here, under the timeout, so that a body that stalls
-			// cannot hold Do past the attempt. A body that breaks off leaves the status.
+			// cannot hold Do past the attempt. A body that breaks off leaves the status;
+			// the connection is dropped, and the body yields what arrived and then the
+			// error (never an empty or shorter body passed off as whole).
 			var ferr error
 			if full, ferr = readAhead(resp, drainLimit); ferr != nil {
 				resp.Body.Close()
-				resp.Body, full = http.NoBody, false
 			}
 		}
 		if !stop() {
@@ -389,8 +390,9 @@ func (c *Client) consumes(resp *http.Response) bool {
 // readAhead reads up to limit bytes of resp.Body. A body that ends within limit is closed
 // (its connection goes back to the pool) and replaced by a reader over the bytes, with
 // ContentLength set: full is true. A longer body is replaced by a reader that yields the
-// bytes read and then the rest of the stream. On a read error resp is left to the caller
-// (its body unclosed).
+// bytes read and then the rest of the stream. On a read error the body is replaced by one
+// that yields the bytes read and then that error, and is left to the caller to close (it
+// closes the original body).
 func readAhead(resp *http.Response, limit int64) (full bool, err error) {
 	// one byte beyond the limit tells a body of exactly limit bytes from a longer one
 	want := limit + 1
@@ -416,6 +418,7 @@ func readAhead(resp *http.Response, limit int64) (full bool, err error) {
 			return true, nil
 		}
 		if rerr != nil {
+			resp.Body = &prefixBody{r: io.MultiReader(bytes.NewReader(buf), errReader{rerr}), rc: resp.Body}
 			return false, rerr
 		}
 	}
@@ -431,6 +434,11 @@ type prefixBody struct {
 
 func (b *prefixBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 func (b *prefixBody) Close() error               { return b.rc.Close() }
+
+// errReader fails every read with err: a body's end that broke off.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // attemptBody cancels its attempt's context once the body is closed or fully read.
 type attemptBody struct {

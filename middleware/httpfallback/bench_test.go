@@ -169,3 +169,31 @@ func BenchmarkFreshHitOverLoopback(b *testing.B) {
 	b.Run("bare", func(b *testing.B) { benchLoopback(b, bareHandler(), "/items/42") })
 	b.Run("hit", func(b *testing.B) { benchLoopback(b, hitHandler(b), "/items/42") })
 }
+
+// BenchmarkIsStreaming measures the check Engine.Handler (and Echo's default Skipper)
+// makes on every request, fresh hits included, for typical Accept values:
+//
+//	go test -run '^$' -bench IsStreaming -benchmem ./middleware/httpfallback/
+func BenchmarkIsStreaming(b *testing.B) {
+	for _, c := range []struct{ name, accept string }{
+		{"none", ""},
+		{"json", "application/json"},
+		{"upper", "Application/JSON"},
+		{"browser", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"},
+		{"event-stream", "text/event-stream"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r, _ := http.NewRequest(http.MethodGet, "http://bench.test/", nil)
+			if c.accept != "" {
+				r.Header.Set("Accept", c.accept)
+			}
+			want := c.name == "event-stream"
+			b.ReportAllocs()
+			for b.Loop() {
+				if IsStreaming(r) != want {
+					b.Fatal("wrong answer")
+				}
+			}
+		})
+	}
+}

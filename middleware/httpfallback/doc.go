@@ -23,6 +23,8 @@
 //	                               entry. No stale, no default on failure.
 //	GET or HEAD with a body        the same (failsoft; fwd=bypass): the key cannot see the body,
 //	                               so the answer is neither stored, shared nor served from the store
+//	                               (a body of unknown length, as HTTP/3 reports on every GET, is
+//	                               read once: empty, the request is an ordinary GET)
 //	fresh entry                    written from the store; no command, no lock, no goroutine
 //	                               (failsoft; hit; ttl=N)
 //	stale, within                  written at once (failsoft; hit; ttl=-N; detail=stale-while-revalidate);

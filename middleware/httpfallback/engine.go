@@ -1,9 +1,11 @@
 package httpfallback
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -154,9 +156,9 @@ func IsStreaming(r *http.Request) bool {
 // (media types are ASCII case-insensitive; parameters are ignored).
 func acceptsEventStream(accept []string) bool {
 	for _, v := range accept {
-		// ToLower does not allocate for the usual lower-case value; most values are
-		// rejected here without being split.
-		if !strings.Contains(strings.ToLower(v), "text/event-stream") {
+		// It runs on every request, fresh hits included: most values are rejected here,
+		// without allocating or splitting them.
+		if !mentionsEventStream(v) {
 			continue
 		}
 		for part := range strings.SplitSeq(v, ",") {
@@ -167,6 +169,24 @@ func acceptsEventStream(accept []string) bool {
 		}
 	}
 	return false
+}
+
+// mentionsEventStream reports whether v holds "text/event-stream" in any ASCII case. It
+// looks only around each '-' (found by the fast IndexByte): a browser's long Accept value
+// is rejected in a few nanoseconds, where lowering it and searching it cost ~200 ns.
+func mentionsEventStream(v string) bool {
+	const mt, dash = "text/event-stream", len("text/event")
+	for i := 0; ; {
+		j := strings.IndexByte(v[i:], '-')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i >= dash && i-dash+len(mt) <= len(v) && strings.EqualFold(v[i-dash:i-dash+len(mt)], mt) {
+			return true
+		}
+		i++
+	}
 }
 
 // route names r's route template.
@@ -204,10 +224,13 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		return
 	}
 	if r.ContentLength != 0 {
-		// A GET or HEAD with a body (a search API's query, say): the key cannot see the
-		// body, so its answer is neither stored, shared nor served from the store.
-		e.passThrough(w, r, route, src, "bypass")
-		return
+		var hasBody bool
+		if r, hasBody = probeBody(r); hasBody {
+			// A GET or HEAD with a body (a search API's query, say): the key cannot see
+			// the body, so its answer is neither stored, shared nor served from the store.
+			e.passThrough(w, r, route, src, "bypass")
+			return
+		}
 	}
 	ctx := r.Context()
 	now := e.cfg.Now()
@@ -380,6 +403,45 @@ func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route strin
 	}
 	e.writeAnswer(w, r, status, buf.header, buf.body, cs+"; fwd-status="+itoa(status))
 }
+
+// probeBody reports whether r, a GET or HEAD with a ContentLength other than 0, carries a
+// body. A known length does; an unknown one (-1) is what a net/http server reports for a
+// chunked HTTP/1.1 body and for an HTTP/2 stream its client left open after the headers,
+// and what quic-go's HTTP/3 server reports for every request without Content-Length,
+// plain GETs included: one read of the body tells. An empty body is replaced by
+// http.NoBody (with ContentLength 0) on a shallow copy of r, which is returned; a body that
+// has bytes, or whose read failed, is given back whole on the copy (the byte read, then
+// the rest; or the error). The read waits as any read of the request body does (the
+// server's read timeouts bound it).
+func probeBody(r *http.Request) (*http.Request, bool) {
+	if r.ContentLength > 0 || r.Body == nil || r.Body == http.NoBody {
+		return r, r.ContentLength > 0
+	}
+	var one [1]byte
+	n, err := io.ReadFull(r.Body, one[:])
+	c := r.WithContext(r.Context())
+	switch {
+	case err == io.EOF:
+		c.Body, c.ContentLength = http.NoBody, 0
+		return c, false
+	case err != nil:
+		c.Body = readCloser{Reader: errReader{err}, Closer: r.Body}
+	default:
+		c.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(one[:n]), r.Body), Closer: r.Body}
+	}
+	return c, true
+}
+
+// readCloser is a request body read through Reader and closed through Closer.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // unsafeMethod reports whether method is unsafe (RFC 9110 9.2.1): not GET, HEAD, OPTIONS
 // or TRACE.

@@ -45,9 +45,9 @@ type outcome struct {
 // outcome. Only what any user may see is shared: an answer the policy accepted as an entry
 // (storable: not private, no Set-Cookie, no credentials unless public, not partial), or a
 // failure of a request that carried no credentials (its own error page could be personal);
-// and only for the same variant. Anything else — a 4xx, a redirect, an answer refused by
-// the policy, a failing answer that sets a cookie or says private — is not shared: the
-// waiter fetches for itself, as NGINX's cache lock does.
+// and only for the same variant. Anything else — a 4xx the policy does not store, a
+// redirect, an answer refused by the policy, a failing answer that sets a cookie or says
+// private — is not shared: the waiter fetches for itself, as NGINX's cache lock does.
 func (o *outcome) sharable(r *http.Request) bool {
 	if o.streamed || o.tooLarge || o.varyStar || o.personal {
 		return false

@@ -1,8 +1,11 @@
 package httpfallback
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -69,4 +72,57 @@ func TestProxyGetWithBodyPassesThrough(t *testing.T) {
 		assert.Equal(t, "failsoft; fwd=bypass; fwd-status=200", resp.Header.Get("Cache-Status"))
 	}
 	assert.EqualValues(t, 2, up.hits.Load())
+}
+
+// A body of unknown length (ContentLength -1) is what a net/http server reports for a
+// chunked HTTP/1.1 body or an HTTP/2 stream left open after its headers, and what quic-go's
+// HTTP/3 server reports for every request without Content-Length, plain GETs included.
+// Such a GET whose body turns out empty is an ordinary GET: stored and answered from the
+// store (it used to pass through, so that over HTTP/3 nothing was ever cached or served
+// stale). One with bytes still passes through, its whole body reaching the source.
+func TestGetWithBodyOfUnknownLength(t *testing.T) {
+	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "answer to "+string(b))
+	})
+	serve := func(path, body string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.ContentLength, req.Body = -1, io.NopCloser(strings.NewReader(body)) // as HTTP/3 gives it
+		rec := httptest.NewRecorder()
+		hs.srv.Config.Handler.ServeHTTP(rec, req)
+		return rec
+	}
+	first := serve("/h3", "")
+	assert.Contains(t, first.Header().Get("Cache-Status"), "stored")
+	second := serve("/h3", "")
+	assert.Equal(t, "failsoft; hit; ttl=60", second.Header().Get("Cache-Status"))
+	assert.Equal(t, "answer to ", second.Body.String())
+	assert.EqualValues(t, 1, hs.calls.Load())
+
+	for _, q := range []string{"q=1", "q=2"} {
+		rec := serve("/h3", q)
+		assert.Equal(t, "answer to "+q, rec.Body.String(), "the whole body reaches the source")
+		assert.Equal(t, "failsoft; fwd=bypass; fwd-status=200", rec.Header().Get("Cache-Status"))
+	}
+	assert.EqualValues(t, 3, hs.calls.Load())
+
+	// A chunked HTTP/1.1 GET with an empty body, over the wire.
+	chunked := func() *http.Response {
+		t.Helper()
+		conn, err := net.Dial("tcp", hs.srv.Listener.Addr().String())
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = io.WriteString(conn, "GET /chunked HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, resp.Body.Close())
+		return resp
+	}
+	assert.Contains(t, chunked().Header.Get("Cache-Status"), "stored")
+	assert.Equal(t, "failsoft; hit; ttl=60", chunked().Header.Get("Cache-Status"))
+	assert.EqualValues(t, 4, hs.calls.Load())
 }

@@ -92,8 +92,10 @@ type ProxyConfig struct {
 // from the client, and the client's Forwarded (RFC 7239) is dropped. Request bodies are
 // streamed, never buffered, so a request with a body is never retried; a request without
 // one is retried only when its method is idempotent or it carries an Idempotency-Key (the
-// upstream.Client's rule). Long-lived exchanges (IsStreaming: WebSocket and other protocol
-// upgrades, Server-Sent Events) are not carried: they are answered 501.
+// upstream.Client's rule). Long-lived exchanges (WebSocket and other protocol upgrades, a
+// GET or HEAD whose Accept lists text/event-stream) are not carried: they are answered 501.
+// Another method accepting an event stream is forwarded: an answer streaming longer than
+// the attempt timeout is cut.
 //
 // After Close, requests are still forwarded, without the cache (Cache-Status
 // "failsoft; fwd=bypass"): close the Proxy after the server has stopped.
@@ -357,10 +359,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
 		return
 	}
-	if IsStreaming(r) {
+	if IsUpgrade(r) || (IsStreaming(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead)) {
 		// Not carried: stripped of its hop-by-hop Upgrade, a WebSocket handshake would reach
 		// the upstream as a plain GET (whose answer could be stored), and an event stream
-		// would be read ahead and cut by the attempt timeout. A clear refusal instead.
+		// would be read ahead and cut by the attempt timeout. A clear refusal instead. An
+		// event stream is what a GET listing text/event-stream asks for (EventSource); any
+		// other method that lists it among the types it accepts (an MCP client's POST
+		// sends "application/json, text/event-stream") is forwarded as it always was.
 		writeProxyProblem(w, http.StatusNotImplemented, "The proxy does not carry protocol upgrades (WebSocket) or event streams.")
 		return
 	}

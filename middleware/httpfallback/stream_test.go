@@ -25,6 +25,11 @@ func TestIsStreaming(t *testing.T) {
 		{[]string{"Accept", "text/html,application/xhtml+xml,*/*;q=0.8"}, false},
 		{[]string{"Accept", "text/event-streams"}, false},
 		{[]string{"Accept", "application/x-text/event-stream"}, false},
+		{[]string{"Accept", "TEXT/EVENT-STREAM"}, true},
+		{[]string{"Accept", "application/signed-exchange;v=b3, x-a-b/c-d-e, text/event-stream"}, true},
+		{[]string{"Accept", "-text/event-stream-"}, false},
+		{[]string{"Accept", "text/event-"}, false},
+		{[]string{"Accept", "-"}, false},
 		{nil, false},
 	} {
 		r, err := http.NewRequest(http.MethodGet, "http://example.test/", nil)
