@@ -129,8 +129,13 @@ func (e *Engine) Handler(next http.Handler) http.Handler {
 }
 
 // IsUpgrade reports whether r asks for a protocol upgrade (RFC 9110 section 7.8): an
-// Upgrade field and "upgrade" among the Connection options (ASCII case-insensitive).
+// Upgrade field and "upgrade" among the Connection options (ASCII case-insensitive); or
+// whether it is a CONNECT, which opens a tunnel (and carries WebSocket over HTTP/2 and
+// HTTP/3, RFC 8441 and 9220, where there is no Upgrade field).
 func IsUpgrade(r *http.Request) bool {
+	if r.Method == http.MethodConnect {
+		return true
+	}
 	h := r.Header
 	if len(h["Upgrade"]) == 0 {
 		return false

@@ -39,6 +39,13 @@ func TestIsStreaming(t *testing.T) {
 		}
 		assert.Equal(t, c.want, IsStreaming(r), "%q", c.hdr)
 	}
+	// A CONNECT is a tunnel (WebSocket over HTTP/2 and HTTP/3 comes as one, RFC 8441/9220,
+	// with no Upgrade field).
+	r, err := http.NewRequest(http.MethodConnect, "http://example.test/chat", nil)
+	require.NoError(t, err)
+	r.Header.Set(":protocol", "websocket")
+	assert.True(t, IsUpgrade(r))
+	assert.True(t, IsStreaming(r))
 }
 
 // A Server-Sent Events stream through the net/http middleware reaches the client as the
