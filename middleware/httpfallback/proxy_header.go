@@ -53,9 +53,8 @@ func removeHopByHop(h http.Header) {
 //
 // The client's Forwarded field (RFC 7239) is dropped, as httputil.ReverseProxy's Rewrite
 // mode does: its host= and proto= say what X-Forwarded-Host and X-Forwarded-Proto say,
-// which are never taken from the client, and it is not part of the cache key (it carries
-// the client's address), so an upstream building links from it would have an attacker's
-// host stored under the clean key.
+// which are never taken from the client. (The default key takes its host= and proto= too,
+// so even an upstream that saw it could not fill the clean key with an attacker's host.)
 func outboundHeader(r *http.Request) http.Header {
 	named := connectionNamed(r.Header)
 	h := make(http.Header, len(r.Header)+3)
