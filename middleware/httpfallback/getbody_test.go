@@ -2,12 +2,14 @@ package httpfallback
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -125,4 +127,24 @@ func TestGetWithBodyOfUnknownLength(t *testing.T) {
 	assert.Contains(t, chunked().Header.Get("Cache-Status"), "stored")
 	assert.Equal(t, "failsoft; hit; ttl=60", chunked().Header.Get("Cache-Status"))
 	assert.EqualValues(t, 4, hs.calls.Load())
+}
+
+// A GET whose body of unknown length fails on its first read (the client went away
+// mid-body) is not taken for a bodiless GET: it passes through, and the source reads the
+// same error; nothing is stored.
+func TestGetWithBodyThatFailsToRead(t *testing.T) {
+	broken := errors.New("client went away")
+	var seen error
+	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
+		_, seen = io.ReadAll(r.Body)
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "answer")
+	})
+	req := httptest.NewRequest(http.MethodGet, "/broken", nil)
+	req.ContentLength, req.Body = -1, io.NopCloser(iotest.ErrReader(broken))
+	rec := httptest.NewRecorder()
+	hs.srv.Config.Handler.ServeHTTP(rec, req)
+	assert.ErrorIs(t, seen, broken, "the source reads the body's own error")
+	assert.Equal(t, "failsoft; fwd=bypass; fwd-status=200", rec.Header().Get("Cache-Status"))
+	assert.Zero(t, hs.eng.Stats().Stored)
 }
