@@ -150,7 +150,8 @@ func newFailsoft(cfg Config, upstreamURL, name string) (peer, error) {
 			Name:     name,
 			MaxBytes: 16 << 20,
 			// Timeout 0: the wait for the response headers is bounded by the client's
-			// per-attempt timeout times its attempts (the documented default).
+			// per-attempt timeout times its attempts, plus its backoffs and a tenth of an
+			// attempt (the documented default).
 			Command: upstream.Settings{
 				MaxConcurrent:          100,
 				RequestVolumeThreshold: cfg.BreakerVolume,

@@ -58,8 +58,8 @@
 // original response: they reach the client with every answer and are never stored, while
 // what the chain inside sets is part of the stored answer.
 //
-// Requests the Skipper selects (by default protocol upgrades such as WebSocket and
-// Server-Sent Events streams, which cannot be buffered) bypass the middleware. To share one engine between Echo routes, net/http
-// handlers and the reverse proxy, create it with httpfallback.New and wrap it with
-// FromEngine.
+// Requests the Skipper selects (by default httpfallback.IsStreaming: protocol upgrades such
+// as WebSocket, CONNECT tunnels and Server-Sent Events streams, which cannot be buffered)
+// bypass the middleware. To share one engine between Echo routes, net/http handlers and the
+// reverse proxy, create it with httpfallback.New and wrap it with FromEngine.
 package echofallback

@@ -32,8 +32,8 @@ type Config struct {
 	// Skipper returns true for requests that bypass the middleware entirely (the next
 	// handler runs as if the middleware were not mounted). nil: skip only long-lived
 	// exchanges (httpfallback.IsStreaming): protocol upgrades (WebSocket and other
-	// "Connection: Upgrade" requests), which take over the connection, and Server-Sent
-	// Events streams (Accept: text/event-stream); neither can be buffered.
+	// "Connection: Upgrade" requests) and CONNECT tunnels, which take over the connection,
+	// and Server-Sent Events streams (Accept: text/event-stream); none can be buffered.
 	Skipper middleware.Skipper
 }
 

@@ -15,16 +15,20 @@
 //
 // # The request's path
 //
-// One function, Engine.Serve (engine.go), holds the whole path:
+// One function, serve in engine.go, behind Engine.Handler and Engine.Serve, holds the whole
+// path, in this order (Handler first passes a long-lived exchange, IsStreaming, straight to
+// the wrapped handler, which the engine then never sees):
 //
+//	after Close                    the source is called directly and its answer written through
+//	                               (failsoft; fwd=bypass), without the store
 //	other methods (not GET/HEAD)   the source runs as its command; the answer is written through
-//	                               (Cache-Status: failsoft; fwd=method); a non-error answer to an
+//	                               (failsoft; fwd=method; fwd-status=N); a non-error answer to an
 //	                               unsafe method (POST, PUT, PATCH, DELETE, ...) purges the URL's
 //	                               entry. No stale, no default on failure.
-//	GET or HEAD with a body        the same (failsoft; fwd=bypass): the key cannot see the body,
-//	                               so the answer is neither stored, shared nor served from the store
-//	                               (a body of unknown length, as HTTP/3 reports on every GET, is
-//	                               read once: empty, the request is an ordinary GET)
+//	GET or HEAD with a body        the same (failsoft; fwd=bypass; fwd-status=N): the key cannot
+//	                               see the body, so the answer is neither stored, shared nor served
+//	                               from the store (a body of unknown length, as HTTP/3 reports on
+//	                               every GET, is read once: empty, the request is an ordinary GET)
 //	fresh entry                    written from the store; no command, no lock, no goroutine
 //	                               (failsoft; hit; ttl=N)
 //	stale, within                  written at once (failsoft; hit; ttl=-N; detail=stale-while-revalidate);
@@ -38,7 +42,8 @@
 //   - good and storable: stored and written (failsoft; fwd=uri-miss; fwd-status=200; stored);
 //     fwd=stale when a stale entry existed; not storable: written without "stored", the
 //     reason in detail;
-//   - 4xx: the caller's answer, passed through, neither stored nor counted as a failure;
+//   - 4xx: the caller's answer, passed through, neither stored nor counted as a failure
+//     (unless Config.FailureStatuses lists it: a failure; or Policy.Statuses does: stored);
 //   - 304 to the engine's own conditional (If-None-Match / If-Modified-Since from the stale
 //     entry's validators): the entry is refreshed (RFC 9111 4.3.4), stored and written;
 //   - failure (an error from the source, a 5xx or one of Config.FailureStatuses, a panic, a
@@ -141,7 +146,8 @@
 //
 // Config.OnEvent receives hit, miss, stored, stale (with the reason), default, error,
 // refresh and breaker state change events; Config.Logger gets Debug lines for hits and
-// misses, Warn for failures answered stale or by a default, Error for error responses.
+// misses, Info for background refreshes and breaker changes, Warn for failures answered
+// stale or by a default, Error for error responses.
 // Logs carry the route, method and path, never the query string or header values (which
 // may hold credentials). Engine.Stats is a snapshot of atomic counters.
 package httpfallback
