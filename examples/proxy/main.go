@@ -83,12 +83,15 @@ func newProxy(o options, log *slog.Logger) (*httpfallback.Proxy, error) {
 			Name:     o.name,
 			MaxBytes: o.cacheBytes,
 			Policy:   cache.Policy{FreshFor: o.fresh, StaleIfError: stale},
-			Command:  upstream.Settings{Timeout: o.timeout},
 			Logger:   log,
+			// Command.Timeout left 0: the engine's budget for a fetch defaults to the
+			// client's whole one (every attempt and backoff). Set here, it would be the
+			// attempt's too, leaving no time for a retry after a timed-out attempt.
 		},
 		Client: upstream.ClientConfig{
-			Retry:  upstream.RetryPolicy{MaxAttempts: o.retries + 1},
-			Logger: log,
+			Command: upstream.Settings{Timeout: o.timeout}, // per attempt
+			Retry:   upstream.RetryPolicy{MaxAttempts: o.retries + 1},
+			Logger:  log,
 		},
 	})
 }

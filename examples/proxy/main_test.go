@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -124,4 +125,38 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Contains(t, logs.String(), "hits=1")
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// -timeout is per attempt and -retries retries after it: an attempt that hangs past the
+// timeout is followed by a second one, which answers. (With the flag as the engine's budget
+// the whole budget was one attempt, and the client got 504.)
+func TestTimedOutAttemptIsRetried(t *testing.T) {
+	var calls sync.Mutex
+	n := 0
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Lock()
+		n++
+		first := n == 1
+		calls.Unlock()
+		if first {
+			<-r.Context().Done() // hangs until the attempt's timeout cancels it
+			return
+		}
+		_, _ = io.WriteString(w, "second attempt")
+	}))
+	defer up.Close()
+	o, err := parseFlags([]string{"-upstream", up.URL, "-timeout", "100ms", "-retries", "1",
+		"-name", "proxy-example/" + t.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)})
+	require.NoError(t, err)
+	p, err := newProxy(o, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, p.Close()) }()
+
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/item", nil))
+	require.Equal(t, http.StatusOK, rec.Code, "Cache-Status %q", rec.Header().Get("Cache-Status"))
+	require.Equal(t, "second attempt", rec.Body.String())
+	calls.Lock()
+	defer calls.Unlock()
+	require.Equal(t, 2, n)
 }
