@@ -420,13 +420,11 @@ func (p *Proxy) routeOf(r *http.Request, clean string) (string, *Engine) {
 func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	target, err := joinPath(p.basePath, r.URL.EscapedPath())
 	if err != nil {
-		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
-		return nil
+		return &refusal{http.StatusBadRequest, "The request path cannot be forwarded safely."}
 	}
 	u := &url.URL{Scheme: p.base.Scheme, Host: p.base.Host, RawQuery: r.URL.RawQuery}
 	if u.Path, err = url.PathUnescape(target); err != nil {
-		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
-		return nil
+		return &refusal{http.StatusBadRequest, "The request path cannot be forwarded safely."}
 	}
 	u.RawPath = target
 
@@ -482,11 +480,9 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		case errors.Is(cause, errHeaderBudget):
 			return fmt.Errorf("%w: %w", upstream.ErrTimeout, errHeaderBudget)
 		case errors.Is(cause, errRequestTooLarge):
-			writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
-			return nil
+			return &refusal{http.StatusRequestEntityTooLarge, "The request body is larger than " + strconv.FormatInt(p.maxBody, 10) + " bytes."}
 		case errors.Is(cause, errRequestBody):
-			writeProxyProblem(w, http.StatusBadRequest, "The request body could not be read.")
-			return nil
+			return &refusal{http.StatusBadRequest, "The request body could not be read."}
 		}
 		return err
 	}
@@ -611,6 +607,18 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.err = err
 	}
 	return n, err
+}
+
+// refusal is the proxy's fetch refusing the request itself (a body over MaxRequestBody or
+// unreadable, a path that cannot be joined): the engine answers it with writeProxyProblem
+// (see serveError), never as an upstream failure.
+type refusal struct {
+	status int
+	detail string
+}
+
+func (r *refusal) Error() string {
+	return "httpfallback: proxy refused the request (" + strconv.Itoa(r.status) + "): " + r.detail
 }
 
 // writeProxyProblem answers a request the proxy refuses itself (RFC 9457 problem+json).

@@ -637,15 +637,18 @@ func TestProxyRequestFraming(t *testing.T) {
 		"3\r\nabcXX0\r\n\r\n")
 	require.Equal(t, http.StatusBadRequest, status, body)
 	require.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
+	require.Equal(t, []string{"failsoft; detail=refused"}, hdr.Values("Cache-Status"), "one member of ours")
 	require.Equal(t, []string{"POST /te hello"}, completeCopy())
 
 	// Over MaxRequestBody: declared (refused before the upstream is called) or chunked
 	// (refused once the limit is passed).
 	status, _, _ = pxRaw(t, addr, "POST /declared HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\nConnection: close\r\n\r\n0123456789abcdefg")
 	require.Equal(t, http.StatusRequestEntityTooLarge, status)
-	status, _, _ = pxRaw(t, addr, "POST /big HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"+
+	status, hdr, body = pxRaw(t, addr, "POST /big HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"+
 		"a\r\n0123456789\r\na\r\n0123456789\r\n0\r\n\r\n")
 	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+	require.Equal(t, []string{"failsoft; detail=refused"}, hdr.Values("Cache-Status"), "one member of ours, not the engine's fwd=method too")
+	require.Contains(t, body, `"reason":"refused"`)
 	require.Equal(t, []string{"POST /te hello"}, completeCopy())
 	mu.Lock()
 	require.NotContains(t, arrived, "/declared", "a declared over-limit body is refused before the upstream")

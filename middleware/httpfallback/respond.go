@@ -2,6 +2,7 @@ package httpfallback
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -92,6 +93,10 @@ func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key
 func (e *Engine) serveError(w http.ResponseWriter, r *http.Request, route, key string, o *outcome, ent *cache.Entry, collapsed bool) {
 	if o.reason == "canceled" && r.Context().Err() != nil {
 		return // the client went away: nobody to answer, nothing failed
+	}
+	if rf := (*refusal)(nil); errors.As(o.err, &rf) {
+		writeProxyProblem(w, rf.status, rf.detail) // the request's fault, not the source's
+		return
 	}
 	e.errs.Add(1)
 	e.emit(Event{Kind: EventError, Route: route, Key: key, Reason: o.reason, Status: o.status})
