@@ -67,20 +67,22 @@ func (r *Results) WriteMarkdown(w io.Writer, command string) error {
 		c.Workers, c.Interval, c.Cell, c.Keys, c.Warm, c.Deadline)
 	fmt.Fprintf(&b, "- every peer: attempt timeout %v, %d retry (backoff %v..%v) where the peer retries, breaker opens at %d%% errors over >= %d requests and sleeps %v where the peer has one\n",
 		c.Attempt, c.Retries, c.BackoffBase, c.BackoffMax, c.BreakerPercent, c.BreakerVolume, c.BreakerSleep)
-	fmt.Fprintf(&b, "- upstream: `Cache-Control: max-age=%d, stale-if-error=%d`, data version changes every %v; latency %v; errors %.0f%% 503; flapping %v up / %v down; slow body %d B every %v; truncated = half the declared Content-Length, then the connection drops\n\n",
-		int(c.FreshFor.Seconds()), int(c.StaleIfError.Seconds()), c.VersionEvery, c.Latency, c.ErrorFraction*100, c.FlapPeriod, c.FlapPeriod, c.SlowChunk, c.SlowEvery)
+	fmt.Fprintf(&b, "- upstream: `Cache-Control: max-age=%d, stale-if-error=%d` (in hang and slow: `max-age=0`, so every warmed entry is already past its freshness when the fault starts), data version changes every %v; latency %v; blackhole and hang: accepts, never answers; slow: answers after %v; errors %.0f%% 503; flapping %v up / %v down; slow body %d B every %v; truncated = half the declared Content-Length, then the connection drops\n\n",
+		int(c.FreshFor.Seconds()), int(c.StaleIfError.Seconds()), c.VersionEvery, c.Latency, c.Slow, c.ErrorFraction*100, c.FlapPeriod, c.FlapPeriod, c.SlowChunk, c.SlowEvery)
 
 	b.WriteString("## Usable answers (% of requests: 2xx with the right, complete body)\n\n")
 	r.writeMatrix(&b)
-	b.WriteString("\n## Per mode\n\nlatencies in ms; *upstream* = requests that reached the upstream during the fault; *age* = age of the data in usable answers (since the upstream produced that version)\n")
+	b.WriteString("\n## Warm-key p99 latency (ms: requests for the keys warmed before the fault)\n\n")
+	r.writeWarmP99(&b)
+	b.WriteString("\n## Per mode\n\nlatencies in ms; *warm p99* = p99 of the requests for warmed keys; *upstream* = requests that reached the upstream during the fault; *age* = age of the data in usable answers (since the upstream produced that version)\n")
 	for _, m := range c.Modes {
 		fmt.Fprintf(&b, "\n### %s\n\n", m)
-		b.WriteString("| peer | requests | usable % | warm keys usable % | p50 | p99 | max | upstream | age p50 | age max |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| peer | requests | usable % | warm keys usable % | p50 | p99 | max | warm p99 | upstream | age p50 | age max |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, p := range c.Peers {
 			cell, _ := r.Find(m, p)
-			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %s | %s | %s | %d | %s | %s |\n", p, cell.Requests,
-				cell.UsablePct(), cell.WarmPct(), ms(cell.P50), ms(cell.P99), ms(cell.Max), cell.Upstream, ms(cell.AgeP50), ms(cell.AgeMax))
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %s | %s | %s | %s | %d | %s | %s |\n", p, cell.Requests,
+				cell.UsablePct(), cell.WarmPct(), ms(cell.P50), ms(cell.P99), ms(cell.Max), ms(cell.WarmP99), cell.Upstream, ms(cell.AgeP50), ms(cell.AgeMax))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -89,6 +91,16 @@ func (r *Results) WriteMarkdown(w io.Writer, command string) error {
 
 // writeMatrix writes the usable share per mode (rows) and peer (columns).
 func (r *Results) writeMatrix(b *strings.Builder) {
+	r.writeTable(b, func(c Cell) string { return fmt.Sprintf("%.1f", c.UsablePct()) })
+}
+
+// writeWarmP99 writes the warm-key p99 in ms per mode (rows) and peer (columns).
+func (r *Results) writeWarmP99(b *strings.Builder) {
+	r.writeTable(b, func(c Cell) string { return ms(c.WarmP99) })
+}
+
+// writeTable writes one value per mode (rows) and peer (columns).
+func (r *Results) writeTable(b *strings.Builder, value func(Cell) string) {
 	c := r.Config
 	b.WriteString("| mode |")
 	for _, p := range c.Peers {
@@ -103,7 +115,7 @@ func (r *Results) writeMatrix(b *strings.Builder) {
 		fmt.Fprintf(b, "| %s |", m)
 		for _, p := range c.Peers {
 			cell, _ := r.Find(m, p)
-			fmt.Fprintf(b, " %.1f |", cell.UsablePct())
+			fmt.Fprintf(b, " %s |", value(cell))
 		}
 		b.WriteString("\n")
 	}
@@ -116,8 +128,8 @@ const (
 )
 
 // UpdateReadme replaces the text between ReadmeBegin and ReadmeEnd in doc with the run's
-// summary: the command, the machine, the usable-share matrix and, per mode, failsoft's and
-// the best peer's latencies and upstream load.
+// summary: the command, the machine, the usable-share matrix, the warm-key p99 matrix and,
+// per mode and peer, p50, p99 and the upstream load.
 func (r *Results) UpdateReadme(doc, command string) (string, error) {
 	i := strings.Index(doc, ReadmeBegin)
 	j := strings.Index(doc, ReadmeEnd)
@@ -134,6 +146,8 @@ func (r *Results) UpdateReadme(doc, command string) (string, error) {
 	b.WriteString("\n\n")
 	b.WriteString("Usable answers, % of requests (2xx with the right, complete body):\n\n")
 	r.writeMatrix(&b)
+	b.WriteString("\nWarm-key p99 latency (ms; requests for the keys warmed before the fault, which a cache can answer):\n\n")
+	r.writeWarmP99(&b)
 	b.WriteString("\nLatency (ms) and requests that reached the upstream during the fault:\n\n| mode |")
 	for _, p := range r.Config.Peers {
 		fmt.Fprintf(&b, " %s p50 / p99 / upstream |", p)
