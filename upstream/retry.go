@@ -100,13 +100,16 @@ func (l *lockedRand) int64n(n int64) int64 {
 	return l.r.Int64N(n)
 }
 
-// idempotent reports whether req may be retried: an idempotent method (RFC 9110 9.2.2) or
-// an Idempotency-Key header.
+// idempotent reports whether req may be retried: an idempotent method (RFC 9110 9.2.2),
+// and an idempotent one named by its method-override fields when it carries any (see
+// MethodOverride: an upstream honouring X-HTTP-Method-Override: POST on a GET would run
+// that POST once per attempt); or an Idempotency-Key header.
 func idempotent(req *http.Request) bool {
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
-		http.MethodPut, http.MethodDelete:
-		return true
+	if idempotentMethod(req.Method) {
+		m, ok := MethodOverride(req.Header)
+		if !ok || idempotentMethod(m) {
+			return true
+		}
 	}
 	return req.Header.Get("Idempotency-Key") != ""
 }

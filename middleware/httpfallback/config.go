@@ -139,6 +139,21 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxTargetBytes bounds the request target (path and query as sent): a longer one is
+	// answered 414 (application/problem+json) before it is keyed, fetched or stored, as
+	// NGINX answers it. 0 means DefaultMaxTargetBytes (8 KiB); negative means no limit
+	// (the server's own, about 1 MiB for net/http: every distinct target is a key).
+	MaxTargetBytes int
+	// MaxHeaderBytes bounds the request's header section ("Name: value\r\n" per line): a
+	// larger one is answered 431 before it is keyed, fetched or stored. 0 means
+	// DefaultMaxHeaderBytes (32 KiB); negative means no limit.
+	MaxHeaderBytes int
+	// MethodOverride says what to do with a request carrying X-HTTP-Method-Override,
+	// X-HTTP-Method or X-Method-Override; the zero value, MethodOverrideHonour, treats it
+	// as the method it names (a GET naming POST is never stored, served from the store or
+	// retried, and its success invalidates like a POST's). Another value than the
+	// MethodOverrideMode constants is an error.
+	MethodOverride MethodOverrideMode
 }
 
 // Stats is a snapshot of an Engine's counters.
@@ -211,6 +226,9 @@ func (cfg Config) normalize() (Config, error) {
 		if err := d.check(fmt.Sprintf("Config.Defaults[%q]", r)); err != nil {
 			return cfg, err
 		}
+	}
+	if err := cfg.checkScreen(); err != nil {
+		return cfg, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

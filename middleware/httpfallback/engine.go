@@ -220,6 +220,9 @@ func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, route string, fet
 
 // serve is the request's whole path; see the package doc for the picture.
 func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src source) {
+	if e.screen(w, r, route, src) { // limits and method overrides: screen.go
+		return
+	}
 	if e.isClosed.Load() {
 		e.bypass(w, r, route, src)
 		return
@@ -394,7 +397,7 @@ func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route strin
 	if err == nil && e.isFailure(status) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
 	}
-	if err == nil && status < 400 && unsafeMethod(r.Method) {
+	if err == nil && status < 400 && unsafeRequest(r) {
 		e.Purge(r.Context(), r) // RFC 9111 4.4: an unsafe method's success invalidates
 	}
 	if buf.streaming {
@@ -484,7 +487,7 @@ func (e *Engine) Purge(ctx context.Context, r *http.Request) {
 	if e.isClosed.Load() {
 		return
 	}
-	g := r.WithContext(ctx)
+	g := withoutOverride(r).WithContext(ctx)
 	g.Method = http.MethodGet
 	e.store.Delete(ctx, e.key(g))
 }

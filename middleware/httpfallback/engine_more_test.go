@@ -187,6 +187,10 @@ func TestOverrideHeadersAreKeyed(t *testing.T) {
 
 	again := hs.get("/p", "X-Forwarded-Host", "evil.example", "X-Original-URL", "/admin", "X-HTTP-Method-Override", "DELETE")
 	assert.Equal(t, attack.body, again.body)
+	assert.Equal(t, "failsoft; fwd=method; fwd-status=200", again.cs(), "a GET naming DELETE is a DELETE: never stored (screen.go)")
+	keyed := hs.get("/p", "X-Forwarded-Host", "evil.example", "X-Original-URL", "/admin")
+	again = hs.get("/p", "X-Forwarded-Host", "evil.example", "X-Original-URL", "/admin")
+	assert.Equal(t, keyed.body, again.body)
 	assert.Contains(t, again.cs(), "hit", "the same override values share their own entry")
 
 	// Behind a trusted proxy: every request carries the public host and scheme.
@@ -198,7 +202,7 @@ func TestOverrideHeadersAreKeyed(t *testing.T) {
 	assert.Contains(t, second.cs(), "hit")
 	other := hs.get("/links", "X-Forwarded-Host", "api.example.com", "X-Forwarded-Proto", "http")
 	assert.Contains(t, other.body, "xfp=http ", "another scheme is another entry")
-	assert.EqualValues(t, 4, calls.Load())
+	assert.EqualValues(t, 6, calls.Load())
 }
 
 // TestSourceSeesKeyedHost: the host reaches the source in the key's form (lowercase, no

@@ -106,3 +106,21 @@ func ExampleEngine_Serve() {
 	// 504 application/problem+json
 	// failsoft; fwd=uri-miss; detail=timeout
 }
+
+// A GET carrying a method-override field naming POST is treated as a POST: passed through,
+// never stored; MethodOverrideRefuse answers it 400 instead.
+func ExampleMethodOverrideMode() {
+	eng, err := httpfallback.New(httpfallback.Config{Name: "example-override", MethodOverride: httpfallback.MethodOverrideRefuse})
+	if err != nil {
+		panic(err)
+	}
+	defer eng.Close()
+	h := eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ran") }))
+
+	req := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	req.Header.Set("X-HTTP-Method-Override", "POST")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Header().Get("Content-Type"))
+	// Output: 400 application/problem+json
+}
