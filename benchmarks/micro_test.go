@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,14 +33,16 @@ var (
 )
 
 // source is the application handler (or, for the proxy, the upstream): it answers
-// microBody with cc as Cache-Control, or 503 while failing.
+// microBody with cc as Cache-Control, or 503 while failing, and counts its calls.
 type source struct {
-	cc   string
-	fail atomic.Bool
-	body []byte
+	cc    string
+	fail  atomic.Bool
+	body  []byte
+	calls atomic.Int64
 }
 
 func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.calls.Add(1)
 	if s.fail.Load() {
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		return
@@ -156,10 +159,29 @@ func expect(b testing.TB, h http.Handler, impl, want string, size int) {
 	}
 }
 
-// run times h on a fixed URL (target nil) or on a URL per iteration, serial or parallel.
+// goroutinesCreated is the count of goroutines the process has created (runtime/metrics,
+// Go 1.26); ok is false where the runtime does not export it.
+func goroutinesCreated() (n uint64, ok bool) {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0, false
+	}
+	return s[0].Value.Uint64(), true
+}
+
+// run times h on a fixed URL (target nil) or on a URL per iteration, serial or parallel,
+// and reports goroutines/op: goroutines created per request (RunParallel's own few are
+// spread over b.N), which shows a goroutine started per answer.
 func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i uint64) string) {
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
+	if g0, ok := goroutinesCreated(); ok {
+		defer func() {
+			g1, _ := goroutinesCreated()
+			b.ReportMetric(float64(g1-g0)/float64(max(b.N, 1)), "goroutines/op")
+		}()
+	}
 	var seq atomic.Uint64
 	if !parallel {
 		w := &discard{h: make(http.Header)}
@@ -242,10 +264,7 @@ func staleOnError(tb testing.TB, how, impl string) (http.Handler, int) {
 // entry without calling the source.
 func staleBreakerOpen(tb testing.TB, how, impl string) (http.Handler, int) {
 	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
-	cfg := httpfallback.Config{Command: upstream.Settings{
-		RequestVolumeThreshold: 1, ErrorPercentThreshold: 1, SleepWindow: time.Hour, Timeout: time.Second,
-	}}
-	h := mount(tb, how, impl, cfg, src)
+	h := mount(tb, how, impl, httpfallback.Config{Command: breakerOpen}, src)
 	serve(h, microURL) // store
 	if impl == "failsoft" {
 		src.fail.Store(true)
@@ -276,6 +295,44 @@ func defaultPayload(tb testing.TB, how, impl string) (http.Handler, int) {
 	return h, len(defaultBody)
 }
 
+// breakerOpen is a command whose breaker opens at the first failure and stays open.
+var breakerOpen = upstream.Settings{
+	RequestVolumeThreshold: 1, ErrorPercentThreshold: 1, SleepWindow: time.Hour, Timeout: time.Second,
+}
+
+// defaultBreakerOpen: nothing stored, the source fails and the breaker is open: failsoft
+// answers the configured default payload without calling the source. Bare: the source
+// answers the default's bytes.
+func defaultBreakerOpen(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{body: defaultBody}
+	cfg := httpfallback.Config{Command: breakerOpen, Default: &httpfallback.Default{
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: defaultBody,
+	}}
+	h := mount(tb, how, impl, cfg, src)
+	if impl == "failsoft" {
+		src.fail.Store(true)
+		// hystrix-go's metrics update asynchronously: fail until a request no longer calls
+		// the source (the breaker is open).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n := src.calls.Load()
+			serve(h, microURL)
+			if src.calls.Load() == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatal("the breaker did not open")
+			}
+		}
+	}
+	n := src.calls.Load()
+	expect(tb, h, impl, "detail=default", len(defaultBody))
+	if impl == "failsoft" && src.calls.Load() != n {
+		tb.Fatal("the breaker is open: the default must be answered without calling the source")
+	}
+	return h, len(defaultBody)
+}
+
 func bench(b *testing.B, sc scenario, target func(uint64) string) {
 	each(b, func(b *testing.B, how, impl string, parallel bool) {
 		h, size := sc(b, how, impl)
@@ -300,6 +357,9 @@ func BenchmarkStaleBreakerOpen(b *testing.B) { bench(b, staleBreakerOpen, nil) }
 // BenchmarkDefaultPayload: see defaultPayload.
 func BenchmarkDefaultPayload(b *testing.B) { bench(b, defaultPayload, nil) }
 
+// BenchmarkDefaultBreakerOpen: see defaultBreakerOpen.
+func BenchmarkDefaultBreakerOpen(b *testing.B) { bench(b, defaultBreakerOpen, nil) }
+
 // TestMicroScenarios checks, without timing, that every benchmark measures what it says:
 // each scenario through each mount answers as expected (the Cache-Status of failsoft's
 // answer, the status and size of both), twice in a row.
@@ -307,6 +367,7 @@ func TestMicroScenarios(t *testing.T) {
 	for name, sc := range map[string]scenario{
 		"fresh-hit": freshHit, "miss-store": missStore, "stale-on-error": staleOnError,
 		"stale-breaker-open": staleBreakerOpen, "default": defaultPayload,
+		"default-breaker-open": defaultBreakerOpen,
 	} {
 		for _, how := range mounts {
 			for _, impl := range []string{"bare", "failsoft"} {

@@ -1,0 +1,41 @@
+package benchmarks
+
+import (
+	"net/http"
+	"testing"
+)
+
+// answersPerCheck is how many answers each goroutine count spans: a goroutine started per
+// answer shows as at least this many; the runtime's own (a GC worker, a finalizer) as a few.
+const answersPerCheck = 200
+
+// The answers that need no upstream (stale or default with the breaker open) start no
+// goroutine: counted with runtime/metrics across many answers, not timed.
+func TestOutageAnswersStartNoGoroutine(t *testing.T) {
+	if _, ok := goroutinesCreated(); !ok {
+		t.Skip("this runtime does not export /sched/goroutines-created")
+	}
+	for name, sc := range map[string]scenario{
+		"stale-breaker-open": staleBreakerOpen, "default-breaker-open": defaultBreakerOpen,
+	} {
+		for _, how := range mounts {
+			t.Run(name+"/"+how, func(t *testing.T) {
+				h, size := sc(t, how, "failsoft")
+				w := &discard{h: make(http.Header)}
+				req, _ := http.NewRequest(http.MethodGet, microURL, nil)
+				g0, _ := goroutinesCreated()
+				for range answersPerCheck {
+					w.reset()
+					h.ServeHTTP(w, req)
+					if w.status != http.StatusOK || w.n != size {
+						t.Fatalf("status %d, %d bytes", w.status, w.n)
+					}
+				}
+				g1, _ := goroutinesCreated()
+				if g1-g0 >= answersPerCheck/10 {
+					t.Fatalf("%d goroutines created for %d answers: one per answer", g1-g0, answersPerCheck)
+				}
+			})
+		}
+	}
+}
