@@ -172,6 +172,12 @@ func (r *Runner) Name() string { return r.s.Name }
 // Timeout is the per-attempt timeout in force.
 func (r *Runner) Timeout() time.Duration { return r.s.Timeout }
 
+// InFlight is how many runs hold a concurrency slot now (a gauge for metrics).
+func (r *Runner) InFlight() int { return len(r.sem) }
+
+// MaxConcurrent is the concurrency limit in force (Settings.MaxConcurrent with its default).
+func (r *Runner) MaxConcurrent() int { return r.s.MaxConcurrent }
+
 // Close stops the Runner's goroutine (the state hook's). It is safe to call more than once
 // and concurrently. The hystrix circuit itself lives on (hystrix-go never frees circuits),
 // and Run keeps working after Close, without the hook.

@@ -190,15 +190,7 @@ func (e *Engine) runner(route string) (*upstream.Runner, error) {
 	user := s.OnStateChange
 	s.OnStateChange = func(name string, from, to upstream.BreakerState) {
 		defer recoverHook(e.cfg.Logger, name)
-		e.emit(Event{Kind: EventBreaker, Route: route, From: from, To: to})
-		if e.cfg.Logger != nil {
-			level := slog.LevelInfo
-			if to == upstream.Open {
-				level = slog.LevelWarn
-			}
-			e.cfg.Logger.LogAttrs(context.Background(), level, "failsoft: breaker state change",
-				slog.String("command", name), slog.String("from", from.String()), slog.String("to", to.String()))
-		}
+		e.emit(Event{Kind: EventBreaker, Route: route, From: from, To: to}) // logged by the quiet log
 		if user != nil {
 			user(name, from, to)
 		}

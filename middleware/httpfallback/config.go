@@ -41,14 +41,16 @@ type EventKind uint8
 
 // Event kinds.
 const (
-	EventHit     EventKind = iota // served fresh from the store
-	EventMiss                     // no usable entry: fetched
-	EventStored                   // a fetched response was stored
-	EventStale                    // a stale entry was served; Reason says why
-	EventDefault                  // a default payload was served; Reason says why
-	EventError                    // an error response was served; Reason says why
-	EventRefresh                  // a background refresh ended; Reason is "" on success
-	EventBreaker                  // a route's circuit changed state (From, To)
+	EventHit      EventKind = iota // served fresh from the store
+	EventMiss                      // no usable entry: fetched
+	EventStored                    // a fetched response was stored
+	EventStale                     // a stale entry was served; Reason says why
+	EventDefault                   // a default payload was served; Reason says why
+	EventError                     // an error response was served; Reason says why
+	EventRefresh                   // a background refresh ended; Reason is "" on success
+	EventBreaker                   // a route's circuit changed state (From, To)
+	EventForward                   // the source's own answer was served (Fwd says how it was asked; Collapsed when waited on)
+	EventUpstream                  // one call of the source ended (Reason "" when it answered well; Duration)
 )
 
 // String names the kind ("hit", "miss", ...).
@@ -70,19 +72,41 @@ func (k EventKind) String() string {
 		return "refresh"
 	case EventBreaker:
 		return "breaker"
+	case EventForward:
+		return "forward"
+	case EventUpstream:
+		return "upstream"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
 // Event is passed to Config.OnEvent.
+//
+// Every request the engine answers produces exactly one answer event: EventHit,
+// EventStale, EventDefault, EventError or EventForward (none when the client went away
+// before an answer, or for a request the proxy refused itself). EventMiss, EventStored,
+// EventRefresh, EventUpstream and EventBreaker say what happened on the way.
 type Event struct {
 	Kind   EventKind
-	Route  string
+	Engine string // Config.Name of the engine
+	Route  string // the route template, never the URL
 	Key    string
 	Reason string // failure reason (upstream.Reason), "" when none
 	Status int
 	From   upstream.BreakerState // EventBreaker
 	To     upstream.BreakerState // EventBreaker
+	// Fwd is how an EventForward's answer was asked of the source, as Cache-Status's
+	// fwd parameter: "uri-miss", "stale" (a stale entry was being refreshed), "method"
+	// (not GET or HEAD), "bypass" (a GET with a body, or after Close).
+	Fwd string
+	// Collapsed is set on an answer event of a request that waited for another request's
+	// fetch of the same key and was answered with its outcome.
+	Collapsed bool
+	// Duration is, on an answer event, the time from the engine receiving the request to
+	// its answer being chosen (before the answer is written), by Config.Now; on
+	// EventUpstream, how long the call of the source took. It is measured only when
+	// OnEvent is set, and is 0 on the other kinds.
+	Duration time.Duration
 }
 
 // Config configures an Engine. Every zero value is a documented default.
@@ -133,10 +157,19 @@ type Config struct {
 	// OnEvent is called synchronously on the request's goroutine (or the refresh's, or the
 	// runner's for EventBreaker); nil means none. Keep it fast.
 	OnEvent func(Event)
-	// Logger receives logs: Debug for hits and misses, Info for refreshes and breaker
-	// changes, Warn for failures served stale or default, Error for error responses.
-	// nil means no logging. Header values are never logged; neither is the query string.
+	// Logger receives logs. Each request is logged at Debug only (hits, misses, failures
+	// served stale, defaults, errors). At Warn and above the engine logs what changes, per
+	// route: a breaker opening or closing; a route starting to serve stale entries or
+	// defaults (Warn) or errors (Error); while that lasts, one summary line per
+	// LogInterval with its answers by outcome; and the route answering normally again.
+	// An outage of thousands of requests a second is a few lines a minute. Background
+	// refreshes and half-open probes are logged at Info. nil means no logging. Header
+	// values are never logged; neither is the query string.
 	Logger *slog.Logger
+	// LogInterval is how often a degraded route's summary line is written (see Logger):
+	// 0 means one minute. A summary is written by the route's first answer after the
+	// interval, by Now: no goroutine runs for it. Negative is an error.
+	LogInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxTargetBytes bounds the request target (path and query as sent): a longer one is
@@ -156,13 +189,58 @@ type Config struct {
 	MethodOverride MethodOverrideMode
 }
 
-// Stats is a snapshot of an Engine's counters.
+// Stats is a snapshot of an Engine's counters. It marshals to JSON as an operator reads
+// it (an admin endpoint can serve it as it is).
 type Stats struct {
-	Hits, Misses, Stored, Stale, Defaults, Errors, Collapsed, Refreshes uint64
+	// Name is the engine's Config.Name.
+	Name string `json:"engine"`
+	// Answers by outcome (every answered request counts once in one of Hits, Stale,
+	// Defaults, Errors, Forwarded), then what happened on the way.
+	Hits      uint64 `json:"hits"`      // fresh from the store
+	Stale     uint64 `json:"stale"`     // a stale entry served (any reason)
+	Defaults  uint64 `json:"defaults"`  // a default payload served
+	Errors    uint64 `json:"errors"`    // an error response served
+	Forwarded uint64 `json:"forwarded"` // the source's own answer served (a miss, a pass-through)
+	Misses    uint64 `json:"misses"`    // lookups that found no usable entry
+	Stored    uint64 `json:"stored"`    // answers stored
+	Collapsed uint64 `json:"collapsed"` // answers given from another request's fetch
+	Refreshes uint64 `json:"refreshes"` // background refreshes ended
+	// UpstreamCalls counts calls of the source (the wrapped handler, the proxy's client,
+	// the alternate), refusals by the breaker included; UpstreamFailures those that failed.
+	UpstreamCalls    uint64 `json:"upstream_calls"`
+	UpstreamFailures uint64 `json:"upstream_failures"`
 	// Waiting is the number of requests waiting right now for another request's fetch.
-	Waiting int64
+	Waiting int64 `json:"waiting"`
 	// Store is the store's snapshot when it exposes one (cache.Memory does).
-	Store cache.Stats
+	Store cache.Stats `json:"store"`
+	// Routes holds one entry per route the engine has answered or created a command for,
+	// sorted by route.
+	Routes []RouteStats `json:"routes"`
+}
+
+// RouteStats is one route's counters (see Stats) and the state of its command.
+type RouteStats struct {
+	// Route is the route template ("*" for requests without one).
+	Route string `json:"route"`
+	// Breaker is the route's circuit: "closed", "open" or "half-open"; "" when the engine
+	// runs no command for the route (the proxy's upstream client has its own: see the
+	// proxy's Stats).
+	Breaker string `json:"breaker,omitempty"`
+	// InFlight is how many calls of the route's command run now; MaxConcurrent its limit.
+	InFlight      int `json:"in_flight"`
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+
+	Hits             uint64 `json:"hits"`
+	Stale            uint64 `json:"stale"`
+	Defaults         uint64 `json:"defaults"`
+	Errors           uint64 `json:"errors"`
+	Forwarded        uint64 `json:"forwarded"`
+	Misses           uint64 `json:"misses"`
+	Stored           uint64 `json:"stored"`
+	Collapsed        uint64 `json:"collapsed"`
+	Refreshes        uint64 `json:"refreshes"`
+	UpstreamCalls    uint64 `json:"upstream_calls"`
+	UpstreamFailures uint64 `json:"upstream_failures"`
 }
 
 const defaultName = "failsoft"
@@ -177,6 +255,12 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	if cfg.MaxBytes < 0 {
 		return cfg, fmt.Errorf("httpfallback: Config.MaxBytes is negative (%d)", cfg.MaxBytes)
+	}
+	if cfg.LogInterval < 0 {
+		return cfg, fmt.Errorf("httpfallback: Config.LogInterval is negative (%v)", cfg.LogInterval)
+	}
+	if cfg.LogInterval == 0 {
+		cfg.LogInterval = time.Minute
 	}
 	if cfg.LockTimeout < 0 {
 		return cfg, fmt.Errorf("httpfallback: Config.LockTimeout is negative (%v)", cfg.LockTimeout)

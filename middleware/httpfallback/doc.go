@@ -144,10 +144,15 @@
 //
 // # Observability
 //
-// Config.OnEvent receives hit, miss, stored, stale (with the reason), default, error,
-// refresh and breaker state change events; Config.Logger gets Debug lines for hits and
-// misses, Info for background refreshes and breaker changes, Warn for failures answered
-// stale or by a default, Error for error responses.
-// Logs carry the route, method and path, never the query string or header values (which
-// may hold credentials). Engine.Stats is a snapshot of atomic counters.
+// Config.OnEvent receives one answer event per request (hit, stale with the reason,
+// default, error, or forward: the source's own answer) with its duration, and what
+// happened on the way: miss, stored, refresh, each call of the source (upstream, with its
+// failure reason and duration) and breaker state changes. The nested modules
+// metrics/prometheus and metrics/otel turn them into metrics. Config.Logger gets one
+// Debug line per request; at Warn and above only what changes (a breaker opening or
+// closing, a route starting to serve stale, defaults or errors) and, while a route is
+// degraded, one summary line per Config.LogInterval. Logs carry the route, method and
+// path, never the query string or header values (which may hold credentials).
+// Engine.Stats is a snapshot of atomic counters, per route with each route's breaker
+// state, that marshals to JSON.
 package httpfallback

@@ -30,6 +30,7 @@ type Engine struct {
 	prefixes []string      // Defaults keys ending in "/", longest first
 	keyFn    cache.KeyFunc // Config.Key, else cache.Key with the default options, prepared
 	memo     *hitMemo      // strings a fresh hit writes
+	obs      observer      // per-route counters and the quiet log
 
 	base   context.Context // cancelled by Close; parent of background refreshes
 	cancel context.CancelFunc
@@ -75,6 +76,7 @@ func New(cfg Config) (*Engine, error) {
 		flights: make(map[string]*flight),
 		runners: make(map[string]*upstream.Runner),
 		memo:    new(hitMemo),
+		obs:     observer{quiet: newQuietLog(cfg)},
 	}
 	e.keyFn = cfg.Key
 	if e.keyFn == nil {
@@ -247,9 +249,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	switch state {
 	case cache.Fresh:
 		e.hits.Add(1)
-		if e.cfg.OnEvent != nil {
-			e.cfg.OnEvent(Event{Kind: EventHit, Route: route, Key: key, Status: ent.Status})
-		}
+		e.hit(route, key, ent.Status, now)
 		if e.cfg.Logger != nil && e.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 			e.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "failsoft: hit", e.reqAttrs(r, route)...)
 		}
@@ -267,6 +267,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	if state == cache.Gone {
 		ent = nil
 	}
+	r = e.withStart(r, now)
 	e.misses.Add(1)
 	e.emit(Event{Kind: EventMiss, Route: route, Key: key})
 	e.log(ctx, slog.LevelDebug, "failsoft: miss", r, route)
@@ -327,7 +328,7 @@ func (e *Engine) wait(w http.ResponseWriter, r *http.Request, route, key string,
 			e.serveFailure(w, r, route, key, ent, &outcome{err: upstream.ErrTimeout, reason: "lock-timeout", called: true}, true)
 			return
 		}
-		e.log(r.Context(), slog.LevelWarn, "failsoft: lock timeout, fetching without the lock", r, route)
+		e.log(r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", r, route)
 	}
 	e.waiting.Add(-1)
 	t.Stop()
@@ -378,7 +379,7 @@ func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Ent
 		e.refreshes.Add(1)
 		e.emit(Event{Kind: EventRefresh, Route: route, Key: key, Reason: o.reason, Status: o.status})
 		if o.err != nil {
-			e.log(ctx, slog.LevelWarn, "failsoft: background refresh failed", req, route, slog.String("reason", o.reason))
+			e.log(ctx, slog.LevelInfo, "failsoft: background refresh failed", req, route, slog.String("reason", o.reason))
 		} else {
 			e.log(ctx, slog.LevelInfo, "failsoft: background refresh", req, route, slog.Int("status", o.status), slog.Bool("stored", o.stored))
 		}
@@ -391,8 +392,9 @@ func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Ent
 // invalidates the URL's stored entry.
 func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route string, src source, fwd string) {
 	cs := "failsoft; fwd=" + fwd
+	r = e.withStart(r, e.clock())
 	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, false, cs)
-	err := e.run(r.Context(), route, src, buf, r)
+	err := e.runObserved(r.Context(), route, src, buf, r)
 	status := buf.code()
 	if err == nil && e.isFailure(status) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
@@ -401,6 +403,7 @@ func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route strin
 		e.Purge(r.Context(), r) // RFC 9111 4.4: an unsafe method's success invalidates
 	}
 	if buf.streaming {
+		e.emit(Event{Kind: EventForward, Route: route, Status: status, Fwd: fwd, Duration: e.since(r)})
 		return
 	}
 	if err != nil {
@@ -409,6 +412,7 @@ func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route strin
 		e.serveError(w, r, route, "", o, nil, false)
 		return
 	}
+	e.emit(Event{Kind: EventForward, Route: route, Status: status, Fwd: fwd, Duration: e.since(r)})
 	e.writeAnswer(w, r, status, buf.header, buf.body, cs+"; fwd-status="+itoa(status))
 }
 
@@ -466,8 +470,10 @@ func unsafeMethod(method string) bool {
 func (e *Engine) bypass(w http.ResponseWriter, r *http.Request, route string, src source) {
 	// Our member goes after the answer's own, when its header is written (RFC 9211).
 	rec := &statusRecorder{ResponseWriter: w, cacheStatus: "failsoft; fwd=bypass"}
-	err := e.run(r.Context(), route, src, rec, r)
+	r = e.withStart(r, e.clock())
+	err := e.runObserved(r.Context(), route, src, rec, r)
 	if rec.status != 0 {
+		e.emit(Event{Kind: EventForward, Route: route, Status: rec.status, Fwd: "bypass", Duration: e.since(r)})
 		return
 	}
 	if err != nil {
@@ -476,6 +482,7 @@ func (e *Engine) bypass(w http.ResponseWriter, r *http.Request, route string, sr
 		e.serveError(w, r, route, "", o, nil, false)
 		return
 	}
+	e.emit(Event{Kind: EventForward, Route: route, Status: http.StatusOK, Fwd: "bypass", Duration: e.since(r)})
 	rec.stamp() // the source wrote nothing: the server sends 200 with this header
 }
 
@@ -492,9 +499,11 @@ func (e *Engine) Purge(ctx context.Context, r *http.Request) {
 	e.store.Delete(ctx, e.key(g))
 }
 
-// Stats returns a snapshot.
+// Stats returns a snapshot: the engine's counters, per route with the state of each
+// route's breaker, and the store's.
 func (e *Engine) Stats() Stats {
 	s := Stats{
+		Name:      e.cfg.Name,
 		Hits:      e.hits.Load(),
 		Misses:    e.misses.Load(),
 		Stored:    e.stored.Load(),
@@ -505,6 +514,7 @@ func (e *Engine) Stats() Stats {
 		Refreshes: e.refreshes.Load(),
 		Waiting:   e.waiting.Load(),
 	}
+	s.Routes, s.Forwarded, s.UpstreamCalls, s.UpstreamFailures = e.routeStats()
 	if sp, ok := e.store.(interface{ Stats() cache.Stats }); ok {
 		s.Store = sp.Stats()
 	}
@@ -544,13 +554,6 @@ func (e *Engine) closeRunners() error {
 		errs = append(errs, r.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// emit calls OnEvent when set.
-func (e *Engine) emit(ev Event) {
-	if e.cfg.OnEvent != nil {
-		e.cfg.OnEvent(ev)
-	}
 }
 
 // log logs at level with the request's route, method and path (never its query string

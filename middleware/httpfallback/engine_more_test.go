@@ -61,7 +61,9 @@ func TestEventsAndStats(t *testing.T) {
 	got := append([]string(nil), kinds...)
 	mu.Unlock()
 	assert.Equal(t, []string{
-		"miss:", "stored:", "hit:", "miss:", "stale:upstream-5xx", "miss:", "default:upstream-5xx",
+		"miss:", "upstream:", "stored:", "forward:", "hit:",
+		"miss:", "upstream:upstream-5xx", "stale:upstream-5xx",
+		"miss:", "upstream:upstream-5xx", "default:upstream-5xx",
 	}, got)
 	st := hs.eng.Stats()
 	assert.EqualValues(t, 1, st.Hits)

@@ -122,7 +122,7 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	head := r.Method == http.MethodHead
 	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd)
 	reqTime := e.cfg.Now()
-	err := e.run(ctx, route, src, buf, req)
+	err := e.runObserved(ctx, route, src, buf, req)
 	respTime := e.cfg.Now()
 	if err == nil && conditional && buf.status == http.StatusNotModified && otherStrongETag(buf.header, ent.ETag) {
 		// RFC 9111 4.3.4: a 304 whose strong validator is not the entry's must not update
@@ -133,7 +133,7 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		conditional = false
 		buf = newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd)
 		reqTime = e.cfg.Now()
-		err = e.run(ctx, route, src, buf, req)
+		err = e.runObserved(ctx, route, src, buf, req)
 		respTime = e.cfg.Now()
 	}
 	o := e.classify(ctx, req, route, key, ent, buf, err, conditional, noStore, reqTime, respTime)
@@ -144,17 +144,18 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	req.Header.Del("If-None-Match")
 	req.Header.Del("If-Modified-Since")
 	abuf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd+"; detail=alternate")
-	aerr := e.run(ctx, "alternate/"+route, source{handler: e.cfg.Alternate}, abuf, req)
+	aerr := e.runObserved(ctx, "alternate/"+route, source{handler: e.cfg.Alternate}, abuf, req)
 	if aerr == nil && !abuf.streaming && !abuf.overflow && abuf.code() < 400 && !e.isFailure(abuf.code()) {
 		a := &outcome{status: abuf.code(), header: abuf.header, body: abuf.body, called: true, alternate: true, credentialed: o.credentialed}
 		a.setVary(req)
-		e.log(ctx, slog.LevelWarn, "failsoft: primary failed, alternate answered", r, route, slog.String("reason", o.reason))
+		e.log(ctx, slog.LevelDebug, "failsoft: primary failed, alternate answered", r, route, slog.String("reason", o.reason))
 		return a
 	}
 	if abuf.streaming {
+		e.emit(Event{Kind: EventForward, Route: route, Key: key, Status: abuf.code(), Fwd: fwd, Duration: e.since(r)})
 		return &outcome{streamed: true, alternate: true, status: abuf.code()}
 	}
-	e.log(ctx, slog.LevelWarn, "failsoft: alternate failed too", r, route, slog.String("reason", reason(aerr)))
+	e.log(ctx, slog.LevelDebug, "failsoft: alternate failed too", r, route, slog.String("reason", reason(aerr)))
 	return o
 }
 
@@ -185,6 +186,8 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 	status := buf.code()
 	switch {
 	case buf.streaming:
+		// Already on its way to the client: this is the request's answer.
+		e.emit(Event{Kind: EventForward, Route: route, Key: key, Status: status, Fwd: fwdOf(ent), Duration: e.since(req)})
 		return &outcome{streamed: true, status: status, called: true}
 	case buf.overflow:
 		return &outcome{tooLarge: true, status: status, called: true, detail: "too-large"}

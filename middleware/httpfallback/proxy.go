@@ -185,10 +185,14 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	ccfg.Command = inheritSettings(ccfg.Command, cfg.Engine.Command)
 	// In proxy mode the breaker that trips is the client's: report its changes as the
 	// engine's EventBreaker (route "proxy"), as the middleware does for its route commands.
-	if onEvent, user := cfg.Engine.OnEvent, ccfg.Command.OnStateChange; onEvent != nil {
+	// It goes through the engine (set below, before any request can change the state), so
+	// that its quiet log sees it too.
+	if user := ccfg.Command.OnStateChange; cfg.Engine.OnEvent != nil || cfg.Engine.Logger != nil {
 		ccfg.Command.OnStateChange = func(name string, from, to upstream.BreakerState) {
 			defer recoverHook(cfg.Engine.Logger, name)
-			onEvent(Event{Kind: EventBreaker, Route: "proxy", From: from, To: to})
+			if p.engine != nil {
+				p.engine.emit(Event{Kind: EventBreaker, Route: "proxy", From: from, To: to})
+			}
 			if user != nil {
 				user(name, from, to)
 			}
@@ -633,8 +637,9 @@ func writeProxyProblem(w http.ResponseWriter, status int, detail string) {
 	_, _ = w.Write(body)
 }
 
-// Stats returns the engine's counters, summed over the route overrides' engines, with the
-// owned store's counters.
+// Stats returns the engine's counters, summed over the route overrides' engines (their
+// routes listed after the main engine's), the client's breaker as the route "proxy", and
+// the owned store's counters.
 func (p *Proxy) Stats() Stats {
 	s := p.engine.Stats()
 	for _, ro := range p.routes {
@@ -647,8 +652,17 @@ func (p *Proxy) Stats() Stats {
 		s.Errors += rs.Errors
 		s.Collapsed += rs.Collapsed
 		s.Refreshes += rs.Refreshes
+		s.Forwarded += rs.Forwarded
+		s.UpstreamCalls += rs.UpstreamCalls
+		s.UpstreamFailures += rs.UpstreamFailures
 		s.Waiting += rs.Waiting
+		s.Routes = append(s.Routes, rs.Routes...)
 	}
+	// The breaker every forwarded request goes through is the client's (EventBreaker's
+	// route "proxy").
+	rn := p.client.Runner()
+	s.Routes = append(s.Routes, RouteStats{Route: "proxy", Breaker: rn.State().String(),
+		InFlight: rn.InFlight(), MaxConcurrent: rn.MaxConcurrent()})
 	if p.store != nil {
 		s.Store = p.store.Stats()
 	}

@@ -20,6 +20,11 @@ func (e *Engine) respond(w http.ResponseWriter, r *http.Request, route, key stri
 		e.serveFailure(w, r, route, key, ent, o, collapsed)
 		return
 	}
+	served := o.status
+	if o.entry != nil {
+		served = o.entry.Status
+	}
+	e.emit(Event{Kind: EventForward, Route: route, Key: key, Status: served, Fwd: fwdOf(ent), Collapsed: collapsed, Duration: e.since(r)})
 	cs := "failsoft; fwd=" + fwdOf(ent) + "; fwd-status=" + itoa(o.status)
 	if o.stored && !collapsed {
 		cs += "; stored"
@@ -47,8 +52,8 @@ func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key
 	ctx := r.Context()
 	if ent != nil && ent.State(now) != cache.Gone {
 		e.stale.Add(1)
-		e.emit(Event{Kind: EventStale, Route: route, Key: key, Reason: o.reason, Status: ent.Status})
-		e.log(ctx, slog.LevelWarn, "failsoft: source failed, serving stale", r, route, slog.String("reason", o.reason))
+		e.emit(Event{Kind: EventStale, Route: route, Key: key, Reason: o.reason, Status: ent.Status, Collapsed: collapsed, Duration: e.since(r)})
+		e.log(ctx, slog.LevelDebug, "failsoft: source failed, serving stale", r, route, slog.String("reason", o.reason))
 		var cs string
 		if o.called {
 			cs = "failsoft; fwd=stale" + fwdStatus(o) + "; ttl=" + ttlString(ent.TTL(now))
@@ -63,8 +68,8 @@ func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key
 	}
 	if d := e.defaultFor(r, route); d != nil {
 		e.defaults.Add(1)
-		e.emit(Event{Kind: EventDefault, Route: route, Key: key, Reason: o.reason})
-		e.log(ctx, slog.LevelWarn, "failsoft: source failed, serving the default", r, route, slog.String("reason", o.reason))
+		e.emit(Event{Kind: EventDefault, Route: route, Key: key, Reason: o.reason, Collapsed: collapsed, Duration: e.since(r)})
+		e.log(ctx, slog.LevelDebug, "failsoft: source failed, serving the default", r, route, slog.String("reason", o.reason))
 		status, header, body := d.Status, d.Header, d.Body
 		if d.Func != nil {
 			status, header, body = d.Func(r, o.reason)
@@ -99,8 +104,8 @@ func (e *Engine) serveError(w http.ResponseWriter, r *http.Request, route, key s
 		return
 	}
 	e.errs.Add(1)
-	e.emit(Event{Kind: EventError, Route: route, Key: key, Reason: o.reason, Status: o.status})
-	e.log(r.Context(), slog.LevelError, "failsoft: source failed, serving an error", r, route, slog.String("reason", o.reason))
+	e.emit(Event{Kind: EventError, Route: route, Key: key, Reason: o.reason, Status: o.status, Collapsed: collapsed, Duration: e.since(r)})
+	e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving an error", r, route, slog.String("reason", o.reason))
 	cs := e.failStatus(ent, o, collapsed) + "; detail=" + sfValue(o.reason)
 	if o.status != 0 && o.reason != "timeout" && (o.header != nil || o.body != nil) {
 		e.writeAnswer(w, r, o.status, o.header, o.body, cs)

@@ -1,0 +1,198 @@
+package httpfallback
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/failsoft/failsoft/upstream"
+)
+
+// observer keeps what the Engine reports about itself besides its global counters: the
+// per-route counters behind Stats.Routes and the quiet log. Every event goes through
+// Engine.emit, which feeds both and then Config.OnEvent.
+type observer struct {
+	routes sync.Map // route -> *routeCounters; routes are templates, so the map is bounded
+	quiet  *quietLog
+}
+
+// routeCounters are one route's counters (see RouteStats).
+type routeCounters struct {
+	hits, stale, defaults, errs, forwarded, misses, stored, collapsed, refreshes atomic.Uint64
+	calls, failures                                                              atomic.Uint64
+}
+
+// counters returns route's counters, creating them on first use.
+func (o *observer) counters(route string) *routeCounters {
+	if c, ok := o.routes.Load(route); ok {
+		return c.(*routeCounters)
+	}
+	c, _ := o.routes.LoadOrStore(route, new(routeCounters))
+	return c.(*routeCounters)
+}
+
+// count adds ev to its route's counters.
+func (c *routeCounters) count(ev *Event) {
+	switch ev.Kind {
+	case EventHit:
+		c.hits.Add(1)
+	case EventStale:
+		c.stale.Add(1)
+	case EventDefault:
+		c.defaults.Add(1)
+	case EventError:
+		c.errs.Add(1)
+	case EventForward:
+		c.forwarded.Add(1)
+	case EventMiss:
+		c.misses.Add(1)
+	case EventStored:
+		c.stored.Add(1)
+	case EventRefresh:
+		c.refreshes.Add(1)
+	case EventUpstream:
+		c.calls.Add(1)
+		if ev.Reason != "" {
+			c.failures.Add(1)
+		}
+	}
+	if ev.Collapsed {
+		c.collapsed.Add(1)
+	}
+}
+
+// emit records ev (per-route counters, the quiet log) and passes it to Config.OnEvent.
+func (e *Engine) emit(ev Event) {
+	ev.Engine = e.cfg.Name
+	if ev.Kind != EventBreaker {
+		e.obs.counters(ev.Route).count(&ev)
+	}
+	if e.obs.quiet != nil {
+		e.obs.quiet.note(&ev)
+	}
+	if e.cfg.OnEvent != nil {
+		e.cfg.OnEvent(ev)
+	}
+}
+
+// hit records a fresh hit found at now; it reads the clock again only when OnEvent wants
+// the Duration.
+func (e *Engine) hit(route, key string, status int, now time.Time) {
+	ev := Event{Kind: EventHit, Route: route, Key: key, Status: status}
+	if e.cfg.OnEvent != nil {
+		ev.Duration = e.cfg.Now().Sub(now)
+	}
+	e.emit(ev)
+}
+
+// startKey keys the time a request reached the engine in its context, for the Duration of
+// its answer event. It is set only when Config.OnEvent is (see withStart).
+type startKey struct{}
+
+// withStart returns r carrying t as the time it reached the engine, when OnEvent wants
+// Durations (it costs a context and a shallow copy of r; never on a fresh hit).
+func (e *Engine) withStart(r *http.Request, t time.Time) *http.Request {
+	if e.cfg.OnEvent == nil {
+		return r
+	}
+	if _, ok := r.Context().Value(startKey{}).(time.Time); ok {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), startKey{}, t))
+}
+
+// since is the time since r reached the engine (see withStart); 0 when unknown.
+func (e *Engine) since(r *http.Request) time.Duration {
+	if e.cfg.OnEvent == nil {
+		return 0
+	}
+	t, ok := r.Context().Value(startKey{}).(time.Time)
+	if !ok {
+		return 0
+	}
+	return e.cfg.Now().Sub(t)
+}
+
+// runObserved calls the source through run and reports the call as EventUpstream: its
+// failure reason ("" when it answered well; a failing status it wrote counts as
+// "upstream-5xx") and, when OnEvent is set, its duration.
+func (e *Engine) runObserved(ctx context.Context, route string, src source, w http.ResponseWriter, r *http.Request) error {
+	var start time.Time
+	if e.cfg.OnEvent != nil {
+		start = e.cfg.Now()
+	}
+	err := e.run(ctx, route, src, w, r)
+	ev := Event{Kind: EventUpstream, Route: route, Reason: reason(err)}
+	if err == nil {
+		if b, ok := w.(*buffer); ok && !b.streaming && e.isFailure(b.code()) {
+			ev.Reason, ev.Status = upstream.ReasonUpstream5xx, b.code()
+		} else if ok {
+			ev.Status = b.code()
+		}
+	}
+	if e.cfg.OnEvent != nil {
+		ev.Duration = e.cfg.Now().Sub(start)
+	}
+	e.emit(ev)
+	return err
+}
+
+// routeStats returns the per-route snapshot, sorted by route, and the sums of the counters
+// only routes keep.
+func (e *Engine) routeStats() (routes []RouteStats, forwarded, calls, failures uint64) {
+	e.mu.Lock()
+	runners := make(map[string]*upstream.Runner, len(e.runners))
+	for k, v := range e.runners {
+		runners[k] = v
+	}
+	e.mu.Unlock()
+	seen := make(map[string]bool)
+	e.obs.routes.Range(func(k, v any) bool {
+		route, c := k.(string), v.(*routeCounters)
+		seen[route] = true
+		rs := RouteStats{
+			Route:            route,
+			Hits:             c.hits.Load(),
+			Stale:            c.stale.Load(),
+			Defaults:         c.defaults.Load(),
+			Errors:           c.errs.Load(),
+			Forwarded:        c.forwarded.Load(),
+			Misses:           c.misses.Load(),
+			Stored:           c.stored.Load(),
+			Collapsed:        c.collapsed.Load(),
+			Refreshes:        c.refreshes.Load(),
+			UpstreamCalls:    c.calls.Load(),
+			UpstreamFailures: c.failures.Load(),
+		}
+		forwarded += rs.Forwarded
+		calls += rs.UpstreamCalls
+		failures += rs.UpstreamFailures
+		routes = append(routes, rs)
+		return true
+	})
+	for route := range runners {
+		if !seen[route] {
+			routes = append(routes, RouteStats{Route: route})
+		}
+	}
+	for i := range routes {
+		if rn := runners[routes[i].Route]; rn != nil {
+			routes[i].Breaker = rn.State().String()
+			routes[i].InFlight = rn.InFlight()
+			routes[i].MaxConcurrent = rn.MaxConcurrent()
+		}
+	}
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Route < routes[j].Route })
+	return routes, forwarded, calls, failures
+}
+
+// clock reads Config.Now when OnEvent wants Durations; the zero time otherwise.
+func (e *Engine) clock() time.Time {
+	if e.cfg.OnEvent == nil {
+		return time.Time{}
+	}
+	return e.cfg.Now()
+}
