@@ -15,23 +15,66 @@ import (
 // per-route counters behind Stats.Routes and the quiet log. Every event goes through
 // Engine.emit, which feeds both and then Config.OnEvent.
 type observer struct {
-	routes sync.Map // route -> *routeCounters; routes are templates, so the map is bounded
+	routes routeMap[routeCounters]
 	quiet  *quietLog
+}
+
+// routeMap maps route templates (a bounded set) to per-route state. Reads are a plain map
+// lookup on a copy-on-write map: no lock and no allocation on the hit path (a sync.Map
+// would box the string key).
+type routeMap[T any] struct {
+	m  atomic.Pointer[map[string]*T]
+	mu sync.Mutex // serialises writers
+}
+
+// get returns route's value, creating it on first use.
+func (rm *routeMap[T]) get(route string) *T {
+	if m := rm.m.Load(); m != nil {
+		if v := (*m)[route]; v != nil {
+			return v
+		}
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	old := rm.m.Load()
+	if old != nil {
+		if v := (*old)[route]; v != nil {
+			return v
+		}
+	}
+	next := make(map[string]*T, 1)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	v := new(T)
+	next[route] = v
+	rm.m.Store(&next)
+	return v
+}
+
+// lookup returns route's value, nil when there is none.
+func (rm *routeMap[T]) lookup(route string) *T {
+	if m := rm.m.Load(); m != nil {
+		return (*m)[route]
+	}
+	return nil
+}
+
+// each calls f for every route.
+func (rm *routeMap[T]) each(f func(route string, v *T)) {
+	if m := rm.m.Load(); m != nil {
+		for k, v := range *m {
+			f(k, v)
+		}
+	}
 }
 
 // routeCounters are one route's counters (see RouteStats).
 type routeCounters struct {
 	hits, stale, defaults, errs, forwarded, misses, stored, collapsed, refreshes atomic.Uint64
 	calls, failures                                                              atomic.Uint64
-}
-
-// counters returns route's counters, creating them on first use.
-func (o *observer) counters(route string) *routeCounters {
-	if c, ok := o.routes.Load(route); ok {
-		return c.(*routeCounters)
-	}
-	c, _ := o.routes.LoadOrStore(route, new(routeCounters))
-	return c.(*routeCounters)
 }
 
 // count adds ev to its route's counters.
@@ -68,7 +111,7 @@ func (c *routeCounters) count(ev *Event) {
 func (e *Engine) emit(ev Event) {
 	ev.Engine = e.cfg.Name
 	if ev.Kind != EventBreaker {
-		e.obs.counters(ev.Route).count(&ev)
+		e.obs.routes.get(ev.Route).count(&ev)
 	}
 	if e.obs.quiet != nil {
 		e.obs.quiet.note(&ev)
@@ -150,8 +193,7 @@ func (e *Engine) routeStats() (routes []RouteStats, forwarded, calls, failures u
 	}
 	e.mu.Unlock()
 	seen := make(map[string]bool)
-	e.obs.routes.Range(func(k, v any) bool {
-		route, c := k.(string), v.(*routeCounters)
+	e.obs.routes.each(func(route string, c *routeCounters) {
 		seen[route] = true
 		rs := RouteStats{
 			Route:            route,
@@ -171,7 +213,6 @@ func (e *Engine) routeStats() (routes []RouteStats, forwarded, calls, failures u
 		calls += rs.UpstreamCalls
 		failures += rs.UpstreamFailures
 		routes = append(routes, rs)
-		return true
 	})
 	for route := range runners {
 		if !seen[route] {

@@ -27,7 +27,7 @@ type quietLog struct {
 	interval time.Duration
 	now      func() time.Time
 
-	routes sync.Map // route -> *quietRoute
+	routes routeMap[quietRoute]
 }
 
 // Degraded answers, as bits of quietRoute.seen.
@@ -90,18 +90,18 @@ func (q *quietLog) note(ev *Event) {
 	if outcome == "" {
 		return
 	}
-	var qr *quietRoute
-	if v, ok := q.routes.Load(ev.Route); ok {
-		qr = v.(*quietRoute)
-	} else if bad == 0 {
-		return // a healthy route never degraded: nothing to say
-	} else {
-		v, _ := q.routes.LoadOrStore(ev.Route, new(quietRoute))
-		qr = v.(*quietRoute)
+	qr := q.routes.lookup(ev.Route)
+	if bad == 0 && (qr == nil || !qr.degraded.Load()) {
+		return // a healthy answer of a healthy route: nothing to say
 	}
-	if bad == 0 && !qr.degraded.Load() {
-		return
+	if qr == nil {
+		qr = q.routes.get(ev.Route)
 	}
+	q.degraded(qr, ev.Route, ev.Reason, outcome, bad)
+}
+
+// degraded takes an answer of a degraded route, or a degraded answer (bad != 0).
+func (q *quietLog) degraded(qr *quietRoute, route, reason, outcome string, bad int) {
 	now := q.now()
 	qr.mu.Lock()
 	var lines []func()
@@ -117,11 +117,11 @@ func (q *quietLog) note(ev *Event) {
 			qr.degraded.Store(false)
 			qr.seen = 0
 			lines = append(lines, func() {
-				q.write(slog.LevelWarn, "failsoft: route answering normally again", ev.Route, since, now, counts)
+				q.write(slog.LevelWarn, "failsoft: route answering normally again", route, since, now, counts)
 			})
 		} else {
 			lines = append(lines, func() {
-				q.write(slog.LevelWarn, "failsoft: route degraded: answers since the last summary", ev.Route, since, now, counts)
+				q.write(slog.LevelWarn, "failsoft: route degraded: answers since the last summary", route, since, now, counts)
 			})
 		}
 	}
@@ -138,10 +138,9 @@ func (q *quietLog) note(ev *Event) {
 				case seenError:
 					level, msg = slog.LevelError, "failsoft: route started serving errors"
 				}
-				reason := ev.Reason
 				lines = append(lines, func() {
 					q.log.LogAttrs(context.Background(), level, msg, slog.String("engine", q.engine),
-						slog.String("route", ev.Route), slog.String("reason", reason))
+						slog.String("route", route), slog.String("reason", reason))
 				})
 			}
 		}
