@@ -35,7 +35,7 @@ type Config struct {
 func defaultConfig() Config {
 	return Config{
 		Phase:   4 * time.Second,
-		Phases:  "healthy,slow,erroring,down,hanging,recovered",
+		Phases:  "healthy,slow,erroring,hanging,down,recovered",
 		Keys:    20,
 		Clients: 8,
 		Pace:    20 * time.Millisecond,
@@ -75,11 +75,12 @@ func outage(phase string) bool { return phase == "down" || phase == "hanging" }
 type Phase struct {
 	Name          string   `json:"name"`
 	Requests      int      `json:"requests"`
-	Fresh         int      `json:"fresh"`   // fresh hits, served from the store
-	Fetched       int      `json:"fetched"` // fetched from the upstream now (stored or collapsed)
-	Stale         int      `json:"stale"`   // last good data, upstream failing or being refreshed
-	Default       int      `json:"default"` // the configured default payload
-	Errors        int      `json:"errors"`  // an error response (5xx) or a transport error
+	Fresh         int      `json:"fresh"`        // fresh hits, served from the store
+	Fetched       int      `json:"fetched"`      // fetched from the upstream now (stored or collapsed)
+	Stale         int      `json:"stale"`        // last good data, upstream failing or being refreshed
+	SoftTimeout   int      `json:"soft_timeout"` // of Stale: the upstream was slow, the copy went out at the soft timeout
+	Default       int      `json:"default"`      // the configured default payload
+	Errors        int      `json:"errors"`       // an error response (5xx) or a transport error
 	P50Millis     float64  `json:"p50_ms"`
 	P99Millis     float64  `json:"p99_ms"`
 	UpstreamCalls int64    `json:"upstream_calls"` // requests that reached the upstream
@@ -135,8 +136,11 @@ func kind(status int, cacheStatus string, err error) string {
 	}
 }
 
-func count(p *Phase, k string) {
+func count(p *Phase, k string, soft bool) {
 	p.Requests++
+	if soft {
+		p.SoftTimeout++
+	}
 	switch k {
 	case "fresh":
 		p.Fresh++
@@ -151,14 +155,14 @@ func count(p *Phase, k string) {
 	}
 }
 
-func (rc *recorder) record(key string, k string, good bool, d time.Duration) {
+func (rc *recorder) record(key string, k string, soft, good bool, d time.Duration) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.phase == nil {
 		return
 	}
-	count(rc.phase, k)
-	count(&rc.interval, k)
+	count(rc.phase, k, soft)
+	count(&rc.interval, k, soft)
 	rc.phase.latencies = append(rc.phase.latencies, d)
 	if !rc.seenOut && good {
 		rc.warmed[key] = true
@@ -316,8 +320,8 @@ func run(ctx context.Context, cfg Config, timeline io.Writer) (Summary, error) {
 			rc.interval = Phase{}
 			br := rc.breaker
 			rc.mu.Unlock()
-			fmt.Fprintf(timeline, "%5.1fs %-10s fresh %4d  fetched %4d  stale %4d  default %4d  error %4d  breaker %s\n",
-				now.Sub(start).Seconds(), name, iv.Fresh, iv.Fetched, iv.Stale, iv.Default, iv.Errors, br)
+			fmt.Fprintf(timeline, "%5.1fs %-10s fresh %4d  fetched %4d  stale %4d (soft-timeout %4d)  default %4d  error %4d  breaker %s\n",
+				now.Sub(start).Seconds(), name, iv.Fresh, iv.Fetched, iv.Stale, iv.SoftTimeout, iv.Default, iv.Errors, br)
 		}
 		for done := false; !done; {
 			select {
@@ -380,7 +384,8 @@ func ask(ctx context.Context, client *http.Client, base, key string, rc *recorde
 			good = verr == nil
 		}
 	}
-	rc.record(key, kind(status, cs, err), good, time.Since(start))
+	soft := err == nil && strings.Contains(cs, "detail=soft-timeout")
+	rc.record(key, kind(status, cs, err), soft, good, time.Since(start))
 }
 
 // percentile is the q-th percentile of ds in milliseconds (0 for none).

@@ -4,7 +4,7 @@
 //	go run ./examples/demo
 //
 // It starts an embedded upstream on loopback that goes through phases (healthy, slow,
-// erroring with 503, down with connections refused, hanging, recovered), an Echo app that
+// erroring with 503, hanging, down with connections refused, recovered), an Echo app that
 // mounts failsoft's middleware in front of a handler calling that upstream, and clients that
 // drive steady traffic over a set of keys. It prints a timeline, one line per second, and a
 // summary per phase: how many answers were fresh, fetched, stale, default or errors, the

@@ -47,15 +47,15 @@ func main() {
 }
 
 func printSummary(w io.Writer, s Summary) {
-	fmt.Fprintf(w, "\n%-10s %7s %7s %7s %7s %7s %7s %8s %8s %9s  %s\n",
-		"phase", "answers", "fresh", "fetched", "stale", "default", "error", "p50", "p99", "upstream", "breaker")
+	fmt.Fprintf(w, "\n%-10s %7s %7s %7s %7s %7s %7s %7s %8s %8s %9s  %s\n",
+		"phase", "answers", "fresh", "fetched", "stale", "(soft)", "default", "error", "p50", "p99", "upstream", "breaker")
 	for _, p := range s.Phases {
-		fmt.Fprintf(w, "%-10s %7d %7d %7d %7d %7d %7d %8s %8s %9d  %s\n",
-			p.Name, p.Requests, p.Fresh, p.Fetched, p.Stale, p.Default, p.Errors,
+		fmt.Fprintf(w, "%-10s %7d %7d %7d %7d %7d %7d %7d %8s %8s %9d  %s\n",
+			p.Name, p.Requests, p.Fresh, p.Fetched, p.Stale, p.SoftTimeout, p.Default, p.Errors,
 			ms(p.P50Millis), ms(p.P99Millis), p.UpstreamCalls, strings.Join(p.Breaker, "→"))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "While the upstream was down or hanging, %d of %d requests for keys answered before the outage got their last good data (200, stale).\n",
+	fmt.Fprintf(w, "While the upstream was down or hanging, %d of %d requests for keys answered before the outage got their last good data (200, stale; (soft): answered at the soft timeout while the upstream was slow).\n",
 		s.WarmServedDuringOutage, s.WarmRequestsDuringOutage)
 	fmt.Fprintf(w, "Never-seen keys got the default payload or an error: nothing the upstream did not send was made up.\n")
 }

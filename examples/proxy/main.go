@@ -39,6 +39,7 @@ type options struct {
 	cacheBytes       int64
 	fresh, stale     time.Duration
 	timeout          time.Duration
+	softTimeout      time.Duration
 	retries          int
 	quiet            bool
 }
@@ -52,6 +53,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.fresh, "fresh", 0, "freshness of responses that state none (0: not fresh, kept for -stale)")
 	fs.DurationVar(&o.stale, "stale", time.Hour, "how long a response may be served stale when the upstream fails (stale-if-error default)")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "per-attempt timeout: the upstream's response headers and the first MiB of its body")
+	fs.DurationVar(&o.softTimeout, "soft-timeout", httpfallback.DefaultSoftTimeout, "how long a client holding a stale copy waits for the upstream before it gets the copy (the fetch goes on in the background); negative: off")
 	fs.IntVar(&o.retries, "retries", 2, "retries for idempotent requests (0: none)")
 	fs.StringVar(&o.name, "name", "proxy", "hystrix command namespace (unique per process)")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings and errors only")
@@ -84,6 +86,9 @@ func newProxy(o options, log *slog.Logger) (*httpfallback.Proxy, error) {
 			MaxBytes: o.cacheBytes,
 			Policy:   cache.Policy{FreshFor: o.fresh, StaleIfError: stale},
 			Logger:   log,
+			// 0 would mean the default; the flag's 0 means "do not wait at all", which
+			// the engine spells as the shortest wait.
+			SoftTimeout: softTimeout(o.softTimeout),
 			// Command.Timeout left 0: the engine's budget for a fetch defaults to the
 			// client's whole one (every attempt and backoff). Set here, it would be the
 			// attempt's too, leaving no time for a retry after a timed-out attempt.
@@ -94,6 +99,16 @@ func newProxy(o options, log *slog.Logger) (*httpfallback.Proxy, error) {
 			Logger:  log,
 		},
 	})
+}
+
+// softTimeout maps the -soft-timeout flag to Config.SoftTimeout: 0 (answer a client
+// holding a stale copy from it at once) becomes the shortest wait, since the engine reads
+// 0 as its default.
+func softTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return time.Nanosecond
+	}
+	return d
 }
 
 // run serves until ctx ends (main: SIGINT or SIGTERM), then shuts down gracefully. Logs go

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -47,7 +49,7 @@ const (
 	EventStale                     // a stale entry was served; Reason says why
 	EventDefault                   // a default payload was served; Reason says why
 	EventError                     // an error response was served; Reason says why
-	EventRefresh                   // a background refresh ended; Reason is "" on success
+	EventRefresh                   // a background fetch (refresh, or a stale key's fetch) ended; Reason is "" on success
 	EventBreaker                   // a route's circuit changed state (From, To)
 	EventForward                   // the source's own answer was served (Fwd says how it was asked; Collapsed when waited on)
 	EventUpstream                  // one call of the source ended (Reason "" when it answered well; Duration)
@@ -139,6 +141,23 @@ type Config struct {
 	// A custom Key must key every request header the handler's shareable answers depend
 	// on (see cache.DefaultKeyedHeaders): the engine does not strip any.
 	Key func(*http.Request) string
+	// SoftTimeout bounds how long a request holding a stale entry waits for the upstream.
+	// When the entry may be served on failure (it is within stale-if-error) and no fetch
+	// of the key is running, the request starts one in the background, owned by the
+	// Engine (bounded by Command.Timeout, cancelled by Close), and waits for it up to
+	// SoftTimeout: past that it is answered with the stale entry (Cache-Status
+	// "failsoft; fwd=stale; ttl=-N; detail=soft-timeout") while the fetch goes on and
+	// stores what it gets. When a fetch of the key is already running, the request is
+	// answered with the entry at once ("failsoft; hit; ttl=-N; detail=in-flight"). So no
+	// request holding a usable copy waits longer than SoftTimeout for a slow upstream, a
+	// retry's backoff, a half-open probe or another request's fetch.
+	//
+	// 0 means DefaultSoftTimeout. Negative turns it off: such a request fetches inline
+	// (or waits for the running fetch) like a request without a stale entry, and gets
+	// the stale entry only when the fetch fails. Config.Routes can set it per route.
+	SoftTimeout time.Duration
+	// Routes overrides settings per route template (the names Route returns).
+	Routes map[string]RouteSettings
 	// LockTimeout is how long a request waits for another request's fetch of the same key
 	// before fetching on its own (and not storing); 0 means Command.Timeout (itself 0: 1s).
 	LockTimeout time.Duration
@@ -189,6 +208,30 @@ type Config struct {
 	MethodOverride MethodOverrideMode
 }
 
+// DefaultSoftTimeout is Config.SoftTimeout's default: above a healthy API's p99 on a
+// LAN or in one region (a few to a few tens of milliseconds, hundreds for heavy calls),
+// well below the attempt timeout (Command.Timeout, 1 s by default) and below what a
+// person notices as a stall; an upstream that has not answered by then is far more often
+// sick than merely slow.
+const DefaultSoftTimeout = 200 * time.Millisecond
+
+// RouteSettings override the engine's settings for one route (Config.Routes).
+type RouteSettings struct {
+	// SoftTimeout replaces Config.SoftTimeout for the route: 0 keeps the engine's,
+	// negative turns it off for the route.
+	SoftTimeout time.Duration
+	// Policy, when not nil, replaces Config.Policy for the route: what is stored, its
+	// freshness and stale windows, the body size limit. Its zero fields are cache.Policy's
+	// defaults, not Config.Policy's.
+	Policy *cache.Policy
+}
+
+// routeSettings are a route's settings in force (defaults filled).
+type routeSettings struct {
+	policy cache.Policy
+	soft   time.Duration // <= 0: off
+}
+
 // Stats is a snapshot of an Engine's counters. It marshals to JSON as an operator reads
 // it (an admin endpoint can serve it as it is).
 type Stats struct {
@@ -204,7 +247,10 @@ type Stats struct {
 	Misses    uint64 `json:"misses"`    // lookups that found no usable entry
 	Stored    uint64 `json:"stored"`    // answers stored
 	Collapsed uint64 `json:"collapsed"` // answers given from another request's fetch
-	Refreshes uint64 `json:"refreshes"` // background refreshes ended
+	Refreshes uint64 `json:"refreshes"` // background fetches ended
+	// SoftTimeouts counts the stale answers given because the fetch passed the soft
+	// timeout (they are counted in Stale too).
+	SoftTimeouts uint64 `json:"soft_timeouts"`
 	// UpstreamCalls counts calls of the source (the wrapped handler, the proxy's client,
 	// the alternate), refusals by the breaker included; UpstreamFailures those that failed.
 	UpstreamCalls    uint64 `json:"upstream_calls"`
@@ -245,6 +291,30 @@ type RouteStats struct {
 
 const defaultName = "failsoft"
 
+// defaultMaxBodyBytes is Policy.MaxBodyBytes's default in an engine.
+const defaultMaxBodyBytes = 8 << 20
+
+// settingsOf returns the settings in force for each route of cfg (normalized), and for
+// every other route.
+func settingsOf(cfg Config) (map[string]*routeSettings, *routeSettings) {
+	def := &routeSettings{policy: cfg.Policy, soft: cfg.SoftTimeout}
+	routes := make(map[string]*routeSettings, len(cfg.Routes))
+	for name, rs := range cfg.Routes {
+		s := *def
+		if rs.SoftTimeout != 0 {
+			s.soft = rs.SoftTimeout
+		}
+		if rs.Policy != nil {
+			s.policy = *rs.Policy
+			if s.policy.MaxBodyBytes == 0 {
+				s.policy.MaxBodyBytes = defaultMaxBodyBytes
+			}
+		}
+		routes[name] = &s
+	}
+	return routes, def
+}
+
 // validate checks cfg and fills defaults in a copy.
 func (cfg Config) normalize() (Config, error) {
 	if cfg.Name == "" {
@@ -278,7 +348,20 @@ func (cfg Config) normalize() (Config, error) {
 		return cfg, fmt.Errorf("httpfallback: Config.Policy: %w", err)
 	}
 	if cfg.Policy.MaxBodyBytes == 0 {
-		cfg.Policy.MaxBodyBytes = 8 << 20
+		cfg.Policy.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if cfg.SoftTimeout == 0 {
+		cfg.SoftTimeout = DefaultSoftTimeout
+	}
+	for _, rt := range slices.Sorted(maps.Keys(cfg.Routes)) {
+		if p := cfg.Routes[rt].Policy; p != nil {
+			if p.MaxBodyBytes < 0 {
+				return cfg, fmt.Errorf("httpfallback: Config.Routes[%q].Policy.MaxBodyBytes is negative (%d)", rt, p.MaxBodyBytes)
+			}
+			if err := p.Validate(); err != nil {
+				return cfg, fmt.Errorf("httpfallback: Config.Routes[%q].Policy: %w", rt, err)
+			}
+		}
 	}
 	if cfg.Command.Timeout == 0 {
 		cfg.Command.Timeout = time.Second

@@ -33,7 +33,13 @@
 //	                               (failsoft; hit; ttl=N)
 //	stale, within                  written at once (failsoft; hit; ttl=-N; detail=stale-while-revalidate);
 //	stale-while-revalidate         one background refresh per key, owned by the Engine
-//	miss, stale-if-error, gone     one fetch per key: the first request leads, the others
+//	stale, within stale-if-error   the fetch runs in the background; its answer is written if
+//	                               it comes within Config.SoftTimeout, else the stale entry
+//	                               (failsoft; fwd=stale; ttl=-N; detail=soft-timeout) and the
+//	                               fetch goes on and stores; while a fetch of the key runs, the
+//	                               entry at once (failsoft; hit; ttl=-N; detail=in-flight)
+//	breaker open                   stale, default or error at once: no command, no goroutine
+//	miss, gone                     one fetch per key: the first request leads, the others
 //	                               wait up to Config.LockTimeout and share its outcome
 //	                               (failsoft; fwd=uri-miss; fwd-status=200; collapsed)
 //
@@ -133,9 +139,20 @@
 // request is another variant (Vary) of the leader's, or whose leader streamed, fetches on
 // its own too.
 //
+// # The soft timeout
+//
+// While the engine holds an entry that may be served stale on failure, no client waits for
+// a slow upstream, a retry's backoff or a half-open probe longer than Config.SoftTimeout
+// (DefaultSoftTimeout; per route in Config.Routes): the fetch of such a key always runs in
+// the background, as a refresh does, and the request waits for it only that long. Entries
+// whose response forbids serving them stale (must-revalidate, proxy-revalidate, no-cache,
+// s-maxage) are never served this way. A negative SoftTimeout turns it off: such a request
+// leads or waits like any other (and a waiter stuck past LockTimeout gets the entry,
+// detail=lock-timeout).
+//
 // # Background refresh and Close
 //
-// A refresh runs on a goroutine the Engine owns, with a clone of the request and a context
+// A refresh (or the background fetch of a key holding a stale entry) runs on a goroutine the Engine owns, with a clone of the request and a context
 // derived from the Engine's (cancelled by Close) bounded by the command timeout. A Fetcher
 // must therefore not rely on per-request state that is recycled when the request ends.
 // Close cancels refreshes, waits for them, closes the route commands and the store if the

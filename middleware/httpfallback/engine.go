@@ -26,11 +26,13 @@ var errClosed = errors.New("httpfallback: engine closed")
 type Engine struct {
 	cfg      Config
 	store    cache.Store
-	owned    *cache.Memory // the store, when the Engine created it
-	prefixes []string      // Defaults keys ending in "/", longest first
-	keyFn    cache.KeyFunc // Config.Key, else cache.Key with the default options, prepared
-	memo     *hitMemo      // strings a fresh hit writes
-	obs      observer      // per-route counters and the quiet log
+	owned    *cache.Memory             // the store, when the Engine created it
+	prefixes []string                  // Defaults keys ending in "/", longest first
+	keyFn    cache.KeyFunc             // Config.Key, else cache.Key with the default options, prepared
+	memo     *hitMemo                  // strings a fresh hit writes
+	routes   map[string]*routeSettings // Config.Routes in force
+	defRoute *routeSettings            // the settings of every other route
+	obs      observer                  // per-route counters and the quiet log
 
 	base   context.Context // cancelled by Close; parent of background refreshes
 	cancel context.CancelFunc
@@ -45,8 +47,8 @@ type Engine struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	hits, misses, stored, stale, defaults, errs, collapsed, refreshes atomic.Uint64
-	waiting                                                           atomic.Int64
+	hits, misses, stored, stale, defaults, errs, collapsed, refreshes, softTimeouts atomic.Uint64
+	waiting                                                                         atomic.Int64
 }
 
 // flight is one fetch of a key that other requests may wait on. out is written before
@@ -78,6 +80,7 @@ func New(cfg Config) (*Engine, error) {
 		memo:    new(hitMemo),
 		obs:     observer{quiet: newQuietLog(cfg)},
 	}
+	e.routes, e.defRoute = settingsOf(cfg)
 	e.keyFn = cfg.Key
 	if e.keyFn == nil {
 		e.keyFn = cache.KeyOptions{
@@ -196,6 +199,14 @@ func mentionsEventStream(v string) bool {
 	}
 }
 
+// settings returns route's settings in force.
+func (e *Engine) settings(route string) *routeSettings {
+	if s := e.routes[route]; s != nil {
+		return s
+	}
+	return e.defRoute
+}
+
 // route names r's route template.
 func (e *Engine) route(r *http.Request) string {
 	if e.cfg.Route != nil {
@@ -220,17 +231,31 @@ func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, route string, fet
 	e.serve(w, r, route, source{fetch: fetch})
 }
 
+// exchange is one request on its way through the engine: what each step of the path
+// reads. It belongs to one goroutine: the request's own, or a background fetch's (which
+// has its own exchange, without a client).
+type exchange struct {
+	w         http.ResponseWriter // the client; nil in a background fetch
+	r         *http.Request
+	route     string
+	key       string       // "" for a request the store never sees
+	ent       *cache.Entry // the entry stored for r; nil when none (or Gone)
+	src       source
+	rt        *routeSettings
+	collapsed bool // the answer is another request's fetch's
+}
+
 // serve is the request's whole path; see the package doc for the picture.
 func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src source) {
 	if e.screen(w, r, route, src) { // limits and method overrides: screen.go
 		return
 	}
 	if e.isClosed.Load() {
-		e.bypass(w, r, route, src)
+		e.bypass(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)})
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e.passThrough(w, r, route, src, "method")
+		e.passThrough(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)}, "method")
 		return
 	}
 	if r.ContentLength != 0 {
@@ -238,7 +263,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		if r, hasBody = probeBody(r); hasBody {
 			// A GET or HEAD with a body (a search API's query, say): the key cannot see
 			// the body, so its answer is neither stored, shared nor served from the store.
-			e.passThrough(w, r, route, src, "bypass")
+			e.passThrough(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)}, "bypass")
 			return
 		}
 	}
@@ -255,28 +280,57 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		}
 		e.writeEntry(w, r, ent, now, e.memo.hitStatus(ent.TTL(now)))
 		return
-	case cache.Stale:
-		// Within stale-while-revalidate: answer now, refresh once in the background.
-		e.stale.Add(1)
-		e.emit(Event{Kind: EventStale, Route: route, Key: key, Reason: "stale-while-revalidate", Status: ent.Status})
-		e.log(ctx, slog.LevelDebug, "failsoft: stale while revalidate", r, route)
-		e.writeEntry(w, r, ent, now, hitStatus(ent.TTL(now))+"; detail=stale-while-revalidate")
-		e.startRefresh(r, route, key, ent, src)
-		return
-	}
-	if state == cache.Gone {
+	case cache.Gone:
 		ent = nil
 	}
 	r = e.withStart(r, now)
+	ex := &exchange{w: w, r: r, route: route, key: key, ent: ent, src: src, rt: e.settings(route)}
+	if state == cache.Stale {
+		// Within stale-while-revalidate: answer now, refresh once in the background.
+		e.serveStale(ex, now, reasonSWR, false)
+		e.mu.Lock()
+		f := e.newFlightLocked(key)
+		e.mu.Unlock()
+		if f != nil {
+			e.goFetch(ex, f)
+		}
+		return
+	}
 	e.misses.Add(1)
 	e.emit(Event{Kind: EventMiss, Route: route, Key: key})
 	e.log(ctx, slog.LevelDebug, "failsoft: miss", r, route)
 
+	// A stale entry that may be served when the fetch fails (within stale-if-error) is
+	// also what answers while the fetch is slow: no request holding one waits longer
+	// than the route's soft timeout for the upstream, another request's fetch, a retry's
+	// backoff or a half-open probe.
+	servable := state == cache.StaleIfError && ex.rt.soft > 0
 	e.mu.Lock()
 	if f := e.flights[key]; f != nil {
 		e.mu.Unlock()
-		e.wait(w, r, route, key, ent, src, f)
+		if servable {
+			e.serveStale(ex, now, reasonInFlight, false)
+			return
+		}
+		e.wait(ex, f)
 		return
+	}
+	if e.cfg.Alternate == nil && e.breakerOpenLocked(route) {
+		// The route's breaker is open: the source would not be called. Stale, default or
+		// error at once: no flight, no command, no goroutine.
+		e.mu.Unlock()
+		e.serveFailure(ex, e.failed(upstream.ErrCircuitOpen, nil))
+		return
+	}
+	if servable {
+		f := e.newFlightLocked(key)
+		e.mu.Unlock()
+		if f != nil {
+			e.softWait(ex, f)
+			return
+		}
+		// Closed meanwhile: fetch inline, as any request.
+		e.mu.Lock()
 	}
 	f := &flight{done: make(chan struct{})}
 	e.flights[key] = f
@@ -285,86 +339,130 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	// The leader fetches for everyone waiting on the key, so its client hanging up must
 	// not cancel the fetch: the context keeps r's values but not its cancellation. The
 	// command's own deadline bounds it (RunCommand, or the proxy's client).
-	o := e.lead(context.WithoutCancel(ctx), w, r, route, key, ent, src, f)
+	o := e.lead(context.WithoutCancel(ctx), ex, f)
 	if o.streamed {
 		return
 	}
-	e.respond(w, r, route, key, ent, o, false)
+	e.respond(ex, o)
+}
+
+// softWait starts the fetch of ex's key in the background (f is its flight) and waits
+// for it up to the route's soft timeout: its outcome is written when it comes in time,
+// else ex's stale entry (detail=soft-timeout), and the fetch goes on, storing what it
+// gets.
+func (e *Engine) softWait(ex *exchange, f *flight) {
+	e.goFetch(ex, f)
+	t := time.NewTimer(ex.rt.soft)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		o := f.out
+		if o.tooLarge {
+			// Too large to store, and the background fetch had no client to stream it
+			// to: this request fetches it for itself, streamed, not stored.
+			if o = e.fetch(ex.r.Context(), ex, "too-large"); o.streamed {
+				return
+			}
+		}
+		e.respond(ex, o)
+	case <-t.C:
+		e.softTimeouts.Add(1)
+		e.serveStale(ex, e.cfg.Now(), reasonSoftTimeout, true)
+	case <-ex.r.Context().Done():
+		// The client is gone; the fetch carries on and stores what it gets.
+	}
 }
 
 // lead runs the flight's fetch and publishes its outcome, whatever happens.
-func (e *Engine) lead(ctx context.Context, w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, f *flight) (o *outcome) {
+func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome) {
 	defer func() {
 		f.out = o
 		e.mu.Lock()
-		delete(e.flights, key)
+		delete(e.flights, ex.key)
 		e.mu.Unlock()
 		close(f.done)
 	}()
-	return e.fetch(ctx, w, r, route, key, ent, src, "")
+	return e.fetch(ctx, ex, "")
 }
 
-// wait follows another request's fetch of key for up to LockTimeout. If the leader is
-// stuck past that, or its outcome cannot be shared (streamed, another variant), this
+// wait follows another request's fetch of ex's key for up to LockTimeout (with the soft
+// timeout on, a request holding an entry that may be served stale is answered at once
+// instead). If the leader is stuck past that, ex's entry is served stale when it may be;
+// else, or when the leader's outcome cannot be shared (streamed, another variant), this
 // request fetches on its own and does not store (as NGINX's cache lock does).
-func (e *Engine) wait(w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, f *flight) {
+func (e *Engine) wait(ex *exchange, f *flight) {
 	e.waiting.Add(1)
 	t := time.NewTimer(e.cfg.LockTimeout)
 	var o *outcome
 	select {
 	case <-f.done:
 		o = f.out
-	case <-r.Context().Done():
+	case <-ex.r.Context().Done():
 		// The client is gone; the leader carries on for the others.
 		e.waiting.Add(-1)
 		t.Stop()
 		return
 	case <-t.C:
-		if ent != nil && ent.State(e.cfg.Now()) != cache.Gone {
-			// The fetch this request waits on is stuck past the lock timeout: the source is
-			// too slow, a failure stale-if-error covers. Answer with the entry now rather than
-			// start a second fetch that would take as long (and double this request's wait).
+		if ex.ent != nil && ex.ent.State(e.cfg.Now()) != cache.Gone {
+			// Soft timeout off, and the fetch this request waits on is stuck past the lock
+			// timeout: a failure stale-if-error covers. Answer with the entry now rather
+			// than start a second fetch that would take as long.
 			e.waiting.Add(-1)
-			e.serveFailure(w, r, route, key, ent, &outcome{err: upstream.ErrTimeout, reason: "lock-timeout", called: true}, true)
+			ex.collapsed = true
+			e.serveFailure(ex, &outcome{err: upstream.ErrTimeout, reason: "lock-timeout", called: true})
 			return
 		}
-		e.log(r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", r, route)
+		e.log(ex.r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", ex.r, ex.route)
 	}
 	e.waiting.Add(-1)
 	t.Stop()
 	why := "lock-timeout"
 	if o != nil {
-		if o.sharable(r) {
+		if o.sharable(ex.r) {
 			e.collapsed.Add(1)
-			e.respond(w, r, route, key, ent, o, true)
+			ex.collapsed = true
+			e.respond(ex, o)
 			return
 		}
 		why = "not-shared"
 	}
-	o = e.fetch(r.Context(), w, r, route, key, ent, src, why)
+	o = e.fetch(ex.r.Context(), ex, why)
 	if o.streamed {
 		return
 	}
-	e.respond(w, r, route, key, ent, o, false)
+	e.respond(ex, o)
 }
 
-// startRefresh starts the one background refresh of a stale key, unless a fetch of the
-// key is already running or the Engine is closed.
-func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Entry, src source) {
-	e.mu.Lock()
+// newFlightLocked registers the flight of key for a background fetch (and counts it in
+// e.wg), unless a fetch of key is already running or the Engine is closed (nil). e.mu
+// must be held.
+func (e *Engine) newFlightLocked(key string) *flight {
 	if e.closed || e.flights[key] != nil {
-		e.mu.Unlock()
-		return
+		return nil
 	}
 	f := &flight{done: make(chan struct{})}
 	e.flights[key] = f
 	e.wg.Add(1)
-	e.mu.Unlock()
+	return f
+}
 
+// breakerOpenLocked reports whether route's command exists and its breaker is open (its
+// sleep window not yet passed: a half-open breaker lets a probe through). e.mu must be held.
+func (e *Engine) breakerOpenLocked(route string) bool {
+	rn := e.runners[route]
+	return rn != nil && rn.State() == upstream.Open
+}
+
+// goFetch runs the fetch of f (registered by newFlightLocked) on a goroutine the Engine
+// owns: on a clone of ex's request taken now (ex's request is not used after Serve
+// returns), with a context of the Engine's (cancelled by Close) bounded by the command
+// timeout, and without a client: the outcome is stored, and published to f.
+func (e *Engine) goFetch(ex *exchange, f *flight) {
 	ctx, cancel := context.WithTimeout(e.base, e.cfg.Command.Timeout)
-	req := r.Clone(ctx) // taken on the request's goroutine: r is not used after Serve returns
+	req := ex.r.Clone(ctx)
 	req.Method = http.MethodGet
 	req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
+	bg := &exchange{r: req, route: ex.route, key: ex.key, ent: ex.ent, src: ex.src, rt: ex.rt}
 	go func() {
 		defer e.wg.Done()
 		defer cancel()
@@ -372,16 +470,16 @@ func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Ent
 			// The source's panics are recovered by the command; this is for the hooks
 			// (OnEvent, Logger): in a goroutine of ours, a panic would end the process.
 			if v := recover(); v != nil {
-				e.log(ctx, slog.LevelError, "failsoft: background refresh panicked", req, route, slog.String("panic", fmt.Sprint(v)))
+				e.log(ctx, slog.LevelError, "failsoft: background fetch panicked", req, bg.route, slog.String("panic", fmt.Sprint(v)))
 			}
 		}()
-		o := e.lead(ctx, nil, req, route, key, ent, src, f)
+		o := e.lead(ctx, bg, f)
 		e.refreshes.Add(1)
-		e.emit(Event{Kind: EventRefresh, Route: route, Key: key, Reason: o.reason, Status: o.status})
+		e.emit(Event{Kind: EventRefresh, Route: bg.route, Key: bg.key, Reason: o.reason, Status: o.status})
 		if o.err != nil {
-			e.log(ctx, slog.LevelInfo, "failsoft: background refresh failed", req, route, slog.String("reason", o.reason))
+			e.log(ctx, slog.LevelInfo, "failsoft: background fetch failed", req, bg.route, slog.String("reason", o.reason))
 		} else {
-			e.log(ctx, slog.LevelInfo, "failsoft: background refresh", req, route, slog.Int("status", o.status), slog.Bool("stored", o.stored))
+			e.log(ctx, slog.LevelDebug, "failsoft: background fetch", req, bg.route, slog.Int("status", o.status), slog.Bool("stored", o.stored))
 		}
 	}()
 }
@@ -390,11 +488,13 @@ func (e *Engine) startRefresh(r *http.Request, route, key string, ent *cache.Ent
 // method but GET and HEAD: fwd "method"; a GET or HEAD with a body: fwd "bypass"): never
 // cached, never stale; a non-error answer to an unsafe method (not OPTIONS or TRACE)
 // invalidates the URL's stored entry.
-func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route string, src source, fwd string) {
+func (e *Engine) passThrough(ex *exchange, fwd string) {
+	w, r := ex.w, ex.r
 	cs := "failsoft; fwd=" + fwd
 	r = e.withStart(r, e.clock())
-	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, false, cs)
-	err := e.runObserved(r.Context(), route, src, buf, r)
+	ex.r = r
+	buf := newBuffer(w, ex.rt.policy.MaxBodyBytes, false, cs)
+	err := e.runObserved(r.Context(), ex.route, ex.src, buf, r)
 	status := buf.code()
 	if err == nil && e.isFailure(status) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
@@ -403,16 +503,16 @@ func (e *Engine) passThrough(w http.ResponseWriter, r *http.Request, route strin
 		e.Purge(r.Context(), r) // RFC 9111 4.4: an unsafe method's success invalidates
 	}
 	if buf.streaming {
-		e.emit(Event{Kind: EventForward, Route: route, Status: status, Fwd: fwd, Duration: e.since(r)})
+		e.emit(Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})
 		return
 	}
 	if err != nil {
 		o := e.failed(err, buf)
 		o.fwd = fwd
-		e.serveError(w, r, route, "", o, nil, false)
+		e.serveError(ex, o)
 		return
 	}
-	e.emit(Event{Kind: EventForward, Route: route, Status: status, Fwd: fwd, Duration: e.since(r)})
+	e.emit(Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})
 	e.writeAnswer(w, r, status, buf.header, buf.body, cs+"; fwd-status="+itoa(status))
 }
 
@@ -467,22 +567,23 @@ func unsafeMethod(method string) bool {
 
 // bypass answers after Close: the source is called directly, nothing is stored or served
 // from the store (an owned store is closed by then), and no background work starts.
-func (e *Engine) bypass(w http.ResponseWriter, r *http.Request, route string, src source) {
+func (e *Engine) bypass(ex *exchange) {
 	// Our member goes after the answer's own, when its header is written (RFC 9211).
-	rec := &statusRecorder{ResponseWriter: w, cacheStatus: "failsoft; fwd=bypass"}
-	r = e.withStart(r, e.clock())
-	err := e.runObserved(r.Context(), route, src, rec, r)
+	r := e.withStart(ex.r, e.clock())
+	ex.r = r
+	rec := &statusRecorder{ResponseWriter: ex.w, cacheStatus: "failsoft; fwd=bypass"}
+	err := e.runObserved(r.Context(), ex.route, ex.src, rec, r)
 	if rec.status != 0 {
-		e.emit(Event{Kind: EventForward, Route: route, Status: rec.status, Fwd: "bypass", Duration: e.since(r)})
+		e.emit(Event{Kind: EventForward, Route: ex.route, Status: rec.status, Fwd: "bypass", Duration: e.since(r)})
 		return
 	}
 	if err != nil {
 		o := e.failed(err, nil)
 		o.fwd = "bypass"
-		e.serveError(w, r, route, "", o, nil, false)
+		e.serveError(ex, o)
 		return
 	}
-	e.emit(Event{Kind: EventForward, Route: route, Status: http.StatusOK, Fwd: "bypass", Duration: e.since(r)})
+	e.emit(Event{Kind: EventForward, Route: ex.route, Status: http.StatusOK, Fwd: "bypass", Duration: e.since(r)})
 	rec.stamp() // the source wrote nothing: the server sends 200 with this header
 }
 
@@ -503,16 +604,17 @@ func (e *Engine) Purge(ctx context.Context, r *http.Request) {
 // route's breaker, and the store's.
 func (e *Engine) Stats() Stats {
 	s := Stats{
-		Name:      e.cfg.Name,
-		Hits:      e.hits.Load(),
-		Misses:    e.misses.Load(),
-		Stored:    e.stored.Load(),
-		Stale:     e.stale.Load(),
-		Defaults:  e.defaults.Load(),
-		Errors:    e.errs.Load(),
-		Collapsed: e.collapsed.Load(),
-		Refreshes: e.refreshes.Load(),
-		Waiting:   e.waiting.Load(),
+		Name:         e.cfg.Name,
+		Hits:         e.hits.Load(),
+		Misses:       e.misses.Load(),
+		Stored:       e.stored.Load(),
+		Stale:        e.stale.Load(),
+		Defaults:     e.defaults.Load(),
+		Errors:       e.errs.Load(),
+		Collapsed:    e.collapsed.Load(),
+		Refreshes:    e.refreshes.Load(),
+		SoftTimeouts: e.softTimeouts.Load(),
+		Waiting:      e.waiting.Load(),
 	}
 	s.Routes, s.Forwarded, s.UpstreamCalls, s.UpstreamFailures = e.routeStats()
 	if sp, ok := e.store.(interface{ Stats() cache.Stats }); ok {

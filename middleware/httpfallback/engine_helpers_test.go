@@ -63,6 +63,11 @@ func newEngHarness(t *testing.T, cfg Config, h http.HandlerFunc) *engHarness {
 	if cfg.Now == nil {
 		cfg.Now = hs.clock.Now
 	}
+	if cfg.SoftTimeout == 0 {
+		// Off unless the test is about it: a busy machine must not turn a quick fetch
+		// into a soft-timeout answer in tests that check other paths.
+		cfg.SoftTimeout = -1
+	}
 	eng, err := New(cfg)
 	require.NoError(t, err)
 	hs.eng = eng

@@ -81,11 +81,12 @@ func (o *outcome) setVary(r *http.Request) {
 	}
 }
 
-// fetch asks the source for r (a HEAD is fetched as a GET so that the answer can be
-// stored), then the alternate if the source failed. w is the client to stream a large
-// answer to (nil in the background). noStore, when not "", forbids storing and says why
-// (the Cache-Status detail of a good answer).
-func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, src source, noStore string) *outcome {
+// fetch asks the source for ex's request (a HEAD is fetched as a GET so that the answer
+// can be stored), then the alternate if the source failed. ex.w is the client to stream a
+// large answer to (nil in the background). noStore, when not "", forbids storing and says
+// why (the Cache-Status detail of a good answer).
+func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outcome {
+	w, r, ent, maxBody := ex.w, ex.r, ex.ent, ex.rt.policy.MaxBodyBytes
 	req := r.Clone(ctx)
 	req.Method = http.MethodGet
 	if r.Method == http.MethodHead {
@@ -120,9 +121,9 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	fwd := fwdOf(ent)
 	head := r.Method == http.MethodHead
-	buf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd)
+	buf := newBuffer(w, maxBody, head, "failsoft; fwd="+fwd)
 	reqTime := e.cfg.Now()
-	err := e.runObserved(ctx, route, src, buf, req)
+	err := e.runObserved(ctx, ex.route, ex.src, buf, req)
 	respTime := e.cfg.Now()
 	if err == nil && conditional && buf.status == http.StatusNotModified && otherStrongETag(buf.header, ent.ETag) {
 		// RFC 9111 4.3.4: a 304 whose strong validator is not the entry's must not update
@@ -131,31 +132,31 @@ func (e *Engine) fetch(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		req.Header.Del("If-None-Match")
 		req.Header.Del("If-Modified-Since")
 		conditional = false
-		buf = newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd)
+		buf = newBuffer(w, maxBody, head, "failsoft; fwd="+fwd)
 		reqTime = e.cfg.Now()
-		err = e.runObserved(ctx, route, src, buf, req)
+		err = e.runObserved(ctx, ex.route, ex.src, buf, req)
 		respTime = e.cfg.Now()
 	}
-	o := e.classify(ctx, req, route, key, ent, buf, err, conditional, noStore, reqTime, respTime)
+	o := e.classify(ctx, ex, &answer{req: req, buf: buf, err: err, conditional: conditional, reqTime: reqTime, respTime: respTime}, noStore)
 	o.credentialed = hasCredentials(r)
 	if o.err == nil || e.cfg.Alternate == nil || buf.streaming {
 		return o
 	}
 	req.Header.Del("If-None-Match")
 	req.Header.Del("If-Modified-Since")
-	abuf := newBuffer(w, e.cfg.Policy.MaxBodyBytes, head, "failsoft; fwd="+fwd+"; detail=alternate")
-	aerr := e.runObserved(ctx, "alternate/"+route, source{handler: e.cfg.Alternate}, abuf, req)
+	abuf := newBuffer(w, maxBody, head, "failsoft; fwd="+fwd+"; detail=alternate")
+	aerr := e.runObserved(ctx, "alternate/"+ex.route, source{handler: e.cfg.Alternate}, abuf, req)
 	if aerr == nil && !abuf.streaming && !abuf.overflow && abuf.code() < 400 && !e.isFailure(abuf.code()) {
 		a := &outcome{status: abuf.code(), header: abuf.header, body: abuf.body, called: true, alternate: true, credentialed: o.credentialed}
 		a.setVary(req)
-		e.log(ctx, slog.LevelDebug, "failsoft: primary failed, alternate answered", r, route, slog.String("reason", o.reason))
+		e.log(ctx, slog.LevelDebug, "failsoft: primary failed, alternate answered", r, ex.route, slog.String("reason", o.reason))
 		return a
 	}
 	if abuf.streaming {
-		e.emit(Event{Kind: EventForward, Route: route, Key: key, Status: abuf.code(), Fwd: fwd, Duration: e.since(r)})
+		e.emit(Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: abuf.code(), Fwd: fwd, Duration: e.since(r)})
 		return &outcome{streamed: true, alternate: true, status: abuf.code()}
 	}
-	e.log(ctx, slog.LevelDebug, "failsoft: alternate failed too", r, route, slog.String("reason", reason(aerr)))
+	e.log(ctx, slog.LevelDebug, "failsoft: alternate failed too", r, ex.route, slog.String("reason", reason(aerr)))
 	return o
 }
 
@@ -180,14 +181,24 @@ func fwdOf(ent *cache.Entry) string {
 	return "uri-miss"
 }
 
+// answer is what one call of the source gave: the request it was asked (conditional when
+// the engine added the stale entry's validators), its buffered answer or error, and when.
+type answer struct {
+	req               *http.Request
+	buf               *buffer
+	err               error
+	conditional       bool
+	reqTime, respTime time.Time
+}
+
 // classify turns the source's answer into an outcome, storing a good answer when allowed.
-func (e *Engine) classify(ctx context.Context, req *http.Request, route, key string, ent *cache.Entry, buf *buffer, err error,
-	conditional bool, noStore string, reqTime, respTime time.Time) *outcome {
+func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore string) *outcome {
+	req, buf, err, pol := a.req, a.buf, a.err, &ex.rt.policy
 	status := buf.code()
 	switch {
 	case buf.streaming:
 		// Already on its way to the client: this is the request's answer.
-		e.emit(Event{Kind: EventForward, Route: route, Key: key, Status: status, Fwd: fwdOf(ent), Duration: e.since(req)})
+		e.emit(Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: status, Fwd: fwdOf(ex.ent), Duration: e.since(req)})
 		return &outcome{streamed: true, status: status, called: true}
 	case buf.overflow:
 		return &outcome{tooLarge: true, status: status, called: true, detail: "too-large"}
@@ -195,8 +206,8 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 	if err == nil && e.isFailure(status) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
 	}
-	if err == nil && status == http.StatusNotModified && conditional {
-		refreshed := e.cfg.Policy.Refresh(ent, req, buf.header, reqTime, respTime)
+	if err == nil && status == http.StatusNotModified && a.conditional {
+		refreshed := pol.Refresh(ex.ent, req, buf.header, a.reqTime, a.respTime)
 		o := &outcome{status: status, header: refreshed.Header, entry: refreshed, called: true}
 		o.setVary(req) // the refreshed entry is the fetching request's variant
 		if why := refreshRefused(req, buf.header); why != "" {
@@ -206,10 +217,10 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 			return o
 		}
 		if noStore == "" {
-			o.stored = cache.Save(ctx, e.store, key, req, refreshed)
+			o.stored = cache.Save(ctx, e.store, ex.key, req, refreshed)
 			if o.stored {
 				e.stored.Add(1)
-				e.emit(Event{Kind: EventStored, Route: route, Key: key, Status: status})
+				e.emit(Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
 			}
 		}
 		return o
@@ -221,7 +232,7 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 		return e.failed(err, buf)
 	}
 	o := &outcome{status: status, header: buf.header, body: buf.body, called: true}
-	if status >= 400 && !slices.Contains(e.cfg.Policy.Statuses, status) {
+	if status >= 400 && !slices.Contains(pol.Statuses, status) {
 		o.setVary(req)
 		return o // the caller's answer: passed through, not stored, not a failure
 	}
@@ -234,7 +245,7 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 		buf.header.Set("Content-Type", http.DetectContentType(buf.body))
 	}
 	buf.header.Set("Content-Length", itoa(len(buf.body)))
-	entry, nerr := e.cfg.Policy.NewEntry(req, status, buf.header, buf.body, reqTime, respTime)
+	entry, nerr := pol.NewEntry(req, status, buf.header, buf.body, a.reqTime, a.respTime)
 	if nerr != nil {
 		o.setVary(req)
 		var ns *cache.NotStorableError
@@ -246,11 +257,11 @@ func (e *Engine) classify(ctx context.Context, req *http.Request, route, key str
 		return o
 	}
 	o.entry = entry
-	o.stored = cache.Save(ctx, e.store, key, req, entry)
+	o.stored = cache.Save(ctx, e.store, ex.key, req, entry)
 	o.setVary(req)
 	if o.stored {
 		e.stored.Add(1)
-		e.emit(Event{Kind: EventStored, Route: route, Key: key, Status: status})
+		e.emit(Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
 	}
 	return o
 }

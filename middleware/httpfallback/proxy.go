@@ -655,6 +655,7 @@ func (p *Proxy) Stats() Stats {
 		s.Forwarded += rs.Forwarded
 		s.UpstreamCalls += rs.UpstreamCalls
 		s.UpstreamFailures += rs.UpstreamFailures
+		s.SoftTimeouts += rs.SoftTimeouts
 		s.Waiting += rs.Waiting
 		s.Routes = append(s.Routes, rs.Routes...)
 	}

@@ -61,7 +61,7 @@ func newPxHarness(t *testing.T, base string, mod func(*ProxyConfig)) *pxHarness 
 	h := &pxHarness{t: t, clock: newEngClock()}
 	cfg := ProxyConfig{
 		Upstream: base,
-		Engine:   Config{Name: pxName(t), Now: h.clock.Now},
+		Engine:   Config{Name: pxName(t), Now: h.clock.Now, SoftTimeout: -1}, // soft timeout: see proxy_soft_test.go
 		Client: upstream.ClientConfig{
 			Command: upstream.Settings{Timeout: 5 * time.Second},
 			Sleep:   func(ctx context.Context, _ time.Duration) error { return ctx.Err() },

@@ -13,23 +13,30 @@ import (
 	"github.com/failsoft/failsoft/cache"
 )
 
-// respond writes a fetch's outcome for r: the answer when there is one, else the
-// failure chain (stale, default, error). ent is r's own stale entry, if any.
-func (e *Engine) respond(w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, o *outcome, collapsed bool) {
+// Reasons of stale answers that are not failures of the source.
+const (
+	reasonSWR         = "stale-while-revalidate" // within stale-while-revalidate: refreshed in the background
+	reasonInFlight    = "in-flight"              // another fetch of the key is running
+	reasonSoftTimeout = "soft-timeout"           // the fetch passed the soft timeout and goes on in the background
+)
+
+// respond writes a fetch's outcome for ex: the answer when there is one, else the
+// failure chain (stale, default, error).
+func (e *Engine) respond(ex *exchange, o *outcome) {
 	if o.err != nil {
-		e.serveFailure(w, r, route, key, ent, o, collapsed)
+		e.serveFailure(ex, o)
 		return
 	}
 	served := o.status
 	if o.entry != nil {
 		served = o.entry.Status
 	}
-	e.emit(Event{Kind: EventForward, Route: route, Key: key, Status: served, Fwd: fwdOf(ent), Collapsed: collapsed, Duration: e.since(r)})
-	cs := "failsoft; fwd=" + fwdOf(ent) + "; fwd-status=" + itoa(o.status)
-	if o.stored && !collapsed {
+	e.emit(Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: served, Fwd: fwdOf(ex.ent), Collapsed: ex.collapsed, Duration: e.since(ex.r)})
+	cs := "failsoft; fwd=" + fwdOf(ex.ent) + "; fwd-status=" + itoa(o.status)
+	if o.stored && !ex.collapsed {
 		cs += "; stored"
 	}
-	if collapsed {
+	if ex.collapsed {
 		cs += "; collapsed"
 	}
 	switch {
@@ -39,37 +46,52 @@ func (e *Engine) respond(w http.ResponseWriter, r *http.Request, route, key stri
 		cs += "; detail=" + sfValue(o.detail)
 	}
 	if o.entry != nil {
-		e.writeEntry(w, r, o.entry, e.cfg.Now(), cs)
+		e.writeEntry(ex.w, ex.r, o.entry, e.cfg.Now(), cs)
 		return
 	}
-	e.writeAnswer(w, r, o.status, o.header, o.body, cs)
+	e.writeAnswer(ex.w, ex.r, o.status, o.header, o.body, cs)
+}
+
+// serveStale writes ex's stored entry past its freshness, reason saying why: as a hit
+// (failsoft; hit; ttl=-N) when this request did not call the source, else as forwarded
+// (failsoft; fwd=stale; ttl=-N).
+func (e *Engine) serveStale(ex *exchange, now time.Time, reason string, forwarded bool) {
+	e.log(ex.r.Context(), slog.LevelDebug, "failsoft: serving stale", ex.r, ex.route, slog.String("reason", reason))
+	e.serveStaleAs(ex, now, reason, forwarded, "")
+}
+
+// serveStaleAs is serveStale with the source's failing status (fwd-status), when it
+// answered, in the Cache-Status.
+func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwarded bool, fwdStatus string) {
+	e.stale.Add(1)
+	e.emit(Event{Kind: EventStale, Route: ex.route, Key: ex.key, Reason: reason, Status: ex.ent.Status, Collapsed: ex.collapsed, Duration: e.since(ex.r)})
+	ttl := ex.ent.TTL(now)
+	var cs string
+	if forwarded {
+		cs = "failsoft; fwd=stale" + fwdStatus + "; ttl=" + ttlString(ttl)
+		if ex.collapsed {
+			cs += "; collapsed"
+		}
+	} else {
+		cs = hitStatus(ttl)
+	}
+	e.writeEntry(ex.w, ex.r, ex.ent, now, cs+"; detail="+sfValue(reason))
 }
 
 // serveFailure runs the failure chain after the source (and the alternate) failed:
 // stale within stale-if-error, else the default payload, else an error response.
-func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key string, ent *cache.Entry, o *outcome, collapsed bool) {
+func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 	now := e.cfg.Now()
-	ctx := r.Context()
-	if ent != nil && ent.State(now) != cache.Gone {
-		e.stale.Add(1)
-		e.emit(Event{Kind: EventStale, Route: route, Key: key, Reason: o.reason, Status: ent.Status, Collapsed: collapsed, Duration: e.since(r)})
-		e.log(ctx, slog.LevelDebug, "failsoft: source failed, serving stale", r, route, slog.String("reason", o.reason))
-		var cs string
-		if o.called {
-			cs = "failsoft; fwd=stale" + fwdStatus(o) + "; ttl=" + ttlString(ent.TTL(now))
-			if collapsed {
-				cs += "; collapsed"
-			}
-		} else {
-			cs = hitStatus(ent.TTL(now))
-		}
-		e.writeEntry(w, r, ent, now, cs+"; detail="+sfValue(o.reason))
+	r := ex.r
+	if ex.ent != nil && ex.ent.State(now) != cache.Gone {
+		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving stale", r, ex.route, slog.String("reason", o.reason))
+		e.serveStaleAs(ex, now, o.reason, o.called, fwdStatus(o))
 		return
 	}
-	if d := e.defaultFor(r, route); d != nil {
+	if d := e.defaultFor(r, ex.route); d != nil {
 		e.defaults.Add(1)
-		e.emit(Event{Kind: EventDefault, Route: route, Key: key, Reason: o.reason, Collapsed: collapsed, Duration: e.since(r)})
-		e.log(ctx, slog.LevelDebug, "failsoft: source failed, serving the default", r, route, slog.String("reason", o.reason))
+		e.emit(Event{Kind: EventDefault, Route: ex.route, Key: ex.key, Reason: o.reason, Collapsed: ex.collapsed, Duration: e.since(r)})
+		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving the default", r, ex.route, slog.String("reason", o.reason))
 		status, header, body := d.Status, d.Header, d.Body
 		if d.Func != nil {
 			status, header, body = d.Func(r, o.reason)
@@ -77,7 +99,7 @@ func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key
 		if status == 0 {
 			status = http.StatusOK
 		}
-		h := w.Header()
+		h := ex.w.Header()
 		for k, v := range header {
 			if validHeaderName(k) {
 				h[k] = append([]string(nil), v...)
@@ -86,16 +108,17 @@ func (e *Engine) serveFailure(w http.ResponseWriter, r *http.Request, route, key
 		if h.Get("Cache-Control") == "" {
 			h.Set("Cache-Control", "no-store")
 		}
-		e.writeAnswer(w, r, status, nil, body, e.failStatus(ent, o, collapsed)+"; detail=default")
+		e.writeAnswer(ex.w, r, status, nil, body, e.failStatus(ex, o)+"; detail=default")
 		return
 	}
-	e.serveError(w, r, route, key, o, ent, collapsed)
+	e.serveError(ex, o)
 }
 
 // serveError writes the last resort: 503 + Retry-After when the circuit is open or the
 // command overloaded, 504 on timeout, the source's own failing answer when it wrote one,
 // else 502 (500 for a panic) — as application/problem+json.
-func (e *Engine) serveError(w http.ResponseWriter, r *http.Request, route, key string, o *outcome, ent *cache.Entry, collapsed bool) {
+func (e *Engine) serveError(ex *exchange, o *outcome) {
+	w, r := ex.w, ex.r
 	if o.reason == "canceled" && r.Context().Err() != nil {
 		return // the client went away: nobody to answer, nothing failed
 	}
@@ -104,9 +127,9 @@ func (e *Engine) serveError(w http.ResponseWriter, r *http.Request, route, key s
 		return
 	}
 	e.errs.Add(1)
-	e.emit(Event{Kind: EventError, Route: route, Key: key, Reason: o.reason, Status: o.status, Collapsed: collapsed, Duration: e.since(r)})
-	e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving an error", r, route, slog.String("reason", o.reason))
-	cs := e.failStatus(ent, o, collapsed) + "; detail=" + sfValue(o.reason)
+	e.emit(Event{Kind: EventError, Route: ex.route, Key: ex.key, Reason: o.reason, Status: o.status, Collapsed: ex.collapsed, Duration: e.since(r)})
+	e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving an error", r, ex.route, slog.String("reason", o.reason))
+	cs := e.failStatus(ex, o) + "; detail=" + sfValue(o.reason)
 	if o.status != 0 && o.reason != "timeout" && (o.header != nil || o.body != nil) {
 		e.writeAnswer(w, r, o.status, o.header, o.body, cs)
 		return
@@ -170,16 +193,16 @@ func problemDetail(reason string) string {
 
 // failStatus is the Cache-Status prefix of an answer not taken from the entry after a
 // failure: forwarded (with the source's status when it answered), or not forwarded.
-func (e *Engine) failStatus(ent *cache.Entry, o *outcome, collapsed bool) string {
+func (e *Engine) failStatus(ex *exchange, o *outcome) string {
 	if !o.called {
 		return "failsoft"
 	}
 	fwd := o.fwd
 	if fwd == "" {
-		fwd = fwdOf(ent)
+		fwd = fwdOf(ex.ent)
 	}
 	cs := "failsoft; fwd=" + fwd + fwdStatus(o)
-	if collapsed {
+	if ex.collapsed {
 		cs += "; collapsed"
 	}
 	return cs

@@ -76,7 +76,7 @@ func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, sr
 	case m == http.MethodGet || m == http.MethodHead:
 		return false
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		e.passThrough(w, r, route, src, "method")
+		e.passThrough(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)}, "method")
 		return true
 	}
 	return false // another method passes through anyway
