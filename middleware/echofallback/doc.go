@@ -42,8 +42,13 @@
 // deadline, run under -race, checks it. The alternative, running the handler on a command
 // goroutine, would answer the client at the timeout but leave that goroutine using c.
 //
-// A background refresh (after a stale hit) is not the request's: it runs the rest of the
-// chain on a new echo.Context routed afresh from the request, never on the pooled one. Values
+// A background fetch is not the request's: the refresh after a stale hit, and the fetch of
+// a key holding an entry that may be served stale (the engine runs it in the background so
+// that the client gets the entry at Config.Engine.SoftTimeout, 200 ms by default, whatever
+// the handler does). It runs the rest of the chain on a new echo.Context routed afresh from
+// the request (route parameters found again), never on the pooled one, so a handler that
+// hangs, ignoring its context, delays no client holding a stale copy and touches no
+// recycled context. Values
 // that middlewares mounted before this one stored with c.Set are not visible to it. A fetch
 // knows it is the request's own because the engine derives its context from the request's
 // (which carries the server connection's address, or else a marker the middleware adds),
