@@ -20,6 +20,11 @@ const (
 	// StaleIfError means past stale-while-revalidate, within stale-if-error: fetch, and serve
 	// this entry only when the fetch fails.
 	StaleIfError
+	// Revalidate means past every window in which the entry may be served, but still kept
+	// for its validators (an entry that must not be served stale: must-revalidate,
+	// proxy-revalidate, no-cache, a non-2xx): fetch with a conditional request, update the
+	// entry from a 304, and never serve it when the fetch fails.
+	Revalidate
 )
 
 // String returns the state's name, e.g. "fresh".
@@ -33,6 +38,8 @@ func (s State) String() string {
 		return "stale"
 	case StaleIfError:
 		return "stale-if-error"
+	case Revalidate:
+		return "revalidate"
 	}
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
@@ -56,6 +63,9 @@ type Entry struct {
 	FreshUntil      time.Time // fresh while now < FreshUntil
 	RevalidateUntil time.Time // stale-while-revalidate ends (>= FreshUntil)
 	ErrorUntil      time.Time // stale-if-error ends (>= FreshUntil)
+	// ValidateUntil ends the time the entry is kept only to be revalidated (State
+	// Revalidate); zero, or not after ErrorUntil, when there is none.
+	ValidateUntil time.Time
 
 	ETag         string // validator, "" when none
 	LastModified string // validator, "" when none
@@ -91,7 +101,8 @@ func (e *Entry) Age(now time.Time) time.Duration {
 }
 
 // State reports how the entry may be used at now: Fresh before FreshUntil, then Stale before
-// RevalidateUntil, then StaleIfError before ErrorUntil, then Gone.
+// RevalidateUntil, then StaleIfError before ErrorUntil, then Revalidate before
+// ValidateUntil, then Gone.
 func (e *Entry) State(now time.Time) State {
 	switch {
 	case e == nil:
@@ -102,6 +113,8 @@ func (e *Entry) State(now time.Time) State {
 		return Stale
 	case now.Before(e.ErrorUntil):
 		return StaleIfError
+	case now.Before(e.ValidateUntil):
+		return Revalidate
 	}
 	return Gone
 }
@@ -109,7 +122,8 @@ func (e *Entry) State(now time.Time) State {
 // TTL is the remaining freshness at now, negative once stale (Cache-Status ttl=).
 func (e *Entry) TTL(now time.Time) time.Duration { return e.FreshUntil.Sub(now) }
 
-// Expires is the end of the longest window: after it the entry is Gone.
+// Expires is the end of the longest window (ValidateUntil included): after it the entry is
+// Gone.
 func (e *Entry) Expires() time.Time {
 	t := e.FreshUntil
 	if e.RevalidateUntil.After(t) {
@@ -117,6 +131,9 @@ func (e *Entry) Expires() time.Time {
 	}
 	if e.ErrorUntil.After(t) {
 		t = e.ErrorUntil
+	}
+	if e.ValidateUntil.After(t) {
+		t = e.ValidateUntil
 	}
 	return t
 }
@@ -146,3 +163,8 @@ func (e *Entry) computeCost() int64 {
 	}
 	return n
 }
+
+// ServableStale reports whether a state allows serving the entry without a successful
+// fetch: Stale (stale-while-revalidate) or StaleIfError (when the fetch fails). Fresh is
+// not stale, and an entry in Revalidate may only lend its validators.
+func (s State) ServableStale() bool { return s == Stale || s == StaleIfError }

@@ -10,17 +10,34 @@ import (
 )
 
 // Policy holds the rules for storing and the default windows. The zero value is ready: 2xx
-// except 206 stored, not fresh unless the response says so, no stale-while-revalidate, one
+// except 206 stored, other final statuses stored only with explicit freshness and served
+// only while fresh, not fresh unless the response says so, no stale-while-revalidate, one
 // hour of stale-if-error, 8 MiB bodies at most, credentialed responses not shared.
 type Policy struct {
-	// Statuses that may be stored; nil means every 2xx except 206 Partial Content (a partial
-	// body must never be served as the full one). A list replaces that default: to add
-	// 404, list the 2xx to keep storing too ([]int{200, 203, 204, 404}). A 4xx listed here
-	// is stored like any other answer (404, say, to spare the upstream repeated lookups of
-	// missing items): it replaces the URL's last good answer, and is what stale-if-error
-	// serves when the upstream fails next. An engine never stores what it counts as a
+	// Statuses that may be stored. nil means the default: every 2xx except 206, whatever
+	// the response says of its freshness (kept for the stale windows); and any other final
+	// status except 304 (a 301, 308, 404, 410...) when the response has explicit freshness
+	// (s-maxage, max-age or Expires, RFC 9111 section 3), or says public and the status is
+	// heuristically cacheable (RFC 9110 15.1: 300, 301, 308, 404, 405, 410, 414, 501).
+	// Such a non-2xx entry is served while fresh and revalidated after, never served stale
+	// (see StaleNon2xx).
+	//
+	// A list replaces that default: exactly the listed statuses are stored, with or without
+	// explicit freshness; to add 404, list the 2xx to keep storing too ([]int{200, 203,
+	// 204, 404}). A status listed here is stored like a 2xx (404, say, to spare the upstream
+	// repeated lookups of missing items): it replaces the URL's last good answer, and is
+	// what stale-if-error serves when the upstream fails next.
+	//
+	// 206 Partial Content is never stored (a partial body must never be served as the full
+	// one): Validate refuses it in the list. An engine never stores what it counts as a
 	// failure (5xx, its FailureStatuses).
 	Statuses []int
+	// StaleNon2xx lets a non-2xx answer stored under the default Statuses (for its explicit
+	// freshness) be served stale like a 2xx: within stale-while-revalidate, and as the
+	// fallback when the upstream fails. Off by default: such an answer is served only while
+	// fresh, and an engine does not let it replace a stored 2xx that may still be served
+	// stale (the last good answer stale-if-error serves); it is passed through instead.
+	StaleNon2xx bool
 	// FreshFor is the freshness of a response that states none; 0 means not fresh at all
 	// (always fetched, but kept for the stale windows).
 	FreshFor time.Duration
@@ -62,6 +79,9 @@ func (p Policy) Validate() error {
 		if st < 100 || st > 599 {
 			return errors.New("cache: Policy.Statuses holds an invalid status " + strconv.Itoa(st))
 		}
+		if st == http.StatusPartialContent {
+			return errors.New("cache: Policy.Statuses holds 206 Partial Content, which is never stored as a whole response")
+		}
 	}
 	return nil
 }
@@ -80,12 +100,24 @@ func (e *NotStorableError) Error() string { return "cache: not storable: " + e.R
 
 func notStorable(reason string) error { return &NotStorableError{Reason: reason} }
 
-// hopByHop lists the fields a cache never stores (RFC 9110 7.6.1), plus Age, which is
-// recomputed whenever the entry is served.
-func hopByHop() [10]string {
+// hopByHop lists the fields a cache never stores (RFC 9110 7.6.1, RFC 9111 3.1), plus Age,
+// which is recomputed whenever the entry is served.
+func hopByHop() [11]string {
 	return [...]string{
 		"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Age",
+		"Proxy-Authentication-Info", "Proxy-Authorization", "Te", "Trailer",
+		"Transfer-Encoding", "Upgrade", "Age",
+	}
+}
+
+// keptOn304 lists the fields a 304 does not replace in the stored entry (RFC 9111 3.2):
+// Content-Length, and the fields that describe the stored bytes themselves, which a 304
+// (it carries no content) cannot vouch for: their coding, the range they are, and their
+// digests. Hop-by-hop fields are never taken either (see hopByHop).
+func keptOn304() [6]string {
+	return [...]string{
+		"Content-Length", "Content-Encoding", "Content-Range", "Content-Md5",
+		"Content-Digest", "Repr-Digest",
 	}
 }
 
@@ -93,7 +125,7 @@ func hopByHop() [10]string {
 // *NotStorableError. reqTime and respTime bracket the exchange.
 //
 // It refuses: a method other than GET (HEAD responses carry no body, so they are never
-// stored; a GET entry can answer a HEAD), a status not in Statuses, no-store on the request
+// stored; a GET entry can answer a HEAD), a status Statuses does not store, no-store on the request
 // or the response, private, Vary: *, Set-Cookie, a body over MaxBodyBytes, a body whose
 // length differs from the Content-Length header (truncated), and a response to a request
 // carrying Authorization or Cookie unless the response says public, s-maxage or
@@ -108,13 +140,13 @@ func (p Policy) NewEntry(req *http.Request, status int, header http.Header, body
 	if req.Method != http.MethodGet {
 		return nil, notStorable("method " + req.Method)
 	}
-	if !p.statusStorable(status) {
+	cc := ParseCacheControl(header.Values("Cache-Control"))
+	if !p.statusStorable(status, cc, header) {
 		return nil, notStorable("status " + strconv.Itoa(status))
 	}
 	if ParseCacheControl(req.Header.Values("Cache-Control")).NoStore {
 		return nil, notStorable("request no-store")
 	}
-	cc := ParseCacheControl(header.Values("Cache-Control"))
 	switch {
 	case cc.NoStore:
 		return nil, notStorable("no-store")
@@ -152,13 +184,18 @@ func (p Policy) NewEntry(req *http.Request, status int, header http.Header, body
 		owned = make([]byte, len(body))
 		copy(owned, body)
 	}
-	return p.build(req, status, h, owned, cc, vary, parseAgeHeader(header), reqTime, respTime), nil
+	age, ageOK := parseAgeHeader(header)
+	return p.build(req, status, h, owned, cc, vary, age, ageOK, reqTime, respTime), nil
 }
 
-// Refresh applies a 304 Not Modified (RFC 9111 4.3.4) to e: a new entry with e's body and
-// status, header fields updated from the 304 (except Content-Length, hop-by-hop fields and
-// Age), new deadlines computed from the merged header as of reqTime and respTime. When the
-// 304 carries no Date, the stored Date is dropped (it dates the old exchange).
+// Refresh applies a 304 Not Modified (RFC 9111 3.2, 4.3.4) to e: a new entry with e's body
+// and status, header fields updated from the 304 except Content-Length, the fields that
+// describe the stored bytes (Content-Encoding, Content-Range, Content-MD5, Content-Digest,
+// Repr-Digest: a 304 carries no content to vouch for them), hop-by-hop fields (and those
+// the 304's Connection names) and Age; new deadlines computed from the merged header as of
+// reqTime and respTime. When the 304 carries no Date, the stored Date is dropped (it dates
+// the old exchange). An invalid Age on the 304 leaves the refreshed entry stale, as it
+// would a full response (see NewEntry).
 func (p Policy) Refresh(e *Entry, req *http.Request, notModified http.Header, reqTime, respTime time.Time) *Entry {
 	h := e.Header.Clone()
 	if h == nil {
@@ -168,11 +205,12 @@ func (p Policy) Refresh(e *Entry, req *http.Request, notModified http.Header, re
 		// The stored Date describes the old exchange; the validation is the new one.
 		delete(h, "Date")
 	}
-	for k, vs := range notModified {
-		if k == "Content-Length" {
-			continue
-		}
-		h[k] = slices.Clone(vs)
+	update := cleanHeader(notModified, ParseCacheControl(notModified.Values("Cache-Control")))
+	for _, k := range keptOn304() {
+		delete(update, k)
+	}
+	for k, vs := range update {
+		h[k] = vs // update is our own clone
 	}
 	cc := ParseCacheControl(h.Values("Cache-Control"))
 	h = cleanHeader(h, cc)
@@ -180,12 +218,14 @@ func (p Policy) Refresh(e *Entry, req *http.Request, notModified http.Header, re
 	if req == nil {
 		req = &http.Request{Header: http.Header{}}
 	}
-	return p.build(req, e.Status, h, e.Body, cc, vary, parseAgeHeader(notModified), reqTime, respTime)
+	age, ageOK := parseAgeHeader(notModified)
+	return p.build(req, e.Status, h, e.Body, cc, vary, age, ageOK, reqTime, respTime)
 }
 
 // build computes the deadlines. h is already cleaned and owned, body owned; ageValue is
-// the response's Age header, read before cleaning.
-func (p Policy) build(req *http.Request, status int, h http.Header, body []byte, cc CacheControl, vary []string, ageValue time.Duration, reqTime, respTime time.Time) *Entry {
+// the response's Age header, read before cleaning, and ageOK false when that header was
+// present but invalid (the response is then stale, RFC 9111 5.1).
+func (p Policy) build(req *http.Request, status int, h http.Header, body []byte, cc CacheControl, vary []string, ageValue time.Duration, ageOK bool, reqTime, respTime time.Time) *Entry {
 	e := &Entry{
 		Status:       status,
 		Header:       h,
@@ -199,12 +239,22 @@ func (p Policy) build(req *http.Request, status int, h http.Header, body []byte,
 	e.InitialAge = initialAge(date, ageValue, reqTime, respTime)
 
 	lifetime := p.lifetime(h, cc, date, dateOK)
+	if !ageOK && p.OverrideFreshness <= 0 {
+		// An Age that is not one non-negative integer says nothing reliable about how old
+		// the response is: take it as stale (RFC 9111 5.1), as squid does.
+		lifetime = 0
+	}
 	// lifetime 0 gives FreshUntil <= respTime: never fresh, whatever the clock says later.
 	e.FreshUntil = respTime.Add(lifetime - e.InitialAge)
 
-	swr, sie := p.windows(cc)
+	swr, sie, keep := p.windows(cc, status)
 	e.RevalidateUntil = e.FreshUntil.Add(swr)
 	e.ErrorUntil = e.FreshUntil.Add(sie)
+	if keep > 0 && (e.ETag != "" || e.LastModified != "") {
+		// Never served stale, but its validators can still spare the upstream a full
+		// answer: kept for revalidation only (State Revalidate).
+		e.ValidateUntil = e.FreshUntil.Add(keep)
+	}
 
 	if len(vary) > 0 {
 		e.Vary = vary
@@ -246,11 +296,28 @@ func (p Policy) lifetime(h http.Header, cc CacheControl, date time.Time, dateOK 
 	return p.FreshFor
 }
 
-// windows returns the stale-while-revalidate and stale-if-error windows.
-func (p Policy) windows(cc CacheControl) (swr, sie time.Duration) {
-	if (cc.MustRevalidate || cc.ProxyRevalidate || cc.NoCache) && !p.ServeStaleDespiteRevalidate {
-		return 0, 0
+// windows returns the stale-while-revalidate and stale-if-error windows of an answer with
+// status and cc. When it may not be served stale (must-revalidate, proxy-revalidate or
+// no-cache without ServeStaleDespiteRevalidate; a non-2xx the default Statuses stored,
+// without StaleNon2xx) both are 0, and keep is the longer of the two it would have had:
+// how long it is kept to be revalidated with its validators.
+func (p Policy) windows(cc CacheControl, status int) (swr, sie, keep time.Duration) {
+	swr, sie = p.staleWindows(cc)
+	if ((cc.MustRevalidate || cc.ProxyRevalidate || cc.NoCache) && !p.ServeStaleDespiteRevalidate) || !p.StaleAllowed(status) {
+		return 0, 0, max(swr, sie)
 	}
+	return swr, sie, 0
+}
+
+// StaleAllowed reports whether an entry of status may be served stale (the response's
+// own directives permitting): a 2xx, a status listed in Statuses, or any with StaleNon2xx.
+func (p Policy) StaleAllowed(status int) bool {
+	return (status >= 200 && status <= 299) || p.StaleNon2xx || (p.Statuses != nil && slices.Contains(p.Statuses, status))
+}
+
+// staleWindows returns the stale-while-revalidate and stale-if-error windows of cc,
+// ignoring what forbids serving stale.
+func (p Policy) staleWindows(cc CacheControl) (swr, sie time.Duration) {
 	swr = p.StaleWhileRevalidate
 	if swr < 0 {
 		swr = 0
@@ -270,11 +337,37 @@ func (p Policy) windows(cc CacheControl) (swr, sie time.Duration) {
 	return swr, sie
 }
 
-func (p Policy) statusStorable(status int) bool {
-	if p.Statuses == nil {
-		return status >= 200 && status <= 299 && status != http.StatusPartialContent
+// Stores reports whether Statuses (see there) lets an answer with status and header h be
+// stored. NewEntry checks it first, then everything else.
+func (p Policy) Stores(status int, h http.Header) bool {
+	return p.statusStorable(status, ParseCacheControl(h.Values("Cache-Control")), h)
+}
+
+// statusStorable is Stores with h's Cache-Control already parsed as cc.
+func (p Policy) statusStorable(status int, cc CacheControl, h http.Header) bool {
+	switch {
+	case status == http.StatusPartialContent:
+		return false
+	case p.Statuses != nil:
+		return slices.Contains(p.Statuses, status)
+	case status >= 200 && status <= 299:
+		return true
+	case status < 300 || status == http.StatusNotModified || status > 599:
+		return false
 	}
-	return slices.Contains(p.Statuses, status)
+	return cc.SMaxAge.Present || cc.MaxAge.Present || len(h.Values("Expires")) > 0 ||
+		(cc.Public && heuristicallyCacheable(status))
+}
+
+// heuristicallyCacheable reports whether status is cacheable by default (RFC 9110 section
+// 15.1): a cache may store it and give it a heuristic freshness when the response states
+// none.
+func heuristicallyCacheable(status int) bool {
+	switch status {
+	case 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
 }
 
 func (p Policy) maxBodyBytes() int64 {
@@ -312,14 +405,20 @@ func parseDate(h http.Header, name string, def time.Time) (time.Time, bool) {
 	return t, true
 }
 
-// parseAgeHeader reads the first Age value as delta-seconds; invalid values are ignored.
-func parseAgeHeader(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Age"))
-	if v == "" {
-		return 0
+// parseAgeHeader reads Age (RFC 9111 5.1): one field line holding one delta-seconds value.
+// ok is false when the field is present but is anything else (several lines, a list, a
+// negative, fractional or non-numeric value, parameters, nothing): the response is then
+// treated as stale.
+func parseAgeHeader(h http.Header) (age time.Duration, ok bool) {
+	vs := h.Values("Age")
+	switch len(vs) {
+	case 0:
+		return 0, true
+	case 1:
+		d := parseDelta(strings.TrimSpace(vs[0]), true)
+		return d.Value, d.Valid
 	}
-	d := parseDelta(v, true)
-	return d.Value
+	return 0, false
 }
 
 // cleanHeader clones h without hop-by-hop fields (including those named by Connection),

@@ -25,6 +25,10 @@ type Store interface {
 // primary entry's Generation (be stored since the primary key was last deleted or lost),
 // else it is a miss (nil, Gone). Without a primary entry it is a miss: variants are never
 // looked up on their own.
+//
+// The state says what the entry may be used for (see State): an entry in Revalidate is
+// returned only as the source of validators for a conditional fetch; it must never be
+// served, not even when that fetch fails (State.ServableStale is false).
 func Lookup(ctx context.Context, s Store, primary string, r *http.Request, now time.Time) (*Entry, State) {
 	var h http.Header
 	if r != nil {

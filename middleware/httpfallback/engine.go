@@ -403,7 +403,7 @@ func (e *Engine) wait(ex *exchange, f *flight) {
 		t.Stop()
 		return
 	case <-t.C:
-		if ex.ent != nil && ex.ent.State(e.cfg.Now()) != cache.Gone {
+		if ex.ent != nil && ex.ent.State(e.cfg.Now()).ServableStale() {
 			// Soft timeout off, and the fetch this request waits on is stuck past the lock
 			// timeout: a failure stale-if-error covers. Answer with the entry now rather
 			// than start a second fetch that would take as long.

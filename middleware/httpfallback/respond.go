@@ -83,7 +83,7 @@ func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwar
 func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 	now := e.cfg.Now()
 	r := ex.r
-	if ex.ent != nil && ex.ent.State(now) != cache.Gone {
+	if ex.ent != nil && ex.ent.State(now).ServableStale() {
 		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving stale", r, ex.route, slog.String("reason", o.reason))
 		e.serveStaleAs(ex, now, o.reason, o.called, fwdStatus(o))
 		return
