@@ -30,6 +30,7 @@ type Engine struct {
 	prefixes []string                  // Defaults keys ending in "/", longest first
 	keyFn    cache.KeyFunc             // Config.Key, else cache.Key with the default options, prepared
 	memo     *hitMemo                  // strings a fresh hit writes
+	open     *outcome                  // the outcome of a call the open breaker refused (read-only)
 	routes   map[string]*routeSettings // Config.Routes in force
 	defRoute *routeSettings            // the settings of every other route
 	obs      observer                  // per-route counters and the quiet log
@@ -78,6 +79,7 @@ func New(cfg Config) (*Engine, error) {
 		flights: make(map[string]*flight),
 		runners: make(map[string]*upstream.Runner),
 		memo:    new(hitMemo),
+		open:    failedOutcome(upstream.ErrCircuitOpen, nil),
 		obs:     observer{quiet: newQuietLog(cfg)},
 	}
 	e.routes, e.defRoute = settingsOf(cfg)
@@ -319,7 +321,11 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		// The route's breaker is open: the source would not be called. Stale, default or
 		// error at once: no flight, no command, no goroutine.
 		e.mu.Unlock()
-		e.serveFailure(ex, e.failed(upstream.ErrCircuitOpen, nil))
+		if ent != nil {
+			e.serveStale(ex, now, e.open.reason, false)
+			return
+		}
+		e.serveFailure(ex, e.open)
 		return
 	}
 	if servable {

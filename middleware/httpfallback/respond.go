@@ -67,15 +67,19 @@ func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwar
 	e.emit(Event{Kind: EventStale, Route: ex.route, Key: ex.key, Reason: reason, Status: ex.ent.Status, Collapsed: ex.collapsed, Duration: e.since(ex.r)})
 	ttl := ex.ent.TTL(now)
 	var cs string
-	if forwarded {
+	switch {
+	case forwarded:
 		cs = "failsoft; fwd=stale" + fwdStatus + "; ttl=" + ttlString(ttl)
 		if ex.collapsed {
 			cs += "; collapsed"
 		}
-	} else {
-		cs = hitStatus(ttl)
+		cs += "; detail=" + sfValue(reason)
+	default:
+		// Answers given while the upstream is down or busy: memoised, they cost what a
+		// fresh hit does.
+		cs = e.memo.staleStatus(reason, ttl)
 	}
-	e.writeEntry(ex.w, ex.r, ex.ent, now, cs+"; detail="+sfValue(reason))
+	e.writeEntry(ex.w, ex.r, ex.ent, now, cs)
 }
 
 // serveFailure runs the failure chain after the source (and the alternate) failed:
@@ -359,6 +363,23 @@ const memoSize = 4096
 // build equal strings; whichever is stored last is kept.
 type hitMemo struct {
 	hit, ages [memoSize]atomic.Pointer[string]
+	stale     [len(staleReasons)][memoSize]atomic.Pointer[string] // by staleReasons index, then -ttl
+}
+
+// staleReasons are the reasons of stale answers given without calling the source whose
+// Cache-Status strings are memoised (see staleStatus).
+var staleReasons = [...]string{"circuit-open", reasonInFlight, reasonSWR}
+
+// staleStatus is "failsoft; hit; ttl=-N; detail=<reason>", memoised for the staleReasons
+// and N in [0, memoSize).
+func (m *hitMemo) staleStatus(reason string, ttl time.Duration) string {
+	build := func(n int64) string { return hitStatusOf(-n) + "; detail=" + sfValue(reason) }
+	for i, r := range staleReasons {
+		if r == reason {
+			return m.get(&m.stale[i], -ttlSeconds(ttl), build)
+		}
+	}
+	return build(-ttlSeconds(ttl))
 }
 
 // hitStatus is hitStatus(ttl), memoised for ttl in [0, memoSize) seconds.
