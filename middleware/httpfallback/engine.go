@@ -321,7 +321,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		// The route's breaker is open: the source would not be called. Stale, default or
 		// error at once: no flight, no command, no goroutine.
 		e.mu.Unlock()
-		if ent != nil {
+		if state.ServableStale() {
 			e.serveStale(ex, now, e.open.reason, false)
 			return
 		}

@@ -195,3 +195,26 @@ func TestSoftTimeoutIsOnByDefault(t *testing.T) {
 	_, err = New(Config{Name: uniqueName(t), Routes: map[string]RouteSettings{"x": {Policy: &cache.Policy{FreshFor: -time.Second}}}})
 	require.ErrorContains(t, err, `Config.Routes["x"].Policy`)
 }
+
+// With the breaker open, an entry kept only for revalidation (must-revalidate, with a
+// validator) is not served: the client gets the open-circuit error.
+func TestBreakerOpenNeverServesWhatMustRevalidate(t *testing.T) {
+	var calls atomic.Int64
+	cfg := Config{Command: fastCommand(), SoftTimeout: time.Hour}
+	cfg.Command.SleepWindow = time.Hour
+	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=10, must-revalidate")
+		w.Header().Set("ETag", `"v1"`)
+		fmt.Fprint(w, "v1")
+	})
+	require.Equal(t, "v1", hs.get("/mr").body)
+	hs.clock.Advance(15 * time.Second)
+	hs.waitOpen(defaultRoute, func() { hs.get("/mr") })
+	r := hs.get("/mr")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Equal(t, "failsoft; detail=circuit-open", r.cs())
+}
