@@ -237,3 +237,43 @@ func (e *Engine) clock() time.Time {
 	}
 	return e.cfg.Now()
 }
+
+// Outcomes of answered requests, as Event.Outcome names them: the values of the outcome
+// label of the metrics modules.
+const (
+	OutcomeFresh       = "fresh"        // a fresh stored entry
+	OutcomeMiss        = "miss"         // the source's answer, fetched for this request
+	OutcomeCollapsed   = "collapsed"    // the source's answer, fetched by another request for the same key
+	OutcomeStale       = "stale"        // a stale entry (Event.Reason says why)
+	OutcomeSoftTimeout = "soft-timeout" // a stale entry because the fetch was slow (it goes on in the background)
+	OutcomeDefault     = "default"      // a default payload
+	OutcomeError       = "error"        // an error response
+	OutcomeBypass      = "bypass"       // passed to the source, never cached (not GET or HEAD, a body, after Close)
+)
+
+// Outcome names the answer an answer event reports (OutcomeFresh, ...); "" for the
+// events that are not answers (miss, stored, refresh, upstream, breaker).
+func (ev Event) Outcome() string {
+	switch ev.Kind {
+	case EventHit:
+		return OutcomeFresh
+	case EventStale:
+		if ev.Reason == OutcomeSoftTimeout {
+			return OutcomeSoftTimeout
+		}
+		return OutcomeStale
+	case EventDefault:
+		return OutcomeDefault
+	case EventError:
+		return OutcomeError
+	case EventForward:
+		switch {
+		case ev.Fwd == "method" || ev.Fwd == "bypass":
+			return OutcomeBypass
+		case ev.Collapsed:
+			return OutcomeCollapsed
+		}
+		return OutcomeMiss
+	}
+	return ""
+}

@@ -56,28 +56,21 @@ func newQuietLog(cfg Config) *quietLog {
 	return &quietLog{log: cfg.Logger, engine: cfg.Name, interval: cfg.LogInterval, now: cfg.Now}
 }
 
-// outcomeOf names an answer event's outcome for the summary, and reports whether it is a
-// degraded answer (a failure was covered, or not); "" for events that are not answers.
+// outcomeOf names an answer event's outcome (Event.Outcome) and reports whether it is a
+// degraded answer: a failure covered by a stale entry or a default, or an error.
 func outcomeOf(ev *Event) (string, int) {
 	switch ev.Kind {
-	case EventHit:
-		return "hit", 0
-	case EventForward:
-		if ev.Collapsed {
-			return "collapsed", 0
-		}
-		return "forward", 0
 	case EventStale:
 		if ev.Reason == "stale-while-revalidate" {
 			return "stale-while-revalidate", 0
 		}
-		return "stale", seenStale
+		return ev.Outcome(), seenStale
 	case EventDefault:
-		return "default", seenDefault
+		return OutcomeDefault, seenDefault
 	case EventError:
-		return "error", seenError
+		return OutcomeError, seenError
 	}
-	return "", 0
+	return ev.Outcome(), 0
 }
 
 // note takes one event.

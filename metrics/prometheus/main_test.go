@@ -1,0 +1,9 @@
+package prometheus
+
+import (
+	"testing"
+
+	"github.com/failsoft/failsoft/internal/leaktest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
