@@ -258,7 +258,7 @@ func (ev Event) Outcome() string {
 	case EventHit:
 		return OutcomeFresh
 	case EventStale:
-		if ev.Reason == OutcomeSoftTimeout {
+		if ev.Reason == reasonSoftTimeout {
 			return OutcomeSoftTimeout
 		}
 		return OutcomeStale

@@ -61,8 +61,10 @@ func newQuietLog(cfg Config) *quietLog {
 func outcomeOf(ev *Event) (string, int) {
 	switch ev.Kind {
 	case EventStale:
-		if ev.Reason == "stale-while-revalidate" {
-			return "stale-while-revalidate", 0
+		switch ev.Reason {
+		case reasonSWR, reasonInFlight:
+			// Normal operation: the entry is being refreshed, nothing failed (yet).
+			return ev.Reason, 0
 		}
 		return ev.Outcome(), seenStale
 	case EventDefault:
