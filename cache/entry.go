@@ -44,9 +44,21 @@ func (s State) String() string {
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
 
-// entryOverhead is the fixed per-entry cost added to body and header bytes: the Entry struct,
-// the map and slice headers, and the store's own bookkeeping, rounded up.
-const entryOverhead = 256
+// The parts of an entry's Cost besides the bytes of its body and strings, measured with
+// runtime.MemStats (TestMemoryChargesWhatItHolds, go1.26, amd64) and rounded up:
+//   - entryOverhead: the Entry struct (296 bytes: a 320-byte allocation), its Header map with its first
+//     group of 8 slots (352 bytes), the map's header, and the wire layout CopyHeader builds
+//     on the first hit (its struct and three slices);
+//   - fieldOverhead: per header field, its slots in the wire layout (name, end) and the
+//     string's allocation slack; past 8 fields, mapGrowth more for the map's larger groups;
+//   - valueOverhead: per header value, its string header in the map's value slice and in the
+//     wire layout, and the allocation slack of its bytes.
+const (
+	entryOverhead = 672
+	fieldOverhead = 32
+	mapGrowth     = 96
+	valueOverhead = 48
+)
 
 // Entry is an immutable stored response. Never mutate an Entry, its Header or its Body
 // after it has been built: it is shared by every request that reads it. Build entries with
@@ -138,8 +150,10 @@ func (e *Entry) Expires() time.Time {
 	return t
 }
 
-// Cost is the entry's accounted size in bytes: body + header names and values + Vary data +
-// a fixed per-entry overhead of 256 bytes. It is what the Memory store charges against MaxBytes.
+// Cost is the entry's accounted size in bytes: what the Entry holds in memory (body, header
+// names and values, Vary data, the Entry itself, its header map and the layout a hit copies
+// the header from), measured rather than guessed (see entryOverhead). A Memory store
+// charges it, plus the key and its own per-entry bookkeeping, against MaxBytes.
 func (e *Entry) Cost() int64 {
 	if e.cost > 0 {
 		return e.cost
@@ -148,18 +162,23 @@ func (e *Entry) Cost() int64 {
 }
 
 func (e *Entry) computeCost() int64 {
-	n := int64(entryOverhead) + int64(len(e.Body)) + int64(len(e.ETag)) + int64(len(e.LastModified))
+	n := int64(entryOverhead) + allocSize(len(e.Body)) + int64(len(e.ETag)) + int64(len(e.LastModified))
+	fields := 0
 	for k, vs := range e.Header {
-		n += int64(len(k))
+		fields++
+		n += int64(len(k)) + fieldOverhead
+		if fields > 8 {
+			n += mapGrowth
+		}
 		for _, v := range vs {
-			n += int64(len(v)) + 16 // string header + separators
+			n += int64(len(v)) + valueOverhead
 		}
 	}
 	for i := range e.Vary {
-		n += int64(len(e.Vary[i])) + 16
+		n += int64(len(e.Vary[i])) + valueOverhead
 	}
 	for i := range e.VaryValues {
-		n += int64(len(e.VaryValues[i])) + 16
+		n += int64(len(e.VaryValues[i])) + valueOverhead
 	}
 	return n
 }
@@ -168,3 +187,15 @@ func (e *Entry) computeCost() int64 {
 // fetch: Stale (stale-while-revalidate) or StaleIfError (when the fetch fails). Fresh is
 // not stale, and an entry in Revalidate may only lend its validators.
 func (s State) ServableStale() bool { return s == Stale || s == StaleIfError }
+
+// allocSize is what an allocation of n bytes takes on the heap, rounded up: Go's size
+// classes waste up to an eighth of a small allocation, and a large one is whole 8 KiB pages.
+func allocSize(n int) int64 {
+	switch {
+	case n <= 0:
+		return 0
+	case n <= 32<<10:
+		return roundUp(int64(n+n/8), 8)
+	}
+	return roundUp(int64(n), 8<<10)
+}

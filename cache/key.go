@@ -772,3 +772,25 @@ func unhex(c byte) byte {
 	}
 	return c - 'A' + 10
 }
+
+// maxStoredKey is the longest key a Memory store keeps as it is; a longer one is stored as
+// its digest (see storedKey).
+const maxStoredKey = 256
+
+// storedKey is the key a Memory store holds for key: key itself when it is at most 256
+// bytes and does not start with a NUL byte, else a NUL byte and the key's SHA-256 (33
+// bytes). A hostile URL then costs the store 33 bytes while its entry lives, not its
+// length; the digests, which start with NUL, never meet a key kept as it is, and two keys
+// share a digest only if SHA-256 collides.
+func storedKey(key string) string {
+	if len(key) <= maxStoredKey && (key == "" || key[0] != 0) {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	var b [1 + sha256.Size]byte
+	copy(b[1:], sum[:])
+	return string(b[:])
+}
+
+// roundUp rounds n up to a multiple of m (a power of two).
+func roundUp(n, m int64) int64 { return (n + m - 1) &^ (m - 1) }

@@ -24,7 +24,26 @@ type Config struct {
 	// their longest window); 0 means one minute, negative means never (Gone entries then
 	// stay until evicted, still counted against MaxBytes, and Get still misses them).
 	SweepInterval time.Duration
+	// ProtectAfter is how many requests (Get calls, hits or misses) of a key within
+	// ProtectWindow make its entry one the store keeps: it is held in the protected part of
+	// the store (half of MaxBytes), which only entries of keys requested that often enter,
+	// so a scan of one-off URLs never pushes them out; the other half takes every other
+	// entry through ristretto's admission (TinyLFU) and evictions. A protected part full of
+	// such keys evicts its least recently requested one (CLOCK). 0 means 2; 1 protects every
+	// entry (the protected part is then a plain CLOCK cache of half the bound); negative
+	// means no protected part: every entry goes through ristretto over the whole MaxBytes.
+	ProtectAfter int
+	// ProtectWindow is how close together those requests must come; 0 means 10 minutes.
+	// Negative is an error.
+	ProtectWindow time.Duration
 }
+
+// DefaultProtectAfter and DefaultProtectWindow are used when Config.ProtectAfter and
+// Config.ProtectWindow are 0.
+const (
+	DefaultProtectAfter  = 2
+	DefaultProtectWindow = 10 * time.Minute
+)
 
 // DefaultSweepInterval is the sweep period used when Config.SweepInterval is 0.
 const DefaultSweepInterval = time.Minute
@@ -47,8 +66,13 @@ type Stats struct {
 	Evictions uint64
 	// Swept counts Gone entries deleted by Sweep.
 	Swept uint64
-	// Bytes is the accounted size of the entries held now.
+	// Bytes is the accounted size of the entries held now (both parts): for each, its
+	// Cost, its key and the store's per-entry bookkeeping (see Memory).
 	Bytes int64
+	// ProtectedBytes is the part of Bytes held in the protected part (see
+	// Config.ProtectAfter); Promoted counts entries moved or stored into it.
+	ProtectedBytes int64
+	Promoted       uint64
 }
 
 // numStripes is the number of lock/counter stripes: Get and Set take a read lock on one
@@ -63,10 +87,12 @@ type stripe struct {
 	_  [64 - 24]byte // keep stripes on separate cache lines
 }
 
-// slot is what ristretto holds: the entry and its key, so that the sweeper can delete it.
+// slot is what ristretto holds: the entry, its stored key (so that the sweeper can delete
+// it) and its charged cost.
 type slot struct {
-	key string
-	e   *Entry
+	key  string
+	e    *Entry
+	cost int64
 }
 
 // Memory is the default Store: in-process, ristretto, bounded in bytes. Create it with New
@@ -78,12 +104,21 @@ type slot struct {
 // Instead, Get judges each entry at the caller's now (a Gone entry is a miss) and a sweeper
 // goroutine deletes entries Gone by the store's clock every SweepInterval. So an entry lives
 // until the end of its longest window, as with a TTL, within one sweep interval.
+//
+// What a stored entry holds is charged against MaxBytes: its Cost (body, header map and
+// strings, the Entry itself), its key and the store's own per-entry bookkeeping (ristretto's
+// or the protected part's maps), measured: see TestMemoryChargesWhatItHolds. A key longer
+// than 256 bytes is stored as a 33-byte SHA-256 digest of it, so that a hostile URL costs
+// its digest, not its length, while it is kept.
 type Memory struct {
 	rc       *ristretto.Cache[string, *slot]
 	maxBytes int64
 	maxEntry int64
 	now      func() time.Time
 	seed     maphash.Seed
+
+	prot                           *protected // nil when Config.ProtectAfter < 0
+	promoted, protHits, protMisses atomic.Uint64
 
 	stripes [numStripes]stripe
 	closed  bool        // written under every stripe's write lock, read under any read lock
@@ -104,6 +139,9 @@ func New(cfg Config) (*Memory, error) {
 	if cfg.MaxBytes < 0 {
 		return nil, errors.New("cache: Config.MaxBytes must not be negative, got " + strconv.FormatInt(cfg.MaxBytes, 10))
 	}
+	if cfg.ProtectWindow < 0 {
+		return nil, errors.New("cache: Config.ProtectWindow must not be negative, got " + cfg.ProtectWindow.String())
+	}
 	m := &Memory{
 		maxBytes: cfg.MaxBytes,
 		now:      cfg.Now,
@@ -118,12 +156,24 @@ func New(cfg Config) (*Memory, error) {
 	m.maxEntry = m.maxBytes / 2
 	// About ten counters per expected item, an item being estimated at 1 KiB.
 	counters := min(max(m.maxBytes/1024*10, 1000), 10_000_000)
+	probation := m.maxBytes
+	if cfg.ProtectAfter >= 0 {
+		after, window := cfg.ProtectAfter, cfg.ProtectWindow
+		if after == 0 {
+			after = DefaultProtectAfter
+		}
+		if window == 0 {
+			window = DefaultProtectWindow
+		}
+		m.prot = newProtected(m.maxBytes/2, after, window, m.maxBytes)
+		probation = m.maxBytes - m.prot.max
+	}
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
 	rc, err := ristretto.NewCache(&ristretto.Config[string, *slot]{
 		NumCounters:        counters,
-		MaxCost:            m.maxBytes,
+		MaxCost:            probation,
 		BufferItems:        64,
 		Metrics:            true,
 		IgnoreInternalCost: true,
@@ -184,23 +234,35 @@ func (m *Memory) Sweep() int {
 			n++
 		}
 	}
+	if m.prot != nil {
+		n += m.prot.sweep(now)
+	}
 	m.swept.Add(uint64(n))
 	return n
 }
 
-// deleteIf deletes key when its entry satisfies cond.
-func (m *Memory) deleteIf(key string, cond func(*Entry) bool) bool {
-	st, open := m.rlock(key)
+// deleteIf deletes the entry under the stored key sk when it satisfies cond; it reports
+// whether it deleted one.
+func (m *Memory) deleteIf(sk string, cond func(*Entry) bool) bool {
+	st, open := m.rlock(sk)
 	defer st.mu.RUnlock()
 	if !open {
 		return false
 	}
-	s, ok := m.rc.Get(key)
+	if m.prot != nil {
+		if n := m.prot.load(sk); n != nil {
+			if e := n.e.Load(); e != nil && cond(e) {
+				return m.prot.remove(sk, n)
+			}
+			return false
+		}
+	}
+	s, ok := m.rc.Get(sk)
 	m.countInternal(ok)
 	if !ok || s == nil || !cond(s.e) {
 		return false
 	}
-	m.rc.Del(key)
+	m.rc.Del(sk)
 	return true
 }
 
@@ -212,27 +274,54 @@ func (m *Memory) countInternal(hit bool) {
 	}
 }
 
-func (m *Memory) stripe(key string) *stripe {
-	return &m.stripes[maphash.String(m.seed, key)%numStripes]
+// hash is the stored key's hash: it picks the stripe and the protected part's request
+// counter.
+func (m *Memory) hash(sk string) uint64 { return maphash.String(m.seed, sk) }
+
+// rlock read-locks the stored key's stripe and reports whether the store is still open.
+// The caller unlocks the returned stripe.
+func (m *Memory) rlock(sk string) (*stripe, bool) {
+	return m.rlockHash(m.hash(sk))
 }
 
-// rlock read-locks key's stripe and reports whether the store is still open. The caller
-// unlocks the returned stripe.
-func (m *Memory) rlock(key string) (*stripe, bool) {
-	s := m.stripe(key)
+func (m *Memory) rlockHash(h uint64) (*stripe, bool) {
+	s := &m.stripes[h%numStripes]
 	s.mu.RLock()
 	return s, !m.closed
 }
 
 // Get returns the entry for key and its state at now; (nil, Gone) when absent, when the entry
-// is Gone at now, or after Close. It does not allocate.
+// is Gone at now, or after Close. It does not allocate for keys up to 256 bytes.
+//
+// It counts as a request of key for Config.ProtectAfter: a miss, or a hit in the
+// unprotected part, that brings the key's requests within ProtectWindow to ProtectAfter
+// moves its entry into the protected part.
 func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, State) {
-	s, open := m.rlock(key)
+	sk := storedKey(key)
+	h := m.hash(sk)
+	s, open := m.rlockHash(h)
 	if !open {
 		s.mu.RUnlock()
 		return nil, Gone
 	}
-	v, ok := m.rc.Get(key)
+	if e, st, ok := m.getProtected(s, sk, now); ok {
+		return e, st
+	}
+	v, ok := m.rc.Get(sk)
+	if !ok && m.prot != nil {
+		// A promotion (or a protected Set) may have moved the entry between our two
+		// lookups: it is stored in the protected part before its copy here is deleted.
+		if e, st, ok := m.getProtected(s, sk, now); ok {
+			m.internalMisses.Add(1) // this Get's miss in ristretto is not a miss
+			return e, st
+		}
+	}
+	if p := m.prot; p != nil && p.requested(h, now) >= p.after && ok && v != nil && v.e.State(now) != Gone {
+		if p.add(sk, v.e, v.cost, true) {
+			m.promoted.Add(1)
+			m.rc.Del(sk)
+		}
+	}
 	s.mu.RUnlock()
 	if !ok || v == nil {
 		return nil, Gone
@@ -245,6 +334,40 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 	return v.e, st
 }
 
+// getProtected is Get's lookup in the protected part; ok reports whether it found the key
+// there, and then it has unlocked s.
+func (m *Memory) getProtected(s *stripe, sk string, now time.Time) (*Entry, State, bool) {
+	if m.prot == nil {
+		return nil, Gone, false
+	}
+	n := m.prot.load(sk)
+	if n == nil {
+		return nil, Gone, false
+	}
+	e := n.e.Load()
+	s.mu.RUnlock()
+	st := e.State(now)
+	if st == Gone {
+		m.protMisses.Add(1)
+		return nil, Gone, true
+	}
+	n.touch()
+	m.protHits.Add(1)
+	return e, st, true
+}
+
+// charge is what storing e under the stored key sk costs against MaxBytes: e.Cost(), the
+// key and the store's per-entry bookkeeping.
+func charge(sk string, e *Entry) int64 {
+	return e.Cost() + int64(storeOverhead) + roundUp(int64(len(sk)), 8)
+}
+
+// storeOverhead is the store's own per-entry memory besides the Entry and the key's bytes,
+// measured (TestMemoryChargesWhatItHolds, go1.26, amd64): ristretto's slot, its store map
+// item and its policy's cost map entry, with the maps' growth slack; or the protected
+// part's node and map entry; the larger of the two, rounded up.
+const storeOverhead = 256
+
 // Set stores e under key until it is Gone (see Memory for how that ends).
 //
 // Guarantee: when Set returns true, e was admitted and every Get for key that starts after
@@ -252,8 +375,13 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 // room for other entries, or its TTL ends. Set waits for ristretto's asynchronous write to
 // be applied to achieve that: it costs microseconds, not nanoseconds.
 //
+// An entry whose key has been requested Config.ProtectAfter times within ProtectWindow (or
+// whose key is already protected) goes into the protected part; any other through
+// ristretto's admission.
+//
 // Set returns false, storing nothing new, when: the store is closed; e is nil; e is already
-// Gone by the store's clock (e.Expires() not after Config.Now()); e.Cost() exceeds MaxBytes/2 (RejectedTooLarge); ristretto
+// Gone by the store's clock (e.Expires() not after Config.Now()); its charge (Cost, key and
+// bookkeeping) exceeds MaxBytes/2 (RejectedTooLarge); ristretto
 // dropped the write on every retry (RejectedDropped); the admission policy refused it
 // because the store is full (RejectedNotAdmitted); or a concurrent Set of the same key
 // replaced it before it could be verified.
@@ -264,28 +392,40 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 	if e == nil {
 		return false
 	}
-	cost := e.Cost()
+	sk := storedKey(key)
+	cost := charge(sk, e)
 	if cost > m.maxEntry {
 		m.tooLarge.Add(1)
 		return false
 	}
-	if !e.Expires().After(m.now()) {
+	now := m.now()
+	if !e.Expires().After(now) {
 		return false
 	}
-	s, open := m.rlock(key)
+	h := m.hash(sk)
+	s, open := m.rlockHash(h)
 	defer s.mu.RUnlock()
 	if !open {
 		return false
 	}
-	prev, ok := m.rc.Get(key)
-	m.countInternal(ok)
-	if ok && prev != nil && prev.e.Cost() < cost {
-		m.rc.Del(key)
+	if p := m.prot; p != nil && (p.load(sk) != nil || p.requests(h, now) >= p.after) {
+		if !p.add(sk, e, cost, false) {
+			return false
+		}
+		m.promoted.Add(1)
+		m.rc.Del(sk) // an unprotected copy, if any
+		m.stored.Add(1)
+		return true
 	}
-	v := &slot{key: key, e: e}
+	prev, ok := m.rc.Get(sk)
+	m.countInternal(ok)
+	if ok && prev != nil && prev.cost < cost {
+		m.rc.Del(sk)
+	}
+	v := &slot{key: sk, e: e, cost: cost}
 	set := false
 	for range setRetries {
-		if set = m.rc.Set(key, v, cost); set {
+		if set = m.rc.Set(sk, v, cost); set {
 			break
 		}
 		m.rc.Wait()
@@ -295,7 +435,7 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 		return false
 	}
 	m.rc.Wait()
-	got, ok := m.rc.Get(key)
+	got, ok := m.rc.Get(sk)
 	m.countInternal(ok)
 	switch {
 	case !ok:
@@ -310,10 +450,14 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 
 // Delete removes key. A no-op after Close.
 func (m *Memory) Delete(_ context.Context, key string) {
-	s, open := m.rlock(key)
+	sk := storedKey(key)
+	s, open := m.rlock(sk)
 	defer s.mu.RUnlock()
 	if open {
-		m.rc.Del(key)
+		if m.prot != nil {
+			m.prot.remove(sk, nil)
+		}
+		m.rc.Del(sk)
 	}
 }
 
@@ -340,11 +484,14 @@ func (m *Memory) Close() error {
 	m.closed = true
 	m.closing.Store(true)
 	m.rc.Close()
+	if m.prot != nil {
+		m.prot.clear()
+	}
 	return nil
 }
 
-// Stats returns a snapshot of the counters. Bytes is the cost ristretto accounts for the
-// entries it holds; it is at most MaxBytes, except that replacing an entry in place by a
+// Stats returns a snapshot of the counters. Bytes is the cost accounted for the entries
+// held; it is at most MaxBytes, except that replacing an entry in place by a
 // smaller-or-equal one never raises it.
 func (m *Memory) Stats() Stats {
 	st := Stats{
@@ -354,6 +501,7 @@ func (m *Memory) Stats() Stats {
 		RejectedDropped:     m.dropped.Load(),
 		Evictions:           m.evictions.Load(),
 		Swept:               m.swept.Load(),
+		Promoted:            m.promoted.Load(),
 	}
 	if mt := m.rc.Metrics; mt != nil {
 		// Reading the counters one by one can see a Set's internal Get before it is
@@ -362,6 +510,13 @@ func (m *Memory) Stats() Stats {
 		st.Hits = sub(mt.Hits(), ih+gone)
 		st.Misses = sub(mt.Misses()+gone, im)
 		st.Bytes = int64(mt.CostAdded() - mt.CostEvicted())
+	}
+	st.Hits += m.protHits.Load()
+	st.Misses += m.protMisses.Load()
+	if m.prot != nil {
+		st.ProtectedBytes = m.prot.usedBytes()
+		st.Bytes += st.ProtectedBytes
+		st.Evictions += m.prot.evicted.Load()
 	}
 	return st
 }
