@@ -22,7 +22,7 @@ const (
 	StaleIfError
 	// Revalidate means past every window in which the entry may be served, but still kept
 	// for its validators (an entry that must not be served stale: must-revalidate,
-	// proxy-revalidate, no-cache, a non-2xx): fetch with a conditional request, update the
+	// proxy-revalidate, no-cache, s-maxage, a non-2xx): fetch with a conditional request, update the
 	// entry from a 304, and never serve it when the fetch fails.
 	Revalidate
 )

@@ -47,7 +47,8 @@ type Policy struct {
 	// negative means none.
 	StaleIfError time.Duration
 	// ServeStaleDespiteRevalidate lets stale be served even under must-revalidate,
-	// proxy-revalidate and no-cache. Off by default.
+	// proxy-revalidate, no-cache and s-maxage (which implies proxy-revalidate, RFC 9111
+	// 5.2.2.10). Off by default.
 	ServeStaleDespiteRevalidate bool
 	// OverrideFreshness, when > 0, replaces the response's own freshness (operator override).
 	// It wins over s-maxage, max-age, Expires, FreshFor and also over no-cache.
@@ -297,13 +298,14 @@ func (p Policy) lifetime(h http.Header, cc CacheControl, date time.Time, dateOK 
 }
 
 // windows returns the stale-while-revalidate and stale-if-error windows of an answer with
-// status and cc. When it may not be served stale (must-revalidate, proxy-revalidate or
-// no-cache without ServeStaleDespiteRevalidate; a non-2xx the default Statuses stored,
-// without StaleNon2xx) both are 0, and keep is the longer of the two it would have had:
+// status and cc. When it may not be served stale (must-revalidate, proxy-revalidate,
+// no-cache or s-maxage, which implies proxy-revalidate, without
+// ServeStaleDespiteRevalidate; a non-2xx the default Statuses stored, without
+// StaleNon2xx) both are 0, and keep is the longer of the two it would have had:
 // how long it is kept to be revalidated with its validators.
 func (p Policy) windows(cc CacheControl, status int) (swr, sie, keep time.Duration) {
 	swr, sie = p.staleWindows(cc)
-	if ((cc.MustRevalidate || cc.ProxyRevalidate || cc.NoCache) && !p.ServeStaleDespiteRevalidate) || !p.StaleAllowed(status) {
+	if ((cc.MustRevalidate || cc.ProxyRevalidate || cc.NoCache || cc.SMaxAge.Present) && !p.ServeStaleDespiteRevalidate) || !p.StaleAllowed(status) {
 		return 0, 0, max(swr, sie)
 	}
 	return swr, sie, 0
