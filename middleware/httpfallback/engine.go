@@ -34,6 +34,7 @@ type Engine struct {
 	routes   map[string]*routeSettings // Config.Routes in force
 	defRoute *routeSettings            // the settings of every other route
 	obs      observer                  // per-route counters and the quiet log
+	purge    purgeIndex                // the hosts and tags of stored entries (purge.go)
 
 	base   context.Context // cancelled by Close; parent of background refreshes
 	cancel context.CancelFunc
@@ -81,6 +82,7 @@ func New(cfg Config) (*Engine, error) {
 		memo:    new(hitMemo),
 		open:    failedOutcome(upstream.ErrCircuitOpen, nil),
 		obs:     observer{quiet: newQuietLog(cfg)},
+		purge:   purgeIndex{tags: cache.NewTags(0)},
 	}
 	e.routes, e.defRoute = settingsOf(cfg)
 	e.keyFn = cfg.Key
@@ -595,16 +597,6 @@ func (e *Engine) bypass(ex *exchange) {
 
 // key builds the cache key of r.
 func (e *Engine) key(r *http.Request) string { return e.keyFn(r) }
-
-// Purge removes the stored entry for r's URL (whatever r's method: the GET entry).
-func (e *Engine) Purge(ctx context.Context, r *http.Request) {
-	if e.isClosed.Load() {
-		return
-	}
-	g := withoutOverride(r).WithContext(ctx)
-	g.Method = http.MethodGet
-	e.store.Delete(ctx, e.key(g))
-}
 
 // Stats returns a snapshot: the engine's counters, per route with the state of each
 // route's breaker, and the store's.

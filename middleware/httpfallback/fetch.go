@@ -221,6 +221,7 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 			if o.stored {
 				e.stored.Add(1)
 				e.emit(Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
+				e.purge.stored(req, ex.key, refreshed.Header)
 			}
 		}
 		return o
@@ -262,6 +263,7 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 	if o.stored {
 		e.stored.Add(1)
 		e.emit(Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
+		e.purge.stored(req, ex.key, entry.Header)
 	}
 	return o
 }

@@ -700,3 +700,42 @@ func (p *Proxy) closeOwned() error {
 }
 
 var _ http.Handler = (*Proxy)(nil)
+
+// PurgeURL removes the stored entries of target's path and query, whatever host a client
+// reached the proxy by (localhost:8080, 127.0.0.1:8080, a name: they are one upstream),
+// and reports how many it removed. target is a path with its query or a URL (its scheme
+// and host are ignored). See Engine.PurgePath.
+func (p *Proxy) PurgeURL(ctx context.Context, target string) (int, error) {
+	n := 0
+	for _, e := range p.engines() {
+		m, err := e.PurgePath(ctx, target)
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// PurgeTag removes every stored entry whose upstream answer carried tag in Surrogate-Key
+// or Cache-Tag, and reports how many it removed. See Engine.PurgeTag.
+func (p *Proxy) PurgeTag(ctx context.Context, tag string) (int, error) {
+	n := 0
+	for _, e := range p.engines() {
+		m, err := e.PurgeTag(ctx, tag)
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// engines returns the main engine and the route overrides' engines.
+func (p *Proxy) engines() []*Engine {
+	es := []*Engine{p.engine}
+	for _, ro := range p.routes {
+		es = append(es, ro.engine)
+	}
+	return es
+}
