@@ -50,7 +50,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		require.Error(t, err, "%v", args)
 	}
 	err := run(context.Background(), []string{"-upstream", "ftp://x"}, io.Discard, nil)
-	require.ErrorContains(t, err, "Upstream")
+	require.ErrorContains(t, err, "-upstream")
 }
 
 // The sidecar forwards and caches; on shutdown an in-flight request still completes, then
@@ -76,7 +76,7 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-upstream", up.URL, "-timeout", "5s",
 			"-name", "proxy-example/" + t.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)}, logs,
-			func(a string) { addrc <- a })
+			func(a, _ string) { addrc <- a })
 	}()
 	var base string
 	select {
