@@ -137,7 +137,8 @@ type Config struct {
 	// means "*".
 	Route func(*http.Request) string
 	// Key builds the cache key; nil means cache.Key with the policy's credential option
-	// (Policy.ShareCredentialed) and cache.DefaultKeyedHeaders as KeyOptions.Headers.
+	// (Policy.ShareCredentialed, set when it is set in Config.Policy or in any Routes
+	// policy) and cache.DefaultKeyedHeaders as KeyOptions.Headers.
 	// A custom Key must key every request header the handler's shareable answers depend
 	// on (see cache.DefaultKeyedHeaders): the engine does not strip any.
 	Key func(*http.Request) string

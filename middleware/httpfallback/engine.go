@@ -87,8 +87,14 @@ func New(cfg Config) (*Engine, error) {
 	e.routes, e.defRoute = settingsOf(cfg)
 	e.keyFn = cfg.Key
 	if e.keyFn == nil {
+		// One key function serves every route: it hashes the credential into the key when
+		// any policy in force (Config.Policy or a route's) stores credentialed answers.
+		shared := e.defRoute.policy.ShareCredentialed
+		for _, s := range e.routes {
+			shared = shared || s.policy.ShareCredentialed
+		}
 		e.keyFn = cache.KeyOptions{
-			Credentials: cfg.Policy.ShareCredentialed,
+			Credentials: shared,
 			Headers:     cache.DefaultKeyedHeaders(),
 		}.Func()
 	}
@@ -290,10 +296,14 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	r = e.withStart(r, now)
 	ex := &exchange{w: w, r: r, route: route, key: key, ent: ent, src: src, rt: e.settings(route)}
 	if state == cache.Stale {
-		// Within stale-while-revalidate: answer now, refresh once in the background.
+		// Within stale-while-revalidate: answer now, refresh once in the background
+		// (unless the route's breaker is open: it would refuse the refresh).
 		e.serveStale(ex, now, reasonSWR, false)
 		e.mu.Lock()
-		f := e.newFlightLocked(key)
+		var f *flight
+		if e.cfg.Alternate != nil || !e.breakerOpenLocked(route) {
+			f = e.newFlightLocked(key)
+		}
 		e.mu.Unlock()
 		if f != nil {
 			e.goFetch(ex, f)
