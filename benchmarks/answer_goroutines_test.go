@@ -9,14 +9,15 @@ import (
 // answer shows as at least this many; the runtime's own (a GC worker, a finalizer) as a few.
 const answersPerCheck = 200
 
-// The answers that need no upstream (stale or default with the breaker open) start no
-// goroutine: counted with runtime/metrics across many answers, not timed.
+// The answers that need no upstream (stale or default with the breaker open, stale while
+// another fetch of the key is in flight) start no goroutine: counted with runtime/metrics across many answers, not timed.
 func TestOutageAnswersStartNoGoroutine(t *testing.T) {
 	if _, ok := goroutinesCreated(); !ok {
 		t.Skip("this runtime does not export /sched/goroutines-created")
 	}
 	for name, sc := range map[string]scenario{
 		"stale-breaker-open": staleBreakerOpen, "default-breaker-open": defaultBreakerOpen,
+		"stale-in-flight": staleInFlight,
 	} {
 		for _, how := range mounts {
 			t.Run(name+"/"+how, func(t *testing.T) {

@@ -33,16 +33,40 @@ var (
 )
 
 // source is the application handler (or, for the proxy, the upstream): it answers
-// microBody with cc as Cache-Control, or 503 while failing, and counts its calls.
+// microBody with cc as Cache-Control, or 503 while failing, and counts its calls. After
+// hangNext, its next call never answers (it tells entered and waits) and the calls
+// after it fail at once.
 type source struct {
 	cc    string
 	fail  atomic.Bool
 	body  []byte
 	calls atomic.Int64
+
+	hang    atomic.Bool
+	entered chan struct{} // buffered 1: the hanging call entered
+	release chan struct{} // closed at cleanup
+}
+
+// hangNext makes the next call hang until release is closed (then it answers 503), or
+// until its request's context ends; the later calls fail (503) at once, so that a request
+// that should not have called the source fails its check instead of hanging.
+func (s *source) hangNext() {
+	s.entered, s.release = make(chan struct{}, 1), make(chan struct{})
+	s.fail.Store(true)
+	s.hang.Store(true)
 }
 
 func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls.Add(1)
+	if s.hang.CompareAndSwap(true, false) {
+		s.entered <- struct{}{}
+		select {
+		case <-s.release:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	if s.fail.Load() {
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		return
@@ -333,6 +357,42 @@ func defaultBreakerOpen(tb testing.TB, how, impl string) (http.Handler, int) {
 	return h, len(defaultBody)
 }
 
+// staleInFlight: the entry is past its freshness and within stale-if-error, and a fetch of
+// its key is running (the source hangs: the first request's fetch goes on in the
+// background after the soft deadline): failsoft answers the stale entry at once
+// (detail=in-flight), without calling the source. The breaker is closed. Bare: the source
+// answers the same bytes.
+func staleInFlight(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
+	cfg := httpfallback.Config{
+		// The hung fetch must outlast the benchmark; a waiter that found no answer in
+		// flight would give up quickly (and fail the check) rather than hang the run.
+		Command:     upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Hour},
+		LockTimeout: 50 * time.Millisecond,
+	}
+	h := mount(tb, how, impl, cfg, src)
+	serve(h, microURL) // store
+	if impl == "failsoft" {
+		src.hangNext()
+		leader := make(chan struct{})
+		go func() { // answered at the soft deadline; its fetch goes on until the cleanup
+			defer close(leader)
+			serve(h, microURL)
+		}()
+		tb.Cleanup(func() { // before the mount's Close (cleanups run last first)
+			close(src.release)
+			<-leader
+		})
+		<-src.entered
+	}
+	n := src.calls.Load()
+	expect(tb, h, impl, "detail=in-flight", len(microBody))
+	if impl == "failsoft" && src.calls.Load() != n {
+		tb.Fatal("a fetch is in flight: the stale entry must be answered without calling the source")
+	}
+	return h, len(microBody)
+}
+
 func bench(b *testing.B, sc scenario, target func(uint64) string) {
 	each(b, func(b *testing.B, how, impl string, parallel bool) {
 		h, size := sc(b, how, impl)
@@ -360,6 +420,9 @@ func BenchmarkDefaultPayload(b *testing.B) { bench(b, defaultPayload, nil) }
 // BenchmarkDefaultBreakerOpen: see defaultBreakerOpen.
 func BenchmarkDefaultBreakerOpen(b *testing.B) { bench(b, defaultBreakerOpen, nil) }
 
+// BenchmarkStaleInFlight: see staleInFlight.
+func BenchmarkStaleInFlight(b *testing.B) { bench(b, staleInFlight, nil) }
+
 // TestMicroScenarios checks, without timing, that every benchmark measures what it says:
 // each scenario through each mount answers as expected (the Cache-Status of failsoft's
 // answer, the status and size of both), twice in a row.
@@ -367,7 +430,7 @@ func TestMicroScenarios(t *testing.T) {
 	for name, sc := range map[string]scenario{
 		"fresh-hit": freshHit, "miss-store": missStore, "stale-on-error": staleOnError,
 		"stale-breaker-open": staleBreakerOpen, "default": defaultPayload,
-		"default-breaker-open": defaultBreakerOpen,
+		"default-breaker-open": defaultBreakerOpen, "stale-in-flight": staleInFlight,
 	} {
 		for _, how := range mounts {
 			for _, impl := range []string{"bare", "failsoft"} {
