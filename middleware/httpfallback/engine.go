@@ -44,6 +44,10 @@ type Engine struct {
 	closed  bool
 	flights map[string]*flight // one fetch per key
 	runners map[string]*upstream.Runner
+	// fetchBreaker, when set, is the breaker of the Fetcher that makes every call of the
+	// source with a command of its own (the Proxy's client): read instead of the route's
+	// command, which such a Fetcher never runs. Set before the first request, never changed.
+	fetchBreaker *upstream.Runner
 
 	isClosed  atomic.Bool
 	closeOnce sync.Once
@@ -464,10 +468,14 @@ func (e *Engine) newFlightLocked(key string) *flight {
 	return f
 }
 
-// breakerOpenLocked reports whether route's command exists and its breaker is open (its
-// sleep window not yet passed: a half-open breaker lets a probe through). e.mu must be held.
+// breakerOpenLocked reports whether route's command (or fetchBreaker) exists and its
+// breaker is open (its sleep window not yet passed: a half-open breaker lets a probe
+// through). e.mu must be held.
 func (e *Engine) breakerOpenLocked(route string) bool {
-	rn := e.runners[route]
+	rn := e.fetchBreaker
+	if rn == nil {
+		rn = e.runners[route]
+	}
 	return rn != nil && rn.State() == upstream.Open
 }
 

@@ -240,6 +240,9 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		p.closeOwned()
 		return nil, fmt.Errorf("httpfallback: ProxyConfig.Engine: %w", err)
 	}
+	// The breaker that opens is the client's: with it open, a request is answered (stale,
+	// default or error) at once, without a flight, a fetch or a goroutine.
+	p.engine.fetchBreaker = p.client.Runner()
 	for i, ro := range cfg.Routes {
 		rcfg := ecfg
 		rcfg.Name = name + "/route" + strconv.Itoa(i)
@@ -249,6 +252,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			p.closeOwned()
 			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d]: %w", i, err)
 		}
+		e.fetchBreaker = p.client.Runner()
 		p.routes = append(p.routes, proxyRoute{prefix: ro.Prefix, engine: e})
 	}
 	// Longest prefix first, so the first match is the most specific.

@@ -1,0 +1,69 @@
+package httpfallback
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"runtime/metrics"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// In proxy mode the breaker that opens is the client's, not a command of the engine's:
+// with it open, a request holding a stale entry (soft timeout on) is answered from the
+// store at once, like through the middlewares: no fetch, no flight, no goroutine (a
+// background fetch per request was started here, which the client then refused).
+// Goroutines are counted with runtime/metrics over many answers, not timed.
+func TestProxyOpenBreakerAnswersWithoutAFetch(t *testing.T) {
+	var failing atomic.Bool
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=0, stale-if-error=600")
+		_, _ = w.Write([]byte("stored"))
+	})
+	onEvent, opened := onBreakerOpen()
+	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+		pxFastBreaker(time.Hour, onEvent)(c)
+		c.Engine.SoftTimeout = 0 // the default: on
+	})
+	require.Contains(t, h.get("/item").header.Get("Cache-Status"), "stored")
+	failing.Store(true)
+	require.Eventually(t, func() bool {
+		h.get("/other") // nothing stored: fails, and counts
+		select {
+		case <-opened:
+			return true
+		default:
+			return false
+		}
+	}, 10*time.Second, time.Millisecond)
+
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		if s[0].Value.Kind() != metrics.KindUint64 {
+			t.Skip("this runtime does not export /sched/goroutines-created")
+		}
+		return s[0].Value.Uint64()
+	}
+	const answers = 200
+	hits := up.hits.Load()
+	g0 := created()
+	for range answers {
+		rec := httptest.NewRecorder()
+		h.p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, h.srv.URL+"/item", nil)) // the key h.get stored
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Equal(t, "stored", rec.Body.String())
+		cs := rec.Header().Get("Cache-Status")
+		require.True(t, strings.HasPrefix(cs, "failsoft; hit;") && strings.HasSuffix(cs, "detail=circuit-open"), cs)
+	}
+	g := created() - g0
+	require.Less(t, g, uint64(answers/10), "%d goroutines for %d answers: one per answer", g, answers)
+	require.Equal(t, hits, up.hits.Load(), "the upstream is not called")
+}
