@@ -45,6 +45,8 @@ type source struct {
 	hang    atomic.Bool
 	entered chan struct{} // buffered 1: the hanging call entered
 	release chan struct{} // closed at cleanup
+
+	step chan struct{} // when set, every call waits for one value (or the close) and fails
 }
 
 // hangNext makes the next call hang until release is closed (then it answers 503), or
@@ -58,6 +60,11 @@ func (s *source) hangNext() {
 
 func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls.Add(1)
+	if s.step != nil {
+		<-s.step
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	if s.hang.CompareAndSwap(true, false) {
 		s.entered <- struct{}{}
 		select {
@@ -423,6 +430,77 @@ func BenchmarkDefaultBreakerOpen(b *testing.B) { bench(b, defaultBreakerOpen, ni
 // BenchmarkStaleInFlight: see staleInFlight.
 func BenchmarkStaleInFlight(b *testing.B) { bench(b, staleInFlight, nil) }
 
+// softTimeoutRig is the stale-soft-timeout scenario: the entry is past its freshness and
+// within stale-if-error, the breaker closed, the soft timeout 1 ns; each request starts the
+// key's fetch, whose source call blocks on step, so the request is answered stale at the
+// soft deadline (detail=soft-timeout) while its fetch goes on in the background. next
+// (untimed) lets that fetch fail and waits until it has ended (EventRefresh), so that the
+// next request starts a fetch of its own again.
+type softTimeoutRig struct {
+	h    http.Handler
+	size int
+	next func()
+}
+
+func newSoftTimeoutRig(tb testing.TB, how, impl string) *softTimeoutRig {
+	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
+	refreshed := make(chan struct{}, 1)
+	cfg := httpfallback.Config{
+		Command:     upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Minute},
+		SoftTimeout: time.Nanosecond,
+		OnEvent: func(ev httpfallback.Event) {
+			if ev.Kind == httpfallback.EventRefresh {
+				refreshed <- struct{}{}
+			}
+		},
+	}
+	h := mount(tb, how, impl, cfg, src)
+	serve(h, microURL) // store
+	rig := &softTimeoutRig{h: h, size: len(microBody), next: func() {}}
+	if impl == "failsoft" {
+		step := make(chan struct{})
+		src.step = step
+		rig.next = func() {
+			step <- struct{}{} // the fetch reached the source: let it fail
+			<-refreshed        // and end: its flight is gone
+		}
+		tb.Cleanup(func() { close(step) }) // a fetch still blocked fails; before the mount's Close
+	}
+	expect(tb, h, impl, "detail=soft-timeout", len(microBody))
+	rig.next()
+	return rig
+}
+
+// BenchmarkStaleSoftTimeout: see softTimeoutRig. Serial only; the untimed part of each
+// iteration (letting the background fetch end) is excluded with StopTimer. The time is the
+// request's path to its stale answer, starting the background fetch included (one
+// goroutine of the Engine's per fetch, and what the fetch itself starts before the answer).
+func BenchmarkStaleSoftTimeout(b *testing.B) {
+	for _, how := range mounts {
+		for _, impl := range []string{"bare", "failsoft"} {
+			b.Run(fmt.Sprintf("mount=%s/impl=%s/par=false", how, impl), func(b *testing.B) {
+				rig := newSoftTimeoutRig(b, how, impl)
+				b.ReportAllocs()
+				b.SetBytes(int64(rig.size))
+				w := &discard{h: make(http.Header)}
+				req := httptest.NewRequest(http.MethodGet, microURL, nil)
+				g0, ok := goroutinesCreated()
+				for b.Loop() {
+					w.reset()
+					rig.h.ServeHTTP(w, req)
+					b.StopTimer()
+					rig.next()
+					b.StartTimer()
+				}
+				if ok {
+					g1, _ := goroutinesCreated()
+					b.ReportMetric(float64(g1-g0)/float64(max(b.N, 1)), "goroutines/op")
+				}
+			})
+		}
+	}
+}
+
 // TestMicroScenarios checks, without timing, that every benchmark measures what it says:
 // each scenario through each mount answers as expected (the Cache-Status of failsoft's
 // answer, the status and size of both), twice in a row.
@@ -431,6 +509,14 @@ func TestMicroScenarios(t *testing.T) {
 		"fresh-hit": freshHit, "miss-store": missStore, "stale-on-error": staleOnError,
 		"stale-breaker-open": staleBreakerOpen, "default": defaultPayload,
 		"default-breaker-open": defaultBreakerOpen, "stale-in-flight": staleInFlight,
+		"stale-soft-timeout": func(tb testing.TB, how, impl string) (http.Handler, int) {
+			rig := newSoftTimeoutRig(tb, how, impl)
+			if impl == "failsoft" {
+				expect(tb, rig.h, impl, "detail=soft-timeout", rig.size) // again: the last fetch ended
+				rig.next()
+			}
+			return rig.h, rig.size
+		},
 	} {
 		for _, how := range mounts {
 			for _, impl := range []string{"bare", "failsoft"} {
