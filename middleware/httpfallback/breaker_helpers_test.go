@@ -1,7 +1,10 @@
 package httpfallback
 
 import (
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/upstream"
 )
@@ -30,4 +33,21 @@ func onBreakerOpen() (func(Event), <-chan Event) {
 			}
 		}
 	}, opened
+}
+
+// untilOpen sends request until an opening reaches opened (from onBreakerOpen) and returns
+// that event; hystrix-go's metrics update asynchronously, so it polls (bounded: 10 s).
+func untilOpen(t *testing.T, opened <-chan Event, request func()) Event {
+	t.Helper()
+	var ev Event
+	require.Eventually(t, func() bool {
+		request()
+		select {
+		case ev = <-opened:
+			return true
+		default:
+			return false
+		}
+	}, 10*time.Second, time.Millisecond)
+	return ev
 }

@@ -34,15 +34,7 @@ func TestProxyOpenBreakerAnswersWithoutAFetch(t *testing.T) {
 	})
 	require.Contains(t, h.get("/item").header.Get("Cache-Status"), "stored")
 	failing.Store(true)
-	require.Eventually(t, func() bool {
-		h.get("/other") // nothing stored: fails, and counts
-		select {
-		case <-opened:
-			return true
-		default:
-			return false
-		}
-	}, 10*time.Second, time.Millisecond)
+	untilOpen(t, opened, func() { h.get("/other") }) // nothing stored: fails, and counts
 
 	created := func() uint64 {
 		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}

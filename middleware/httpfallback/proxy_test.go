@@ -974,16 +974,8 @@ func TestProxyBreakerChangesReachOnEvent(t *testing.T) {
 	})
 	onEvent, opened := onBreakerOpen()
 	h := newPxHarness(t, up.srv.URL, pxFastBreaker(time.Hour, onEvent))
-	require.Eventually(t, func() bool {
-		h.get("/fail")
-		select {
-		case ev := <-opened:
-			require.Equal(t, "proxy", ev.Route)
-			return true
-		default:
-			return false
-		}
-	}, 10*time.Second, time.Millisecond)
+	ev := untilOpen(t, opened, func() { h.get("/fail") })
+	require.Equal(t, "proxy", ev.Route)
 }
 
 // With the default BufferBody, a truncated body fails the attempt inside its command: the
@@ -995,16 +987,10 @@ func TestProxyTruncatedBodiesOpenTheBreaker(t *testing.T) {
 	})
 	onEvent, opened := onBreakerOpen()
 	h := newPxHarness(t, up.srv.URL, pxFastBreaker(time.Hour, onEvent))
-	require.Eventually(t, func() bool {
+	untilOpen(t, opened, func() {
 		r := h.get("/truncated")
 		require.NotEqual(t, http.StatusOK, r.status, "a truncated body is never a 200")
-		select {
-		case <-opened:
-			return true
-		default:
-			return false
-		}
-	}, 10*time.Second, time.Millisecond)
+	})
 	calls := up.hits.Load()
 	r := h.get("/truncated")
 	require.Equal(t, "circuit-open", problemReason(t, r.body))
