@@ -70,7 +70,7 @@ func TestRFC9111Refresh304KeepsFieldsOfTheStoredContent(t *testing.T) {
 // Revalidate: usable to revalidate, never servable stale. Without a validator it is Gone.
 // ServeStaleDespiteRevalidate (the operator's override) gives it the stale windows.
 func TestRFC9111MustRevalidateKeptForRevalidation(t *testing.T) {
-	for _, cc := range []string{"max-age=60, must-revalidate", "max-age=60, proxy-revalidate", "s-maxage=60, must-revalidate", "no-cache"} {
+	for _, cc := range []string{"max-age=60, must-revalidate", "max-age=60, proxy-revalidate", "s-maxage=60, must-revalidate", "s-maxage=60", "no-cache"} {
 		t.Run(cc, func(t *testing.T) {
 			e, err := Policy{}.NewEntry(getReq("http://a/"), 200, hdr("Cache-Control", cc, "Etag", `"v"`), []byte("x"), t0, t0)
 			equal(t, nil, err)

@@ -513,7 +513,8 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 // passThrough runs the source as its command for a request the store cannot serve (any
 // method but GET and HEAD: fwd "method"; a GET or HEAD with a body: fwd "bypass"): never
 // cached, never stale; a non-error answer to an unsafe method (not OPTIONS or TRACE)
-// invalidates the URL's stored entry.
+// invalidates the URL's stored entry, and those of its same-origin Location and
+// Content-Location.
 func (e *Engine) passThrough(ex *exchange, fwd string) {
 	w, r := ex.w, ex.r
 	cs := "failsoft; fwd=" + fwd
@@ -526,7 +527,7 @@ func (e *Engine) passThrough(ex *exchange, fwd string) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}
 	}
 	if err == nil && status < 400 && unsafeRequest(r) {
-		e.Purge(r.Context(), r) // RFC 9111 4.4: an unsafe method's success invalidates
+		e.invalidate(r, buf.header) // RFC 9111 4.4: invalidate.go
 	}
 	if buf.streaming {
 		e.emit(Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -96,7 +95,9 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 	// answer must be a full response that can be stored and shared. The Range an If-Range
 	// guards goes with it: alone it would be unconditional (RFC 9110 13.1.5), a 206 of a
 	// representation the client's other bytes may not come from.
-	if len(req.Header["If-Range"]) > 0 {
+	// With a stored entry to revalidate, Range goes too: a full answer (or a 304) renews
+	// the entry, and the client's Range is answered from it (writeEntry).
+	if len(req.Header["If-Range"]) > 0 || ent != nil {
 		req.Header.Del("Range")
 	}
 	for _, h := range conditionalHeaders {
@@ -233,9 +234,17 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 		return e.failed(err, buf)
 	}
 	o := &outcome{status: status, header: buf.header, body: buf.body, called: true}
-	if status >= 400 && !slices.Contains(pol.Statuses, status) {
+	if status >= 400 && !pol.Stores(status, buf.header) {
 		o.setVary(req)
 		return o // the caller's answer: passed through, not stored, not a failure
+	}
+	if !pol.StaleAllowed(status) && ex.ent != nil && ex.ent.State(a.respTime).ServableStale() {
+		// A non-2xx answer stored for its explicit freshness is served only while fresh:
+		// stored, it would replace the last good answer that stale-if-error serves
+		// (cache.Policy.StaleNon2xx). Passed through instead, while that one may be served.
+		o.setVary(req)
+		o.detail = "last-good-kept"
+		return o
 	}
 	if noStore != "" {
 		o.setVary(req)

@@ -381,27 +381,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
 		return
 	}
-	ranged := (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
-		(len(r.Header["Range"]) > 0 || len(r.Header["If-Range"]) > 0)
-	if clean != reqPath || ranged {
+	if clean != reqPath {
+		// Key and forward the cleaned path. (An absolute-form URI's scheme and host
+		// never reach the target; they only take part in the cache key, like Host.)
 		r2 := r.WithContext(r.Context())
-		if clean != reqPath {
-			// Key and forward the cleaned path. (An absolute-form URI's scheme and host
-			// never reach the target; they only take part in the cache key, like Host.)
-			dec, _ := url.PathUnescape(clean) // cleanPath validated every escape
-			r2.URL = &url.URL{Path: dec, RawPath: clean, RawQuery: r.URL.RawQuery}
-		}
-		if ranged {
-			// A shared cache may ignore Range (RFC 9110 section 14.2): the upstream is
-			// asked for the whole representation, which can be stored and shared, and the
-			// client gets it with 200. A 206 must never be shared with a request for the
-			// whole: the engine hands a fetch's answer to every request waiting on its key.
-			r2.Header = r.Header.Clone()
-			delete(r2.Header, "Range")
-			delete(r2.Header, "If-Range")
-		}
+		dec, _ := url.PathUnescape(clean) // cleanPath validated every escape
+		r2.URL = &url.URL{Path: dec, RawPath: clean, RawQuery: r.URL.RawQuery}
 		r = r2
 	}
+	// Range and If-Range reach the engine, which answers them from the stored entry
+	// (206, 416, or the whole when If-Range does not match); forward never sends Range
+	// upstream for a GET or HEAD (see there).
 	route, e := p.routeOf(r, clean)
 	e.Serve(w, r, route, p.fetch)
 }
@@ -449,6 +439,14 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		ProtoMinor: 1,
 		Header:     outboundHeader(r),
 		Host:       u.Host,
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		// A shared cache may ignore Range (RFC 9110 14.2): the upstream is asked for the
+		// whole representation, which can be stored and shared (a 206 must never be shared
+		// with a request for the whole: the engine hands a fetch's answer to every request
+		// waiting on its key), and the engine answers the client's Range from it.
+		delete(out.Header, "Range")
+		delete(out.Header, "If-Range")
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		out.Body = &requestBody{r: r.Body, left: p.maxBody, limited: p.maxBody > 0, cancel: cancel}

@@ -1,6 +1,7 @@
 package httpfallback
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -249,10 +250,36 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if ent.Status == http.StatusOK && r.Method == http.MethodGet && len(r.Header["Range"]) > 0 {
+		serveRange(w, r, ent)
+		return
+	}
 	w.WriteHeader(ent.Status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(ent.Body)
 	}
+}
+
+// serveRange answers a GET's Range from a stored 200, a complete body (RFC 9110 14, 15.3.7,
+// RFC 9111 3.4): 206 with Content-Range (multipart/byteranges for several ranges), 416
+// with Content-Range: bytes */length when no range is satisfiable, the whole with 200
+// when If-Range does not match the entry (a strong ETag, or Last-Modified to the second).
+// http.ServeContent implements these; it is handed only Range and If-Range, since the
+// engine has answered the client's other conditionals itself (notModified). Range on any
+// other method, HEAD included, is ignored (RFC 9110 14.2: defined for GET only).
+func serveRange(w http.ResponseWriter, r *http.Request, ent *cache.Entry) {
+	rr := &http.Request{Method: http.MethodGet, Header: http.Header{"Range": r.Header["Range"]}}
+	if ir := r.Header["If-Range"]; len(ir) > 0 {
+		rr.Header["If-Range"] = ir
+	}
+	var modified time.Time
+	if ent.LastModified != "" {
+		modified, _ = http.ParseTime(strings.TrimSpace(ent.LastModified))
+	}
+	// ServeContent sets the length of what it sends, except under Content-Encoding, where
+	// the stored whole length would be wrong: the server then frames the part itself.
+	delete(w.Header(), "Content-Length")
+	http.ServeContent(w, rr.WithContext(r.Context()), "", modified, bytes.NewReader(ent.Body))
 }
 
 // writeAnswer writes an answer that is not an entry: header (copied; nil means what is
