@@ -2,21 +2,46 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"log"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/failsoft/failsoft/internal/graceful"
 	"github.com/failsoft/failsoft/middleware/echofallback"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
 )
 
-func main() { graceful.Main("example-echo", serve) }
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	timeout := flag.Duration("timeout", time.Second, "handler timeout (the route's hystrix command)")
+	flag.Parse()
+	if err := run(*addr, *timeout); err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+// run listens on addr and serves until SIGINT or SIGTERM, then drains and returns.
+func run(addr string, timeout time.Duration) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	log.Printf("example-echo listening on http://%s", ln.Addr())
+	return serve(ctx, ln, "example-echo", timeout)
+}
 
 // serve runs the app on ln until ctx ends, then drains requests and stops the middleware.
 func serve(ctx context.Context, ln net.Listener, name string, timeout time.Duration) error {
@@ -44,5 +69,26 @@ func serve(ctx context.Context, ln net.Listener, name string, timeout time.Durat
 		return c.JSON(http.StatusOK, map[string]string{"id": c.Param("id"), "quote": "Keep answering."})
 	})
 
-	return graceful.Serve(ctx, ln, e)
+	return serveUntil(ctx, ln, e)
+}
+
+// serveUntil serves h on ln until ctx ends, then shuts the server down gracefully: it
+// returns once in-flight requests have finished (or 10 s passed). The caller closes the
+// fallback engine after it returns, when no request can reach the engine any more.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		return errors.Join(err, serr)
+	}
+	return err
 }
