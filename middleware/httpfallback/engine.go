@@ -395,9 +395,14 @@ func (e *Engine) softWait(ex *exchange, f *flight) {
 	}
 }
 
-// lead runs the flight's fetch and publishes its outcome, whatever happens.
+// lead runs the flight's fetch and publishes its outcome, whatever happens: when the
+// fetch panics (a hook: the source's panics are recovered by its command), a failure, so
+// that no request waiting on f reads a nil outcome.
 func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome) {
 	defer func() {
+		if o == nil {
+			o = failedOutcome(&PanicError{Value: "httpfallback: the fetch did not complete"}, nil)
+		}
 		f.out = o
 		e.mu.Lock()
 		delete(e.flights, ex.key)
