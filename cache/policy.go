@@ -10,14 +10,16 @@ import (
 )
 
 // Policy holds the rules for storing and the default windows. The zero value is ready: 2xx
-// except 206 stored, other final statuses stored only with explicit freshness and served
-// only while fresh, not fresh unless the response says so, no stale-while-revalidate, one
-// hour of stale-if-error, 8 MiB bodies at most, credentialed responses not shared.
+// except 206 stored (those other than 200, 203, 204 only with explicit freshness), other
+// final statuses stored only with explicit freshness and served only while fresh, not
+// fresh unless the response says so, no stale-while-revalidate, one hour of
+// stale-if-error, 8 MiB bodies at most, credentialed responses not shared.
 type Policy struct {
-	// Statuses that may be stored. nil means the default: every 2xx except 206, whatever
-	// the response says of its freshness (kept for the stale windows); and any other final
-	// status except 304 (a 301, 308, 404, 410...) when the response has explicit freshness
-	// (s-maxage, max-age or Expires, RFC 9111 section 3), or says public and the status is
+	// Statuses that may be stored. nil means the default: 200, 203 and 204 whatever the
+	// response says of its freshness (kept for the stale windows); the other 2xx except
+	// 206 when the response has explicit freshness (s-maxage, max-age or Expires) or says
+	// public (RFC 9111 section 3); and any other final status except 304 (a 301, 308, 404,
+	// 410...) when the response has explicit freshness, or says public and the status is
 	// heuristically cacheable (RFC 9110 15.1: 300, 301, 308, 404, 405, 410, 414, 501).
 	// Such a non-2xx entry is served while fresh and revalidated after, never served stale
 	// (see StaleNon2xx).
@@ -352,13 +354,16 @@ func (p Policy) statusStorable(status int, cc CacheControl, h http.Header) bool 
 		return false
 	case p.Statuses != nil:
 		return slices.Contains(p.Statuses, status)
-	case status >= 200 && status <= 299:
-		return true
-	case status < 300 || status == http.StatusNotModified || status > 599:
+	case status < 200 || status == http.StatusNotModified || status > 599:
 		return false
+	case heuristicallyCacheable(status) && status <= 299:
+		return true // 200, 203, 204: stored even when never fresh, for the stale windows
 	}
-	return cc.SMaxAge.Present || cc.MaxAge.Present || len(h.Values("Expires")) > 0 ||
-		(cc.Public && heuristicallyCacheable(status))
+	explicit := cc.SMaxAge.Present || cc.MaxAge.Present || len(h.Values("Expires")) > 0
+	if status <= 299 {
+		return explicit || cc.Public // RFC 9111 3: public makes any status storable
+	}
+	return explicit || (cc.Public && heuristicallyCacheable(status))
 }
 
 // heuristicallyCacheable reports whether status is cacheable by default (RFC 9110 section

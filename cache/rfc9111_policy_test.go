@@ -123,6 +123,11 @@ func TestRFC9111Non2xxStoredWithExplicitFreshness(t *testing.T) {
 		{"404 listed without freshness", Policy{Statuses: []int{200, 404}}, 404, hdr(), true, true},
 		{"301 max-age not in a list", Policy{Statuses: []int{200}}, 301, hdr("Cache-Control", "max-age=60"), false, false},
 		{"200 no freshness", Policy{}, 200, hdr(), true, true},
+		{"203 no freshness", Policy{}, 203, hdr(), true, true},
+		{"202 no freshness", Policy{}, 202, hdr(), false, false},
+		{"202 max-age", Policy{}, 202, hdr("Cache-Control", "max-age=60"), true, true},
+		{"207 public", Policy{}, 207, hdr("Cache-Control", "public"), true, true},
+		{"202 listed", Policy{Statuses: []int{202}}, 202, hdr(), true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,6 +65,11 @@ func Storing(t *testing.T, m Mount) {
 		}},
 		{name: "3_heuristically_cacheable_404_public_stored", cfg: httpfallback.Config{Policy: cache.Policy{FreshFor: time.Minute}},
 			run: stored(404, "Cache-Control", "public")},
+		{name: "3_202_without_explicit_freshness_not_stored", run: func(t *testing.T, h *H) {
+			h.Origin(answer(202, "accepted"))
+			require.EqualValues(t, 2, twice(h, "/r"))
+		}},
+		{name: "3_202_with_max-age_stored", run: stored(202, "Cache-Control", "max-age=60")},
 		{name: "3_404_without_explicit_freshness_not_stored", run: func(t *testing.T, h *H) {
 			h.Origin(answer(404, "gone"))
 			require.EqualValues(t, 2, twice(h, "/r"))
