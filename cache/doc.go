@@ -8,7 +8,8 @@
 //
 //   - Policy.NewEntry applies the storage rules to a response and builds an Entry, or says why
 //     not with a *NotStorableError. Policy.Refresh applies a 304 Not Modified to an entry.
-//   - Entry.State(now) tells Fresh, Stale, StaleIfError or Gone; Entry.Age(now) is the RFC 9111
+//   - Entry.State(now) tells Fresh, Stale, StaleIfError, Revalidate (kept only to lend its
+//     validators: never served stale) or Gone; Entry.Age(now) is the RFC 9111
 //     section 4.2.3 current_age to send in the Age header; Entry.TTL(now) the Cache-Status ttl.
 //   - Key builds the primary key of a request; KeyOptions.Headers adds the values of request
 //     headers a handler may build its answer from although the response does not Vary on them

@@ -50,6 +50,9 @@
 //     reason in detail;
 //   - 4xx: the caller's answer, passed through, neither stored nor counted as a failure
 //     (unless Config.FailureStatuses lists it: a failure; or Policy.Statuses does: stored);
+//     with explicit freshness (max-age, Expires) a 4xx or 3xx is stored and served while
+//     fresh, never stale, and not over a 2xx that may still be served stale
+//     (detail=last-good-kept; see cache.Policy.StaleNon2xx);
 //   - 304 to the engine's own conditional (If-None-Match / If-Modified-Since from the stale
 //     entry's validators): the entry is refreshed (RFC 9111 4.3.4), stored and written;
 //   - failure (an error from the source, a 5xx or one of Config.FailureStatuses, a panic, a
