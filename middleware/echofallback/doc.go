@@ -51,8 +51,8 @@
 // recycled context. Values
 // that middlewares mounted before this one stored with c.Set are not visible to it. A fetch
 // knows it is the request's own because the engine derives its context from the request's
-// (which carries the server connection's address, or else a marker the middleware adds),
-// while background refreshes get contexts of the engine's own. As a safety net, a fetch on c
+// (which carries the server connection's address, or else a marker the middleware adds)
+// and marks the contexts of its background fetches (httpfallback.InBackground). As a safety net, a fetch on c
 // holds a lock the middleware takes before it returns, and once it has returned every fetch
 // runs on a new context.
 //

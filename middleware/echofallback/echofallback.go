@@ -171,8 +171,12 @@ func (cl *call) Value(key any) any {
 	return cl.Context.Value(key)
 }
 
-// own reports whether ctx derives from the request's context, not from the engine's.
+// own reports whether ctx is the context of a fetch on the request's goroutine, not of the
+// engine's background fetch.
 func (cl *call) own(ctx context.Context) bool {
+	if httpfallback.InBackground(ctx) {
+		return false // it carries the request's values, but runs on the engine's goroutine
+	}
 	if cl.Context != nil {
 		c, _ := ctx.Value(callKey{}).(*call)
 		return c == cl

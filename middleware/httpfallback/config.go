@@ -23,8 +23,9 @@ import (
 // stale entry with validators; a 304 written to w then refreshes that entry.
 //
 // A Fetcher may be called after Serve has returned, on a goroutine the Engine owns (the
-// background refresh of a stale entry), with a clone of the request whose context is the
-// engine's own (cancelled by Close, bounded by the command timeout). It must therefore not
+// refresh of a stale entry, or the fetch of a key holding one: see Config.SoftTimeout),
+// with a clone of the request whose context keeps the request's values but is cancelled by
+// Close and bounded by the command timeout (InBackground reports it). It must therefore not
 // capture per-request state that is recycled when the request ends (such as a pooled
 // framework context); it should work from its ctx, w and r arguments only.
 type Fetcher func(ctx context.Context, w http.ResponseWriter, r *http.Request) error

@@ -484,12 +484,30 @@ func (e *Engine) breakerOpenLocked(route string) bool {
 	return rn != nil && rn.State() == upstream.Open
 }
 
+// backgroundKey marks the context of a fetch the Engine runs on a goroutine of its own.
+type backgroundKey struct{}
+
+// InBackground reports whether ctx is, or derives from, the context of a fetch the Engine
+// runs on a goroutine of its own (the refresh of a stale entry, or the fetch of a key
+// holding an entry that may be served stale, which the client does not wait for past the
+// soft timeout) rather than on the request's goroutine. Such a fetch carries the request's
+// context values but not its cancellation, and may run after Serve has returned: a Fetcher
+// must not touch per-request state that is recycled when the request ends (a pooled
+// framework context) when InBackground is true.
+func InBackground(ctx context.Context) bool { return ctx.Value(backgroundKey{}) != nil }
+
 // goFetch runs the fetch of f (registered by newFlightLocked) on a goroutine the Engine
 // owns: on a clone of ex's request taken now (ex's request is not used after Serve
-// returns), with a context of the Engine's (cancelled by Close) bounded by the command
-// timeout, and without a client: the outcome is stored, and published to f.
+// returns), with a context that keeps the request's values, is cancelled by Close and is
+// bounded by the command timeout (see InBackground), and without a client: the outcome is
+// stored, and published to f.
 func (e *Engine) goFetch(ex *exchange, f *flight) {
-	ctx, cancel := context.WithTimeout(e.base, e.cfg.Command.Timeout)
+	// The request's values go with the fetch (route parameters a router keeps in the
+	// context, a trace), as they do with an inline leader's; its cancellation does not:
+	// the Engine's (Close) and the command timeout bound the fetch.
+	parent := context.WithValue(context.WithoutCancel(ex.r.Context()), backgroundKey{}, true)
+	ctx, cancel := context.WithTimeout(parent, e.cfg.Command.Timeout)
+	stop := context.AfterFunc(e.base, cancel)
 	req := ex.r.Clone(ctx)
 	req.Method = http.MethodGet
 	req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
@@ -497,6 +515,7 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 	go func() {
 		defer e.wg.Done()
 		defer cancel()
+		defer stop()
 		defer func() {
 			// The source's panics are recovered by the command; this is for the hooks
 			// (OnEvent, Logger): in a goroutine of ours, a panic would end the process.
