@@ -2,6 +2,8 @@ package upstream
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -18,31 +20,51 @@ type breaker interface {
 	isOpen() bool
 }
 
-// hystrixBreaker runs commands through hystrix-go's global, name-keyed circuits.
+// hystrixBreaker runs commands through hystrix-go's global, name-keyed circuits. Each
+// breaker registers a circuit of its own, under the command's name and a random suffix:
+// hystrix never frees a circuit, so a name the caller reuses (a config reload, an engine
+// rebuilt after Close) must not meet the settings or the state of an earlier circuit.
 type hystrixBreaker struct {
-	name string
-	cb   *hystrix.CircuitBreaker
+	name    string // the command's name, for errors
+	circuit string // hystrix's name of the circuit: name#suffix
+	cb      *hystrix.CircuitBreaker
 }
 
-// newHystrixBreaker configures the command before its first use and creates its circuit.
-// It refuses a name hystrix-go already knows: hystrix's settings are global and a circuit's
-// concurrency limit is fixed when the circuit is created.
+// newHystrixBreaker configures a circuit of its own for the command, before its first use.
 func newHystrixBreaker(s Settings) (*hystrixBreaker, error) {
-	if _, exists := hystrix.GetCircuitSettings()[s.Name]; exists {
-		return nil, fmt.Errorf("upstream: Settings.Name %q: a hystrix command with this name already exists in this process", s.Name)
+	circuit, err := circuitName(s.Name)
+	if err != nil {
+		return nil, err
 	}
-	hystrix.ConfigureCommand(s.Name, hystrix.CommandConfig{
+	hystrix.ConfigureCommand(circuit, hystrix.CommandConfig{
 		Timeout:                msCeil(s.Timeout),
 		MaxConcurrentRequests:  hystrixTickets(s.MaxConcurrent),
 		RequestVolumeThreshold: s.RequestVolumeThreshold,
 		SleepWindow:            msCeil(s.SleepWindow),
 		ErrorPercentThreshold:  s.ErrorPercentThreshold,
 	})
-	cb, _, err := hystrix.GetCircuit(s.Name)
+	cb, _, err := hystrix.GetCircuit(circuit)
 	if err != nil {
 		return nil, fmt.Errorf("upstream: Settings.Name %q: %w", s.Name, err)
 	}
-	return &hystrixBreaker{name: s.Name, cb: cb}, nil
+	return &hystrixBreaker{name: s.Name, circuit: circuit, cb: cb}, nil
+}
+
+// circuitName is name and a random suffix ("name#" + 16 hex digits) that no other circuit
+// of the process has: a hystrix circuit is configured once and never freed, so a name
+// already known is drawn again.
+func circuitName(name string) (string, error) {
+	var b [8]byte
+	for range 4 {
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("upstream: Settings.Name %q: %w", name, err)
+		}
+		c := name + "#" + hex.EncodeToString(b[:])
+		if _, exists := hystrix.GetCircuitSettings()[c]; !exists {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("upstream: Settings.Name %q: no free hystrix circuit name", name)
 }
 
 // hystrixTickets sizes hystrix's own concurrency pool. The Runner's semaphore is the limit
@@ -55,7 +77,7 @@ func newHystrixBreaker(s Settings) (*hystrixBreaker, error) {
 func hystrixTickets(max int) int { return 2*max + 4096 }
 
 func (h *hystrixBreaker) do(ctx context.Context, fn func(context.Context) error) error {
-	err := hystrix.DoC(ctx, h.name, fn, nil)
+	err := hystrix.DoC(ctx, h.circuit, fn, nil)
 	var ce hystrix.CircuitError
 	if errors.As(err, &ce) {
 		switch ce {

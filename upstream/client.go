@@ -29,7 +29,7 @@ var errCredential = errors.New("upstream: credential")
 // ClientConfig configures a Client. Every zero value is a documented default; bad values
 // are refused by NewClient with an error naming the field.
 type ClientConfig struct {
-	// Command configures the client's command; Command.Name is required and unique.
+	// Command configures the client's command; Command.Name is required.
 	Command Settings
 	// Retry configures retries; the zero value retries twice (3 attempts).
 	Retry RetryPolicy

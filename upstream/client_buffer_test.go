@@ -182,7 +182,7 @@ func TestBufferBodyTruncatedOpensRealBreaker(t *testing.T) {
 
 func TestBufferBodyZeroTruncatedIsASuccessForHystrix(t *testing.T) {
 	// The behaviour BufferBody changes: without it the command saw a 200 and counts a success.
-	name := newNames(t).next()
+	name := t.Name()
 	rec := record(name)
 	f := newFixture(t, ClientConfig{Command: Settings{Name: name}, Retry: RetryPolicy{MaxAttempts: 1}}, truncated)
 	for range 3 {
@@ -335,7 +335,7 @@ func TestBufferBodyLeavesFourXXAndFiveXXAlone(t *testing.T) {
 }
 
 func TestBufferBodyNegativeNamesTheField(t *testing.T) {
-	_, err := NewClient(ClientConfig{Command: Settings{Name: newNames(t).next()}, BufferBody: -1})
+	_, err := NewClient(ClientConfig{Command: Settings{Name: t.Name()}, BufferBody: -1})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "BufferBody")
 }

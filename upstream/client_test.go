@@ -69,7 +69,7 @@ func newFixture(t *testing.T, cfg ClientConfig, h http.HandlerFunc) *fixture {
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	if cfg.Command.Name == "" {
-		cfg.Command.Name = newNames(t).next()
+		cfg.Command.Name = t.Name()
 	}
 	if cfg.Sleep == nil {
 		cfg.Sleep = f.sleeps.sleep
@@ -319,7 +319,7 @@ func TestClientReplaysBodyAndReusesConnection(t *testing.T) {
 }
 
 func TestClientFourXXNeverOpensBreaker(t *testing.T) {
-	name := newNames(t).next()
+	name := t.Name()
 	rec := record(name)
 	srv := httptest.NewServer(status(404))
 	defer srv.Close()
@@ -393,26 +393,29 @@ func TestClientNoLeakAfter500TimedOutCalls(t *testing.T) {
 }
 
 func TestClientBodyReadableAfterDoForSlowStream(t *testing.T) {
-	// The headers must arrive within the timeout: 200 ms leaves room on a loaded CI machine
-	// (-race, 2 cores); 20 ms did not.
-	const timeout = 200 * time.Millisecond
+	// The headers must arrive within the timeout (1 s: room for a loaded machine); the rest
+	// of the body is sent only once the timeout has passed.
+	const timeout = time.Second
+	proceed := make(chan struct{})
 	f := newFixture(t, ClientConfig{Command: Settings{Timeout: timeout}}, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "first,")
 		w.(http.Flusher).Flush()
+		select {
+		case <-proceed:
+		case <-r.Context().Done():
+			return
+		}
 		for i := range 3 {
-			// a slow upstream: each chunk comes later than the command timeout
-			select {
-			case <-time.After(2 * timeout):
-			case <-r.Context().Done():
-				return
-			}
 			_, _ = fmt.Fprintf(w, "chunk%d,", i)
 			w.(http.Flusher).Flush()
 		}
 	})
+	start := time.Now()
 	resp, err := f.c.Do(f.req(t, "GET", nil))
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	<-time.After(time.Until(start.Add(timeout + 50*time.Millisecond))) // the run's timeout has passed
+	close(proceed)
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err, "neither the run's context nor the timeout cut the body")
 	assert.Equal(t, "first,chunk0,chunk1,chunk2,", string(b))
@@ -491,7 +494,7 @@ func TestClientConnectError(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	c, err := NewClient(ClientConfig{Command: Settings{Name: newNames(t).next()}, Sleep: (&sleeps{}).sleep})
+	c, err := NewClient(ClientConfig{Command: Settings{Name: t.Name()}, Sleep: (&sleeps{}).sleep})
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.Do(must(http.NewRequest("GET", "http://"+addr+"/", nil)))
@@ -532,7 +535,7 @@ func TestClientCloseClosesOwnIdleConnections(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c, err := NewClient(ClientConfig{Command: Settings{Name: newNames(t).next()}})
+	c, err := NewClient(ClientConfig{Command: Settings{Name: t.Name()}})
 	require.NoError(t, err)
 	resp, err := c.Do(must(http.NewRequest("GET", srv.URL, nil)))
 	require.NoError(t, err)

@@ -12,11 +12,8 @@ import (
 	"github.com/failsoft/failsoft/upstream"
 )
 
-// uniqueName returns a command name unique in the process (hystrix-go circuits are global).
-func uniqueName(prefix string) string { return fmt.Sprint(prefix, "-", time.Now().UnixNano()) }
-
 func ExampleRunner_Run() {
-	r, err := upstream.NewRunner(upstream.Settings{Name: uniqueName("inventory"), Timeout: 250 * time.Millisecond})
+	r, err := upstream.NewRunner(upstream.Settings{Name: "inventory", Timeout: 250 * time.Millisecond})
 	if err != nil {
 		panic(err)
 	}
@@ -47,7 +44,7 @@ func ExampleRunner_Run() {
 }
 
 func ExampleRunner_Admit() {
-	r, err := upstream.NewRunner(upstream.Settings{Name: uniqueName("handler"), Timeout: time.Second})
+	r, err := upstream.NewRunner(upstream.Settings{Name: "handler", Timeout: time.Second})
 	if err != nil {
 		panic(err)
 	}
@@ -70,7 +67,7 @@ func ExampleClient_Do() {
 	defer srv.Close()
 
 	c, err := upstream.NewClient(upstream.ClientConfig{
-		Command: upstream.Settings{Name: uniqueName("greeter"), Timeout: time.Second},
+		Command: upstream.Settings{Name: "greeter", Timeout: time.Second},
 		Retry:   upstream.RetryPolicy{MaxAttempts: 3},
 		Credential: func(context.Context) (string, string, error) {
 			return "Authorization", "Bearer token", nil
@@ -100,7 +97,7 @@ func ExampleClient_RoundTrip() {
 	defer srv.Close()
 
 	c, err := upstream.NewClient(upstream.ClientConfig{
-		Command: upstream.Settings{Name: uniqueName("proxy")},
+		Command: upstream.Settings{Name: "proxy"},
 		Retry:   upstream.RetryPolicy{MaxAttempts: 1},
 	})
 	if err != nil {

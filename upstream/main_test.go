@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
 
@@ -15,18 +14,6 @@ import (
 )
 
 func TestMain(m *testing.M) { leaktest.Main(m) }
-
-// names hands out hystrix command names unique in the process: the test's name, a
-// counter held by the test, and the creation time (so -count=N reruns do not collide).
-type names struct {
-	t     *testing.T
-	n     atomic.Int64
-	stamp int64
-}
-
-func newNames(t *testing.T) *names { return &names{t: t, stamp: time.Now().UnixNano()} }
-
-func (n *names) next() string { return fmt.Sprintf("%s#%d@%d", n.t.Name(), n.n.Add(1), n.stamp) }
 
 // fakeBreaker counts like hystrix-go: a bare context error is neutral, nil a success,
 // anything else a failure; it opens after openAfter failures (0: never).
@@ -83,7 +70,7 @@ func (f *fakeBreaker) counts() (calls, successes, failures, neutral int) {
 func fakeRunner(t *testing.T, s Settings) (*Runner, *fakeBreaker) {
 	t.Helper()
 	if s.Name == "" {
-		s.Name = newNames(t).next()
+		s.Name = t.Name()
 	}
 	s, err := s.withDefaults()
 	if err != nil {
@@ -134,12 +121,13 @@ type nopCollector struct{}
 func (nopCollector) Update(metricCollector.MetricResult) {}
 func (nopCollector) Reset()                              {}
 
-// record registers a collector for the command name (before its circuit exists) and
-// returns it. hystrix's registry only grows: other names get a no-op collector.
+// record registers a collector for the circuits of the command name (before they exist:
+// hystrix names a Runner's circuit name#suffix) and returns it. hystrix's registry only
+// grows: other names get a no-op collector.
 func record(name string) *recorder {
 	rec := &recorder{}
 	metricCollector.Registry.Register(func(n string) metricCollector.MetricCollector {
-		if n == name {
+		if strings.HasPrefix(n, name+"#") {
 			return rec
 		}
 		return nopCollector{}

@@ -40,7 +40,9 @@ func (s BreakerState) String() string {
 // Settings configure one command (one circuit). Every zero value is a documented default;
 // a negative value (or a percent above 100) is refused by NewRunner naming the field.
 type Settings struct {
-	// Name is the hystrix command name: required, unique per process.
+	// Name names the command in errors and in OnStateChange: required. It may be used by
+	// several Runners, at once or one after another (after Close, on a config reload):
+	// each Runner has a circuit of its own.
 	Name string
 	// Timeout bounds one run: 0 means 1s. hystrix-go counts in milliseconds, so it is
 	// rounded up to a whole millisecond.
@@ -140,8 +142,7 @@ type Runner struct {
 	closeOnce sync.Once
 }
 
-// NewRunner validates s, configures the command before its first use and refuses a name
-// hystrix-go already knows in this process.
+// NewRunner validates s and creates the Runner's circuit, configured before its first use.
 func NewRunner(s Settings) (*Runner, error) {
 	s, err := s.withDefaults()
 	if err != nil {
@@ -179,8 +180,10 @@ func (r *Runner) InFlight() int { return len(r.sem) }
 func (r *Runner) MaxConcurrent() int { return r.s.MaxConcurrent }
 
 // Close stops the Runner's goroutine (the state hook's). It is safe to call more than once
-// and concurrently. The hystrix circuit itself lives on (hystrix-go never frees circuits),
-// and Run keeps working after Close, without the hook.
+// and concurrently. Run keeps working after Close, without the hook. hystrix-go never frees
+// a circuit: each Runner leaves its circuit (a few hundred bytes and hystrix's two
+// goroutines) for the life of the process, so create Runners per configuration, not per
+// request.
 func (r *Runner) Close() error {
 	r.closeOnce.Do(func() {
 		if r.stop != nil {
@@ -443,7 +446,8 @@ func (r *Runner) poke() {
 }
 
 // watch is the hook goroutine: it reads the state after every run and every
-// StatePollInterval, and calls OnStateChange on each change.
+// StatePollInterval, and calls OnStateChange on each change. A circuit is never reported
+// going from closed to half-open: the opening it passed through is reported first.
 func (r *Runner) watch(last BreakerState) {
 	defer close(r.stopped)
 	t := time.NewTicker(r.s.StatePollInterval)
@@ -455,9 +459,17 @@ func (r *Runner) watch(last BreakerState) {
 		case <-t.C:
 		case <-r.nudge:
 		}
-		if s := r.State(); s != last {
-			r.s.OnStateChange(r.s.Name, last, s)
-			last = s
+		s := r.State()
+		if s == last {
+			continue
 		}
+		if last == Closed && s == HalfOpen {
+			// The circuit opened and its sleep window passed before this goroutine looked
+			// (a busy machine): report the opening, then the half-open state.
+			r.s.OnStateChange(r.s.Name, Closed, Open)
+			last = Open
+		}
+		r.s.OnStateChange(r.s.Name, last, s)
+		last = s
 	}
 }

@@ -57,8 +57,7 @@ func newReplica(t *testing.T, name string, clk *fakeclock.Clock, addr string, o 
 func newReplicaConfig(t *testing.T, name string, clk *fakeclock.Clock, cfg Config, o *origin) *replica {
 	t.Helper()
 	ts := newTiered(t, clk, cfg)
-	// hystrix circuits live for the process: a random part keeps names unique under -count=N.
-	eng, err := httpfallback.New(httpfallback.Config{Name: t.Name() + "/" + name + "/" + rand.Text()[:8], Store: ts, Now: clk.Now})
+	eng, err := httpfallback.New(httpfallback.Config{Name: t.Name() + "/" + name, Store: ts, Now: clk.Now})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = eng.Close() })
 	return &replica{eng: eng, store: ts, origin: o, h: eng.Handler(o)}

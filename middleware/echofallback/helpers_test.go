@@ -2,10 +2,8 @@ package echofallback
 
 import (
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -26,17 +24,11 @@ type clock = fakeclock.Clock
 
 func newClock() *clock { return fakeclock.New() }
 
-// uniqueName is a hystrix namespace no other test (nor another -count run) uses.
-func uniqueName(t testing.TB) string {
-	return t.Name() + "-" + strconv.FormatUint(rand.Uint64(), 36)
-}
-
-// testConfig is an engine configuration for tests: unique command names, the fake clock
-// clk (nil: the real one), a generous timeout (so that slow CI never turns a waiter into a
-// fetcher) and a breaker that does not open unless a test asks for it.
+// testConfig is an engine configuration for tests: the fake clock clk (nil: the real one),
+// a generous timeout (so that slow CI never turns a waiter into a fetcher) and a breaker
+// that does not open unless a test asks for it.
 func testConfig(t testing.TB, clk *clock) httpfallback.Config {
 	cfg := httpfallback.Config{
-		Name:     uniqueName(t),
 		MaxBytes: 8 << 20,
 		// Off unless the test is about it: a busy machine must not turn a quick fetch
 		// into a soft-timeout answer in tests that check other paths.

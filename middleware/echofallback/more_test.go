@@ -101,7 +101,7 @@ func TestLeaderClientHangsUp(t *testing.T) {
 	for i := range waiters {
 		wg.Go(func() { replies[i] = f.get(t, "/items/1") })
 	}
-	require.Eventually(t, func() bool { return entered.get() == waiters+1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return f.m.Stats().Waiting == waiters }, 10*time.Second, time.Millisecond)
 	hangUp()
 	require.Error(t, <-leaderDone)
 	close(release)

@@ -114,9 +114,10 @@ type Event struct {
 
 // Config configures an Engine. Every zero value is a documented default.
 type Config struct {
-	// Name is the command namespace: route r runs as the hystrix command Name+"/"+r and
-	// the alternate as Name+"/alternate/"+r. It must be unique per process among live
-	// engines (hystrix circuits are global); "" means "failsoft".
+	// Name is the command namespace: route r runs as the command Name+"/"+r and the
+	// alternate as Name+"/alternate/"+r; "" means "failsoft". Engines may share a Name, at
+	// once or one after another (an engine rebuilt on a config reload): each has circuits
+	// of its own.
 	Name string
 	// Store keeps the entries; nil means an owned cache.Memory of MaxBytes, closed by Close.
 	// A Store given here is never closed by the Engine.
