@@ -1,6 +1,6 @@
 module github.com/failsoft/failsoft/reliability
 
-go 1.25.0
+go 1.26.0
 
 replace github.com/failsoft/failsoft => ../
 
@@ -32,8 +32,8 @@ require (
 	github.com/rs/xid v1.4.0 // indirect
 	github.com/smarty/assertions v1.15.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/sys v0.46.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.28.1 // indirect
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect
 )

@@ -689,14 +689,26 @@ func TestNewValidation(t *testing.T) {
 	}
 }
 
-func TestNameInUseIsRefused(t *testing.T) {
-	name := uniqueName(t)
-	a, err := New(Config{Name: name})
+// An engine can be rebuilt under its Name (a config reload), and two live engines may share
+// one: each has circuits of its own.
+func TestNameReusedAfterCloseAndAlongside(t *testing.T) {
+	stayOpen := fastCommand()
+	stayOpen.SleepWindow = time.Hour
+	sw := &switchable{}
+	sw.set("500")
+	a := newEngHarness(t, Config{Name: "reload", Command: stayOpen}, sw.handler(t))
+	a.waitOpen(defaultRoute, func() { a.get("/n") })
+
+	b, err := New(Config{Name: "reload"})
+	require.NoError(t, err, "a Name in use by a live engine")
+	rb, err := b.runner(defaultRoute)
 	require.NoError(t, err)
-	defer a.Close()
-	_, err = New(Config{Name: name})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Config.Name")
+	assert.Equal(t, upstream.Closed, rb.State(), "its own circuit, not the open one")
+	require.NoError(t, b.Close())
+
+	c, err := New(Config{Name: "reload"})
+	require.NoError(t, err, "the Name again after Close")
+	require.NoError(t, c.Close())
 }
 
 func TestLogsNeverCarryCredentials(t *testing.T) {
