@@ -24,81 +24,6 @@ import (
 	"github.com/failsoft/failsoft/internal/leaktest"
 )
 
-// sleeps records the backoff waits and returns at once (or ctx.Err()).
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
-// fixture is a loopback upstream and a client in front of it.
-type fixture struct {
-	srv    *httptest.Server
-	c      *Client
-	hits   atomic.Int64
-	sleeps *sleeps
-	conns  atomic.Int64
-}
-
-// newFixture starts h on loopback and a client with a fake Sleep and a seeded Rand. An
-// empty Command.Name becomes a unique one.
-func newFixture(t *testing.T, cfg ClientConfig, h http.HandlerFunc) *fixture {
-	t.Helper()
-	f := &fixture{sleeps: &sleeps{}}
-	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.hits.Add(1)
-		h(w, r)
-	}))
-	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			f.conns.Add(1)
-		}
-	}
-	f.srv.Start()
-	t.Cleanup(f.srv.Close)
-	if cfg.Command.Name == "" {
-		cfg.Command.Name = t.Name()
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = f.sleeps.sleep
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = rand.New(rand.NewPCG(1, 2))
-	}
-	c, err := NewClient(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	f.c = c
-	return f
-}
-
-func (f *fixture) req(t *testing.T, method string, body io.Reader) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+"/r", body)
-	require.NoError(t, err)
-	return req
-}
-
-func status(code int) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(code)
-		_, _ = fmt.Fprintf(w, "status %d", code)
-	}
-}
-
 func TestClientAttemptCountsPerStatusAndMethod(t *testing.T) {
 	cases := []struct {
 		method string
@@ -339,13 +264,6 @@ func TestClientFourXXNeverOpensBreaker(t *testing.T) {
 	assert.Equal(t, 0, errs)
 	assert.Equal(t, Closed, c.Runner().State())
 	requireTrips(t, c.Runner())
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 func TestClientTimeoutCancelsUpstreamRequest(t *testing.T) {

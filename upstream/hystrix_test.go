@@ -11,16 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// These tests run the real hystrix-go (each Runner its own circuit): state polled, no sleeps.
-
-const pollFor, pollEvery = 5 * time.Second, 2 * time.Millisecond
-
-func fail(context.Context) error    { return errBoom }
-func succeed(context.Context) error { return nil }
-
-// The sleep window is real time (hystrix-go reads its own clock): each test asserts only
-// what no scheduling delay can change. With an hour-long window the circuit stays open;
-// with a short one, the state is polled through open, half-open and closed.
+// These tests run the real hystrix-go (each Runner its own circuit): state polled, no
+// sleeps. The sleep window is real time (hystrix-go reads its own clock): each test asserts
+// only what no scheduling delay can change. With an hour-long window the circuit stays
+// open; with a short one, the state is polled through open, half-open and closed.
 
 func TestHystrixBreakerOpenRefusesWithoutRunning(t *testing.T) {
 	r, err := NewRunner(Settings{

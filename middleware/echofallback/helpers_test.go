@@ -1,6 +1,7 @@
 package echofallback
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -144,4 +145,13 @@ func newServer(t testing.TB, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// itemHandler answers /items/:id with a body naming the id and the handler run.
+func itemHandler(runs *counter, cacheControl string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		n := runs.inc()
+		c.Response().Header().Set("Cache-Control", cacheControl)
+		return c.String(http.StatusOK, fmt.Sprintf("item %s v%d", c.Param("id"), n))
+	}
 }

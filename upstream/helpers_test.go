@@ -4,11 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
+	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/internal/leaktest"
 )
@@ -136,3 +144,91 @@ func record(name string) *recorder {
 }
 
 var errBoom = errors.New("boom")
+
+// sleeps records the backoff waits and returns at once (or ctx.Err()).
+type sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.d = append(s.d, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+func (s *sleeps) all() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.d...)
+}
+
+// fixture is a loopback upstream and a client in front of it.
+type fixture struct {
+	srv    *httptest.Server
+	c      *Client
+	hits   atomic.Int64
+	sleeps *sleeps
+	conns  atomic.Int64
+}
+
+// newFixture starts h on loopback and a client with a fake Sleep and a seeded Rand. An
+// empty Command.Name becomes a unique one.
+func newFixture(t *testing.T, cfg ClientConfig, h http.HandlerFunc) *fixture {
+	t.Helper()
+	f := &fixture{sleeps: &sleeps{}}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.hits.Add(1)
+		h(w, r)
+	}))
+	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	if cfg.Command.Name == "" {
+		cfg.Command.Name = t.Name()
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = f.sleeps.sleep
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(1, 2))
+	}
+	c, err := NewClient(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	f.c = c
+	return f
+}
+
+func (f *fixture) req(t *testing.T, method string, body io.Reader) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+"/r", body)
+	require.NoError(t, err)
+	return req
+}
+
+func status(code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(code)
+		_, _ = fmt.Fprintf(w, "status %d", code)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+const pollFor, pollEvery = 5 * time.Second, 2 * time.Millisecond
+
+func fail(context.Context) error { return errBoom }
+
+func succeed(context.Context) error { return nil }
