@@ -3,6 +3,7 @@ package httpfallback
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -196,4 +197,41 @@ func newTestLogger(w io.Writer, mu *sync.Mutex) *slog.Logger {
 // circuits are global and never freed).
 func uniqueName(tb testing.TB) string {
 	return tb.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)
+}
+
+// switchable makes its handler answer well (mode "") or fail in the way its mode names.
+type switchable struct {
+	mode atomic.Value // string
+}
+
+func (s *switchable) set(m string) { s.mode.Store(m) }
+
+func (s *switchable) handler(t *testing.T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, _ := s.mode.Load().(string)
+		switch m {
+		case "500":
+			w.Header().Set("X-Own", "yes")
+			w.WriteHeader(500)
+			fmt.Fprint(w, "own failure")
+		case "503":
+			w.WriteHeader(503)
+			fmt.Fprint(w, "own 503")
+		case "panic":
+			panic("boom")
+		case "404":
+			w.WriteHeader(404)
+			fmt.Fprint(w, "not here")
+		case "badjson":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, "{not json")
+		case "slow":
+			<-r.Context().Done() // then answers "successfully", too late
+			fmt.Fprint(w, "late")
+		default:
+			w.Header().Set("Cache-Control", "max-age=1")
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"good":true}`)
+		}
+	}
 }
