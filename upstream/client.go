@@ -48,6 +48,10 @@ type ClientConfig struct {
 	// Logger receives one Debug record per retry (method, host, path, attempt, reason,
 	// delay; never headers). nil: nothing is logged.
 	Logger *slog.Logger
+	// OnRetry, if set, is called before each retry's backoff with the number of the
+	// attempt that failed (1 for the first) and its failure reason (see Reason), on the
+	// calling goroutine: for metrics. Keep it fast.
+	OnRetry func(attempt int, reason string)
 	// Now is the clock for Retry-After dates, deadlines and the rate limit. nil: time.Now.
 	Now func() time.Time
 	// Sleep waits between attempts and must return ctx.Err() at once when ctx is done.
@@ -88,6 +92,7 @@ type Client struct {
 	sleep    func(ctx context.Context, d time.Duration) error
 	rnd      *lockedRand
 	buffer   int64 // ClientConfig.BufferBody
+	onRetry  func(attempt int, reason string)
 }
 
 // NewClient validates cfg and returns a Client.
@@ -111,7 +116,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	c := &Client{
 		rt: cfg.Transport, retry: retry, failures: cfg.FailureStatuses, cred: cfg.Credential,
-		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep, buffer: cfg.BufferBody,
+		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep, buffer: cfg.BufferBody, onRetry: cfg.OnRetry,
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -241,6 +246,9 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			slog.String("command", c.runner.Name()), slog.String("method", req.Method),
 			slog.String("host", req.URL.Host), slog.String("path", req.URL.Path),
 			slog.Int("attempt", n), slog.String("reason", Reason(err)), slog.Duration("delay", wait))
+		if c.onRetry != nil {
+			c.onRetry(n, Reason(err))
+		}
 		lastErr = err
 		if serr := c.sleep(ctx, wait); serr != nil {
 			if cerr := ctx.Err(); cerr != nil {

@@ -126,6 +126,7 @@ func routeCounters() []routeCounter {
 		{"route_collapsed_total", "Answers given from another request's fetch.", func(r httpfallback.RouteStats) uint64 { return r.Collapsed }},
 		{"route_refreshes_total", "Background refreshes ended.", func(r httpfallback.RouteStats) uint64 { return r.Refreshes }},
 		{"route_upstream_requests_total", "Calls of the upstream, refusals by the breaker included.", func(r httpfallback.RouteStats) uint64 { return r.UpstreamCalls }},
+		{"route_upstream_retries_total", "Retries of the upstream client after a failed attempt.", func(r httpfallback.RouteStats) uint64 { return r.Retries }},
 		{"route_upstream_failures_total", "Calls of the upstream that failed.", func(r httpfallback.RouteStats) uint64 { return r.UpstreamFailures }},
 	}
 }

@@ -19,6 +19,7 @@
 //	failsoft.stored                  counter {entry}
 //	failsoft.refreshes               counter {refresh}: failsoft.result (ok or the failure reason)
 //	failsoft.upstream.requests       counter {request}: failsoft.result (ok or the failure reason)
+//	failsoft.upstream.retries        counter {retry}: failsoft.reason (the failed attempt's reason)
 //	failsoft.upstream.duration       histogram s
 //	failsoft.breaker.transitions     counter {transition}: failsoft.breaker.from, failsoft.breaker.to
 //	failsoft.breaker.state           gauge: failsoft.breaker.state (closed, open, half-open), 1 for the current one

@@ -27,8 +27,8 @@ var DefaultBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25
 // Metrics holds failsoft's instruments. OnEvent records events; the gauges are observed
 // from the watched sources' Stats at each collection. Close unregisters the callback.
 type Metrics struct {
-	answers, misses, stored, refreshes, calls, transitions metric.Int64Counter
-	answerDur, callDur                                     metric.Float64Histogram
+	answers, misses, stored, refreshes, calls, retries, transitions metric.Int64Counter
+	answerDur, callDur                                              metric.Float64Histogram
 
 	breakerState, inFlight, maxConcurrent, waiting, storeSize metric.Int64ObservableGauge
 	storeSets, storeEvictions, storeRejected, storeLookups    metric.Int64ObservableCounter
@@ -70,6 +70,7 @@ func New(provider metric.MeterProvider) (*Metrics, error) {
 	m.stored = counter("failsoft.stored", "{entry}", "Answers stored.")
 	m.refreshes = counter("failsoft.refreshes", "{refresh}", "Background refreshes ended, by result.")
 	m.calls = counter("failsoft.upstream.requests", "{request}", "Calls of the source, by result (ok or the failure reason).")
+	m.retries = counter("failsoft.upstream.retries", "{retry}", "Retries of the proxy's upstream client, by the failed attempt's reason.")
 	m.transitions = counter("failsoft.breaker.transitions", "{transition}", "Circuit breaker state changes.")
 	m.answerDur = histogram("failsoft.answer.duration", "Time from the engine receiving a request to its answer being chosen.")
 	m.callDur = histogram("failsoft.upstream.duration", "How long each call of the source took.")
@@ -134,6 +135,8 @@ func (m *Metrics) OnEvent(ev httpfallback.Event) {
 	case httpfallback.EventUpstream:
 		m.calls.Add(ctx, 1, with(keyResult.String(result(ev.Reason))))
 		m.callDur.Record(ctx, ev.Duration.Seconds(), with())
+	case httpfallback.EventRetry:
+		m.retries.Add(ctx, 1, with(keyReason.String(ev.Reason)))
 	case httpfallback.EventBreaker:
 		m.transitions.Add(ctx, 1, with(keyFrom.String(ev.From.String()), keyTo.String(ev.To.String())))
 	default:

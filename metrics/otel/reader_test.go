@@ -153,3 +153,17 @@ func TestInMemoryReaderSeesAnswersLatencyBreakerAndStore(t *testing.T) {
 		}
 	}
 }
+
+func TestRetriesAreCountedByReason(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { require.NoError(t, provider.Shutdown(context.Background())) })
+	m, err := New(provider)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, m.Close()) })
+	m.OnEvent(httpfallback.Event{Kind: httpfallback.EventRetry, Engine: "e", Route: "proxy", Reason: "timeout"})
+	got := collect(t, reader)
+	v, ok := sumOf(t, got["failsoft.upstream.retries"], keyEngine.String("e"), keyReason.String("timeout"))
+	assert.True(t, ok)
+	assert.EqualValues(t, 1, v)
+}

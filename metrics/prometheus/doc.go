@@ -20,6 +20,7 @@
 //	failsoft_stored_total                          answers stored
 //	failsoft_refreshes_total{result}               background refreshes ended: ok or the failure reason
 //	failsoft_upstream_requests_total{result}       calls of the source: ok or the failure reason (timeout, upstream-5xx, connect-error, invalid-response, circuit-open, overloaded, ...)
+//	failsoft_upstream_retries_total{reason}        retries of the proxy's upstream client, by the failed attempt's reason
 //	failsoft_upstream_duration_seconds             histogram: each call of the source
 //	failsoft_breaker_transitions_total{from,to}    circuit breaker changes
 //	failsoft_breaker_state{state}                  1 for the current state (closed, open, half-open), 0 for the others

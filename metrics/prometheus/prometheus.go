@@ -40,6 +40,7 @@ type Collector struct {
 	stored      *prom.CounterVec
 	refreshes   *prom.CounterVec
 	calls       *prom.CounterVec
+	retries     *prom.CounterVec
 	callDur     *prom.HistogramVec
 	transitions *prom.CounterVec
 
@@ -84,6 +85,9 @@ func New(opts Options) *Collector {
 		calls: counter("upstream_requests_total",
 			"Calls of the source (wrapped handler, proxy client, alternate), by result: ok, or the failure reason (circuit-open and overloaded: refused without calling).",
 			"engine", "route", "result"),
+		retries: counter("upstream_retries_total",
+			"Retries of the proxy's upstream client after a failed attempt, by that attempt's failure reason.",
+			"engine", "route", "reason"),
 		callDur: prom.NewHistogramVec(prom.HistogramOpts{Namespace: ns, Name: "upstream_duration_seconds",
 			Help: "How long each call of the source took, refusals included.", Buckets: buckets}, route),
 		transitions: counter("breaker_transitions_total", "Circuit breaker state changes.", "engine", "route", "from", "to"),
@@ -114,6 +118,8 @@ func (c *Collector) OnEvent(ev httpfallback.Event) {
 	case httpfallback.EventUpstream:
 		c.calls.WithLabelValues(ev.Engine, ev.Route, result(ev.Reason)).Inc()
 		c.callDur.WithLabelValues(ev.Engine, ev.Route).Observe(ev.Duration.Seconds())
+	case httpfallback.EventRetry:
+		c.retries.WithLabelValues(ev.Engine, ev.Route, ev.Reason).Inc()
 	case httpfallback.EventBreaker:
 		c.transitions.WithLabelValues(ev.Engine, ev.Route, ev.From.String(), ev.To.String()).Inc()
 	default:
@@ -152,7 +158,7 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 }
 
 func (c *Collector) vecs() []prom.Collector {
-	return []prom.Collector{c.answers, c.answerDur, c.misses, c.stored, c.refreshes, c.calls, c.callDur, c.transitions}
+	return []prom.Collector{c.answers, c.answerDur, c.misses, c.stored, c.refreshes, c.calls, c.retries, c.callDur, c.transitions}
 }
 
 // Collect sends the event counters and, for each watched source, its gauges.

@@ -151,3 +151,10 @@ func TestStaleAnswersCarryTheirReason(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "a miss and a stale answer, under the configured namespace")
 }
+
+func TestRetriesAreCountedByReason(t *testing.T) {
+	m := New(Options{})
+	m.OnEvent(httpfallback.Event{Kind: httpfallback.EventRetry, Engine: "e", Route: "proxy", Reason: "timeout"})
+	m.OnEvent(httpfallback.Event{Kind: httpfallback.EventRetry, Engine: "e", Route: "proxy", Reason: "timeout"})
+	assert.Equal(t, 2.0, testutil.ToFloat64(m.retries.WithLabelValues("e", "proxy", "timeout")))
+}

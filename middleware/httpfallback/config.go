@@ -54,6 +54,7 @@ const (
 	EventBreaker                   // a route's circuit changed state (From, To)
 	EventForward                   // the source's own answer was served (Fwd says how it was asked; Collapsed when waited on)
 	EventUpstream                  // one call of the source ended (Reason "" when it answered well; Duration)
+	EventRetry                     // the proxy's upstream client retries after a failed attempt (Reason); route "proxy"
 )
 
 // String names the kind ("hit", "miss", ...).
@@ -79,6 +80,8 @@ func (k EventKind) String() string {
 		return "forward"
 	case EventUpstream:
 		return "upstream"
+	case EventRetry:
+		return "retry"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -258,6 +261,8 @@ type Stats struct {
 	// the alternate), refusals by the breaker included; UpstreamFailures those that failed.
 	UpstreamCalls    uint64 `json:"upstream_calls"`
 	UpstreamFailures uint64 `json:"upstream_failures"`
+	// Retries counts the retries of the proxy's upstream client (after a failed attempt).
+	Retries uint64 `json:"retries"`
 	// Waiting is the number of requests waiting right now for another request's fetch.
 	Waiting int64 `json:"waiting"`
 	// Store is the store's snapshot when it exposes one (cache.Memory does).
@@ -290,6 +295,7 @@ type RouteStats struct {
 	Refreshes        uint64 `json:"refreshes"`
 	UpstreamCalls    uint64 `json:"upstream_calls"`
 	UpstreamFailures uint64 `json:"upstream_failures"`
+	Retries          uint64 `json:"retries"`
 }
 
 const defaultName = "failsoft"

@@ -658,6 +658,9 @@ func (e *Engine) Stats() Stats {
 		Waiting:      e.waiting.Load(),
 	}
 	s.Routes, s.Forwarded, s.UpstreamCalls, s.UpstreamFailures = e.routeStats()
+	for _, rs := range s.Routes {
+		s.Retries += rs.Retries
+	}
 	if sp, ok := e.store.(interface{ Stats() cache.Stats }); ok {
 		s.Store = sp.Stats()
 	}

@@ -74,7 +74,7 @@ func (rm *routeMap[T]) each(f func(route string, v *T)) {
 // routeCounters are one route's counters (see RouteStats).
 type routeCounters struct {
 	hits, stale, defaults, errs, forwarded, misses, stored, collapsed, refreshes atomic.Uint64
-	calls, failures                                                              atomic.Uint64
+	calls, failures, retries                                                     atomic.Uint64
 }
 
 // count adds ev to its route's counters.
@@ -96,6 +96,8 @@ func (c *routeCounters) count(ev *Event) {
 		c.stored.Add(1)
 	case EventRefresh:
 		c.refreshes.Add(1)
+	case EventRetry:
+		c.retries.Add(1)
 	case EventUpstream:
 		c.calls.Add(1)
 		if ev.Reason != "" {
@@ -208,6 +210,7 @@ func (e *Engine) routeStats() (routes []RouteStats, forwarded, calls, failures u
 			Refreshes:        c.refreshes.Load(),
 			UpstreamCalls:    c.calls.Load(),
 			UpstreamFailures: c.failures.Load(),
+			Retries:          c.retries.Load(),
 		}
 		forwarded += rs.Forwarded
 		calls += rs.UpstreamCalls

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,6 +197,16 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			if user != nil {
 				user(name, from, to)
 			}
+		}
+	}
+	// Retries are counted as the engine's EventRetry (route "proxy"), for Stats and metrics.
+	userRetry := ccfg.OnRetry
+	ccfg.OnRetry = func(attempt int, reason string) {
+		if p.engine != nil {
+			p.engine.emit(Event{Kind: EventRetry, Route: "proxy", Reason: reason})
+		}
+		if userRetry != nil {
+			userRetry(attempt, reason)
 		}
 	}
 	if ccfg.FailureStatuses == nil {
@@ -657,6 +668,7 @@ func (p *Proxy) Stats() Stats {
 		s.Forwarded += rs.Forwarded
 		s.UpstreamCalls += rs.UpstreamCalls
 		s.UpstreamFailures += rs.UpstreamFailures
+		s.Retries += rs.Retries
 		s.SoftTimeouts += rs.SoftTimeouts
 		s.Waiting += rs.Waiting
 		s.Routes = append(s.Routes, rs.Routes...)
@@ -664,8 +676,12 @@ func (p *Proxy) Stats() Stats {
 	// The breaker every forwarded request goes through is the client's (EventBreaker's
 	// route "proxy").
 	rn := p.client.Runner()
-	s.Routes = append(s.Routes, RouteStats{Route: "proxy", Breaker: rn.State().String(),
-		InFlight: rn.InFlight(), MaxConcurrent: rn.MaxConcurrent()})
+	i := slices.IndexFunc(s.Routes, func(rs RouteStats) bool { return rs.Route == "proxy" })
+	if i < 0 {
+		s.Routes = append(s.Routes, RouteStats{Route: "proxy"})
+		i = len(s.Routes) - 1
+	}
+	s.Routes[i].Breaker, s.Routes[i].InFlight, s.Routes[i].MaxConcurrent = rn.State().String(), rn.InFlight(), rn.MaxConcurrent()
 	if p.store != nil {
 		s.Store = p.store.Stats()
 	}
