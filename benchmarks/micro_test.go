@@ -17,6 +17,7 @@ import (
 
 	"github.com/failsoft/failsoft/middleware/echofallback"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -153,7 +154,7 @@ func mount(b testing.TB, how, impl string, cfg httpfallback.Config, src http.Han
 			Transport: handlerTransport{src},
 		}
 	case "proxy/failsoft":
-		p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{
+		p, err := proxy.New(proxy.Config{
 			Upstream: "http://upstream.test",
 			Engine:   cfg,
 			Client: upstream.ClientConfig{

@@ -43,7 +43,7 @@ type rig struct {
 type mountKind string
 
 const (
-	mountProxy      mountKind = "proxy"      // httpfallback.NewProxy
+	mountProxy      mountKind = "proxy"      // proxy.New
 	mountMiddleware mountKind = "middleware" // Engine.Handler over forwardHandler (upstream.Client)
 	mountNaive      mountKind = "naive"      // Engine.Handler over naiveStreamHandler
 )

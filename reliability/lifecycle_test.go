@@ -143,7 +143,9 @@ func TestProxyCloseDuringTraffic(t *testing.T) {
 	tr.CloseIdleConnections()
 	client.Transport.(*http.Transport).CloseIdleConnections()
 	up.Close()
-	settleGoroutines(t, base+2*2)
+	// hystrix's 2 monitors for each of 3 circuits: the engine's "*" (created by New), the
+	// client's own, and the route "/p" every request here ran as.
+	settleGoroutines(t, base+2*3)
 }
 
 // TestGracefulShutdownDrains: requests in flight when http.Server.Shutdown starts complete

@@ -7,13 +7,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 	"github.com/failsoft/failsoft/upstream"
 )
 
 // newProxy builds failsoft's reverse proxy to base; the caller closes it.
-func newProxy(t *testing.T, base string, eng httpfallback.Config, cl upstream.ClientConfig) *httpfallback.Proxy {
+func newProxy(t *testing.T, base string, eng httpfallback.Config, cl upstream.ClientConfig) *proxy.Proxy {
 	t.Helper()
-	p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{Upstream: base, Engine: eng, Client: cl})
+	p, err := proxy.New(proxy.Config{Upstream: base, Engine: eng, Client: cl})
 	require.NoError(t, err)
 	return p
 }

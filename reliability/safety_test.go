@@ -438,7 +438,7 @@ func TestDefaultPayloadValidated(t *testing.T) {
 }
 
 // TestOversizedRequestBodyBounded: the proxy streams request bodies upstream and stops at
-// ProxyConfig.MaxRequestBody (10 MiB by default): 413, and the upstream never receives the
+// proxy.Config.MaxRequestBody (10 MiB by default): 413, and the upstream never receives the
 // whole oversized body — whether Content-Length announces it or it comes chunked.
 func TestOversizedRequestBodyBounded(t *testing.T) {
 	const size = 11 << 20

@@ -23,6 +23,10 @@ const (
 	drainLimit = 64 << 10
 )
 
+// errAttemptTimeout is the cause of an attempt cut by the client's own per-attempt timeout
+// while it runs as another command (DoWith).
+var errAttemptTimeout = errors.New("upstream: attempt timeout")
+
 // errCredential marks a failure of ClientConfig.Credential; it is not retried.
 var errCredential = errors.New("upstream: credential")
 
@@ -48,10 +52,11 @@ type ClientConfig struct {
 	// Logger receives one Debug record per retry (method, host, path, attempt, reason,
 	// delay; never headers). nil: nothing is logged.
 	Logger *slog.Logger
-	// OnRetry, if set, is called before each retry's backoff with the number of the
-	// attempt that failed (1 for the first) and its failure reason (see Reason), on the
-	// calling goroutine: for metrics. Keep it fast.
-	OnRetry func(attempt int, reason string)
+	// OnRetry, if set, is called before each retry's backoff with the request being sent,
+	// the number of the attempt that failed (1 for the first) and its failure reason (see
+	// Reason), on the calling goroutine: for metrics (the request's context can say which
+	// route or tenant it is for). It must not modify the request. Keep it fast.
+	OnRetry func(req *http.Request, attempt int, reason string)
 	// Now is the clock for Retry-After dates, deadlines and the rate limit. nil: time.Now.
 	Now func() time.Time
 	// Sleep waits between attempts and must return ctx.Err() at once when ctx is done.
@@ -92,7 +97,7 @@ type Client struct {
 	sleep    func(ctx context.Context, d time.Duration) error
 	rnd      *lockedRand
 	buffer   int64 // ClientConfig.BufferBody
-	onRetry  func(attempt int, reason string)
+	onRetry  func(req *http.Request, attempt int, reason string)
 }
 
 // NewClient validates cfg and returns a Client.
@@ -169,7 +174,19 @@ func (c *Client) Close() error {
 // most 4 KiB; the body is closed). The body stays readable after Do returns, until the
 // caller closes it or reads it to the end, bounded by req's context only.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
-	resp, err := c.send(req)
+	return c.DoWith(nil, req)
+}
+
+// DoWith is Do with each attempt run as rn's command instead of the client's own (nil:
+// the client's own): rn's breaker admits and counts the attempts and its concurrency
+// limit bounds them, so that callers sharing rn (one route of a fallback engine, see
+// httpfallback.Engine.Runner) share one breaker whichever way they reach the upstream.
+// The client's per-attempt timeout (ClientConfig.Command.Timeout) still bounds each
+// attempt, as does rn's timeout when it is shorter; an attempt cut by the former fails
+// with ErrTimeout, which rn's breaker counts. Retries, rate limit and credential are the
+// client's.
+func (c *Client) DoWith(rn *Runner, req *http.Request) (*http.Response, error) {
+	resp, err := c.send(rn, req)
 	var se *StatusError
 	if resp != nil && errors.As(err, &se) {
 		se.Body, _ = io.ReadAll(io.LimitReader(resp.Body, MaxExcerpt))
@@ -182,7 +199,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 // RoundTrip implements http.RoundTripper: like Do, but a failing status is returned as the
 // response (body unread), not as an error.
 func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.send(req)
+	resp, err := c.send(nil, req)
 	if resp != nil {
 		return resp, nil
 	}
@@ -202,8 +219,12 @@ func (c *Client) failureStatus(status int) bool {
 	return false
 }
 
-// send runs the attempts. It returns a response only with a nil error or a *StatusError.
-func (c *Client) send(req *http.Request) (*http.Response, error) {
+// send runs the attempts as rn's command (nil: the client's). It returns a response only
+// with a nil error or a *StatusError.
+func (c *Client) send(rn *Runner, req *http.Request) (*http.Response, error) {
+	if rn == nil {
+		rn = c.runner
+	}
 	ctx := req.Context()
 	canRetry := c.retry.MaxAttempts > 1 && idempotent(req) && replayable(req)
 	var lastErr error
@@ -215,7 +236,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			closeBody(req.Body) // a RoundTripper closes the body, also when it sends nothing
 			return nil, fmt.Errorf("%w (rate limit)", ErrOverloaded)
 		}
-		resp, err := c.attempt(ctx, req, n)
+		resp, err := c.attempt(ctx, rn, req, n)
 		retry := false
 		switch {
 		case !canRetry || n >= c.retry.MaxAttempts:
@@ -243,11 +264,11 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			drainClose(resp.Body)
 		}
 		c.log.LogAttrs(ctx, slog.LevelDebug, "upstream: retrying",
-			slog.String("command", c.runner.Name()), slog.String("method", req.Method),
+			slog.String("command", rn.Name()), slog.String("method", req.Method),
 			slog.String("host", req.URL.Host), slog.String("path", req.URL.Path),
 			slog.Int("attempt", n), slog.String("reason", Reason(err)), slog.Duration("delay", wait))
 		if c.onRetry != nil {
-			c.onRetry(n, Reason(err))
+			c.onRetry(req, n, Reason(err))
 		}
 		lastErr = err
 		if serr := c.sleep(ctx, wait); serr != nil {
@@ -263,7 +284,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 // error or a *StatusError; the response's body cancels the attempt's context when it is
 // closed or read to its end. The attempt's request body (req.Body for the first attempt,
 // a GetBody copy after) is closed by the transport once sent, by attempt otherwise.
-func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.Response, error) {
+func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n int) (*http.Response, error) {
 	// The attempt's context is not derived from the run's context: the run's context ends
 	// when the run returns, and the caller still has to read the body.
 	actx, acancel := context.WithCancel(ctx)
@@ -288,7 +309,15 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 	var mu sync.Mutex
 	var got *http.Response
 	abandoned, sent, gotFull := false, false, false
-	err := c.runner.Run(ctx, func(wctx context.Context) error {
+	err := rn.Run(ctx, func(wctx context.Context) error {
+		if rn != c.runner && c.runner.Timeout() < rn.Timeout() {
+			// Another command's run: the client's per-attempt timeout bounds it too, and
+			// an attempt it cuts is a timeout that command's breaker counts (not a
+			// context error, which hystrix would not count).
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithTimeoutCause(wctx, c.runner.Timeout(), errAttemptTimeout)
+			defer cancel()
+		}
 		mu.Lock()
 		if abandoned { // the verdict was given before the request could be sent
 			mu.Unlock()
@@ -326,6 +355,9 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, n int) (*http.R
 			}
 			if err == nil {
 				err = wctx.Err() // the timeout (or the caller) ended the attempt
+			}
+			if errors.Is(context.Cause(wctx), errAttemptTimeout) && ctx.Err() == nil {
+				return fmt.Errorf("%w (command %s: attempt after %v)", ErrTimeout, rn.Name(), c.runner.Timeout())
 			}
 			return err
 		}

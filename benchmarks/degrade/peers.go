@@ -22,6 +22,7 @@ import (
 	"github.com/gregjones/httpcache"
 
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -137,14 +138,14 @@ func (h *hystrixPeer) Get(ctx context.Context, url string) (int, []byte, error) 
 
 func (h *hystrixPeer) Close() { h.tr.CloseIdleConnections() }
 
-// (c) failsoft: the reverse proxy (httpfallback.NewProxy) in front of the upstream, served
+// (c) failsoft: the reverse proxy (proxy.New) in front of the upstream, served
 // in-process (no extra network hop): hystrix command, retries, ristretto store, stale.
 type failsoftPeer struct {
-	p *httpfallback.Proxy
+	p *proxy.Proxy
 }
 
 func newFailsoft(cfg Config, upstreamURL, name string) (peer, error) {
-	p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{
+	p, err := proxy.New(proxy.Config{
 		Upstream: upstreamURL,
 		Engine: httpfallback.Config{
 			Name:     name,

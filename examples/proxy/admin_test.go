@@ -107,12 +107,12 @@ func TestAdminEndpointsOfARunningProxy(t *testing.T) {
 	for _, r := range st.Routes {
 		breakers[r.Route] = r.Breaker
 	}
-	assert.Equal(t, "closed", breakers["proxy"], "the upstream client's breaker: %s", body)
+	assert.Equal(t, "closed", breakers["/items"], "the route's breaker (its first path segment): %s", body)
 
 	code, body = adminCall(t, c, http.MethodGet, admin+"/metrics", token)
 	require.Equal(t, http.StatusOK, code)
-	assert.Regexp(t, `failsoft_route_hits_total\{engine="proxy-admin/[a-z0-9]+",route="\*"\} 1\n`, body)
-	assert.Regexp(t, `failsoft_breaker_state\{engine="[^"]+",route="proxy",state="closed"\} 1\n`, body)
+	assert.Regexp(t, `failsoft_route_hits_total\{engine="proxy-admin/[a-z0-9]+",route="/items"\} 1\n`, body)
+	assert.Regexp(t, `failsoft_breaker_state\{engine="[^"]+",route="/items",state="closed"\} 1\n`, body)
 	assert.Regexp(t, `failsoft_store_bytes\{engine="[^"]+"\} [1-9][0-9]*\n`, body)
 	sample := regexp.MustCompile(`^failsoft_[a-z_]+\{[^{}]*\} [0-9]+$`)
 	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {

@@ -6,7 +6,9 @@
 // Every request is forwarded through a hystrix command with retries for idempotent
 // requests; good responses are cached by their Cache-Control (or -fresh when they state no
 // freshness); when the upstream fails, the last good response is served within the -stale
-// window, labelled with Cache-Status and Age. SIGINT or SIGTERM shuts it down gracefully:
+// window, labelled with Cache-Status and Age. Each first path segment has a breaker of its
+// own (-segment-routes); -mask-errors hides an upstream's failing answers behind
+// failsoft's problem+json. SIGINT or SIGTERM shuts it down gracefully:
 // in-flight requests finish, background refreshes stop, the cache is closed.
 //
 // With -admin 127.0.0.1:9091 (off by default; a loopback address unless -admin-public is

@@ -18,6 +18,7 @@ import (
 
 	"github.com/failsoft/failsoft/cache"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -71,6 +72,8 @@ type options struct {
 	timeout          time.Duration
 	softTimeout      time.Duration
 	retries          int
+	segmentRoutes    int
+	maskErrors       bool
 	quiet            bool
 	admin            string
 	adminToken       string
@@ -79,12 +82,13 @@ type options struct {
 
 // Bounds of the flags.
 const (
-	minCacheBytes = 64 << 10
-	maxCacheBytes = 1 << 40
-	maxRetries    = 10
-	maxTimeout    = 5 * time.Minute
-	maxSoft       = time.Minute
-	maxWindow     = 365 * 24 * time.Hour
+	minCacheBytes    = 64 << 10
+	maxCacheBytes    = 1 << 40
+	maxRetries       = 10
+	maxSegmentRoutes = 1024
+	maxTimeout       = 5 * time.Minute
+	maxSoft          = time.Minute
+	maxWindow        = 365 * 24 * time.Hour
 )
 
 // newFlagSet defines the flags; the options are filled by Parse.
@@ -100,6 +104,8 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "per-attempt timeout: the upstream's response headers and the first MiB of its body (over 0, at most 5m)")
 	fs.DurationVar(&o.softTimeout, "soft-timeout", httpfallback.DefaultSoftTimeout, "how long a client holding a stale copy waits for the upstream before it gets the copy (the fetch goes on in the background); negative: off; at most 1m")
 	fs.IntVar(&o.retries, "retries", 2, "retries for idempotent requests (0 to 10)")
+	fs.IntVar(&o.segmentRoutes, "segment-routes", proxy.DefaultSegmentRoutes, "breakers per first path segment (/users, /orders, ...); later segments share one; 0 or negative: one breaker for the whole upstream")
+	fs.BoolVar(&o.maskErrors, "mask-errors", false, "answer the upstream's failing answers (its headers, a stack trace) with failsoft's problem+json when nothing stale or default exists")
 	fs.StringVar(&o.name, "name", "proxy", "hystrix command namespace (unique per process)")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings and errors only")
 	fs.StringVar(&o.admin, "admin", "", "address of the admin endpoints (/metrics, /healthz, /readyz, /stats, DELETE /cache), e.g. 127.0.0.1:9091; off when empty; loopback only unless -admin-public")
@@ -147,6 +153,8 @@ func (o *options) check(rest []string) error {
 		return fmt.Errorf("-soft-timeout must be at most %v (negative: off), got %v", maxSoft, o.softTimeout)
 	case o.retries < 0 || o.retries > maxRetries:
 		return fmt.Errorf("-retries must be between 0 and %d, got %d", maxRetries, o.retries)
+	case o.segmentRoutes > maxSegmentRoutes:
+		return fmt.Errorf("-segment-routes must be at most %d (each is a breaker for the process's life), got %d", maxSegmentRoutes, o.segmentRoutes)
 	case o.admin == "" && (o.adminToken != "" || o.adminPublic):
 		return errors.New("-admin-token and -admin-public need -admin")
 	case o.admin != "":
@@ -155,7 +163,7 @@ func (o *options) check(rest []string) error {
 	return nil
 }
 
-// validUpstream reports whether raw looks like an upstream base URL (NewProxy checks the
+// validUpstream reports whether raw looks like an upstream base URL (proxy.New checks the
 // rest and names it).
 func validUpstream(raw string) bool {
 	u, err := url.Parse(raw)
@@ -163,13 +171,19 @@ func validUpstream(raw string) bool {
 }
 
 // newProxy builds the proxy the flags describe.
-func newProxy(o options, log *slog.Logger) (*httpfallback.Proxy, error) {
+func newProxy(o options, log *slog.Logger) (*proxy.Proxy, error) {
 	stale := o.stale
 	if stale == 0 {
 		stale = -1 // cache.Policy: negative means no stale-if-error window
 	}
-	return httpfallback.NewProxy(httpfallback.ProxyConfig{
-		Upstream: o.upstream,
+	segs := o.segmentRoutes
+	if segs == 0 {
+		segs = -1 // the flag's 0 means one breaker; proxy.Config reads 0 as its default
+	}
+	return proxy.New(proxy.Config{
+		Upstream:      o.upstream,
+		SegmentRoutes: segs,
+		MaskErrors:    o.maskErrors,
 		Engine: httpfallback.Config{
 			Name:     o.name,
 			MaxBytes: o.cacheBytes,

@@ -160,3 +160,31 @@ func TestTimedOutAttemptIsRetried(t *testing.T) {
 	defer calls.Unlock()
 	require.Equal(t, 2, n)
 }
+
+// -mask-errors: an upstream's failing answer (its internal header, a stack trace) reaches
+// the client as failsoft's problem+json instead.
+func TestMaskErrorsFlagHidesTheUpstreamsFailingAnswer(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Internal-Host", "db-7.internal")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, "goroutine 1 [running]")
+	}))
+	defer up.Close()
+	for _, masked := range []bool{false, true} {
+		args := []string{"-upstream", up.URL, "-retries", "0",
+			"-name", "proxy-example/" + t.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)}
+		if masked {
+			args = append(args, "-mask-errors")
+		}
+		o, err := parseFlags(args)
+		require.NoError(t, err)
+		p, err := newProxy(o, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/item", nil))
+		require.NoError(t, p.Close())
+		require.Equal(t, http.StatusInternalServerError, rec.Code)
+		require.Equal(t, !masked, strings.Contains(rec.Body.String(), "goroutine"), rec.Body.String())
+		require.Equal(t, !masked, rec.Header().Get("X-Internal-Host") != "")
+	}
+}

@@ -61,14 +61,13 @@ func waitFor(t testing.TB, cond func() bool) {
 	require.Eventually(t, cond, 10*time.Second, time.Millisecond)
 }
 
-// requester is what the collapse helpers need of a harness (engHarness, pxHarness).
+// requester is what the collapse helpers need of a harness (engHarness).
 type requester interface {
 	get(path string, hdr ...string) engResp
 	stats() Stats
 }
 
 func (hs *engHarness) stats() Stats { return hs.eng.Stats() }
-func (h *pxHarness) stats() Stats   { return h.p.Stats() }
 
 // goGet sends GET path from a goroutine of its own; the answer arrives on the channel.
 func goGet(c requester, path string, hdr ...string) <-chan engResp {

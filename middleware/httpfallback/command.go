@@ -47,7 +47,7 @@ func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWr
 		return callFetch(ctx, w, r, fetch)
 	}
 	rn, err := e.runner(route)
-	if errors.Is(err, errClosed) {
+	if errors.Is(err, ErrClosed) {
 		return callFetch(ctx, w, r, fetch)
 	}
 	if err != nil {
@@ -175,6 +175,33 @@ func callFetch(ctx context.Context, w http.ResponseWriter, r *http.Request, fetc
 	return fetch(ctx, w, r)
 }
 
+// Runner returns route's command ("" is "*"): the breaker and concurrency limit that
+// RunCommand and the middleware run the route's source under, created on first use with
+// Config.Command's settings as the hystrix command Name+"/"+route (its breaker changes
+// reach OnEvent as EventBreaker). A Fetcher that runs its own attempts runs them as this
+// command (upstream.Client.DoWith), so that the route's failures and the engine's view of
+// its breaker are one. It returns ErrClosed after Close, or an error when the command
+// cannot be created. Each route creates a circuit that lives for the process: keep the
+// number of routes bounded.
+func (e *Engine) Runner(route string) (*upstream.Runner, error) {
+	if route == "" {
+		route = defaultRoute
+	}
+	return e.runner(route)
+}
+
+// Retried records that a Fetcher's upstream client retries route's request after a failed
+// attempt whose failure reason is reason (upstream.Reason): an EventRetry to OnEvent and
+// the quiet log, counted in Stats.Retries and the route's RouteStats.Retries. Call it from
+// the client's retry hook (upstream.ClientConfig.OnRetry), with the route the request is
+// served under; keep the routes bounded.
+func (e *Engine) Retried(route, reason string) {
+	if route == "" {
+		route = defaultRoute
+	}
+	e.emit(Event{Kind: EventRetry, Route: route, Reason: reason})
+}
+
 // runner returns route's command, creating it on first use (never on the hit path).
 func (e *Engine) runner(route string) (*upstream.Runner, error) {
 	e.mu.Lock()
@@ -183,7 +210,7 @@ func (e *Engine) runner(route string) (*upstream.Runner, error) {
 		return rn, nil
 	}
 	if e.closed {
-		return nil, errClosed
+		return nil, ErrClosed
 	}
 	s := e.cfg.Command
 	s.Name = e.cfg.Name + "/" + route

@@ -54,7 +54,7 @@ const (
 	EventBreaker                   // a route's circuit changed state (From, To)
 	EventForward                   // the source's own answer was served (Fwd says how it was asked; Collapsed when waited on)
 	EventUpstream                  // one call of the source ended (Reason "" when it answered well; Duration)
-	EventRetry                     // the proxy's upstream client retries after a failed attempt (Reason); route "proxy"
+	EventRetry                     // a Fetcher's upstream client retries after a failed attempt (Reason): Engine.Retried
 )
 
 // String names the kind ("hit", "miss", ...).
@@ -90,7 +90,7 @@ func (k EventKind) String() string {
 //
 // Every request the engine answers produces exactly one answer event: EventHit,
 // EventStale, EventDefault, EventError or EventForward (none when the client went away
-// before an answer, or for a request the proxy refused itself). EventMiss, EventStored,
+// before an answer, or for a request refused with a *RefusalError). EventMiss, EventStored,
 // EventRefresh, EventUpstream and EventBreaker say what happened on the way.
 type Event struct {
 	Kind   EventKind
@@ -179,6 +179,18 @@ type Config struct {
 	// Validate checks a good answer; a non-nil error makes it a failure ("invalid-response"),
 	// never stored.
 	Validate func(status int, header http.Header, body []byte) error
+	// ErrorHandler, when set, writes the last resort: the answer to a request whose source
+	// failed (or refused it: a *RefusalError) when neither a stale entry nor a default
+	// payload answers it, in the manner of httputil.ReverseProxy's ErrorHandler. err is the
+	// failure (errors.Is and errors.As see upstream.ErrCircuitOpen, upstream.ErrTimeout,
+	// *upstream.StatusError with the source's failing status, header and body excerpt,
+	// *RefusalError, ...); upstream.Reason(err) names it. The engine's Cache-Status member
+	// is on w's header when it is called. It runs on the request's goroutine and must
+	// write the answer. nil: the source's own failing answer when it wrote one, else the
+	// engine's problem+json (Engine.WriteError). An ErrorHandler that calls
+	// Engine.WriteError for every err masks the source's failing answers (its internal
+	// headers, a stack trace in its body) behind the engine's problem.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// OnEvent is called synchronously on the request's goroutine (or the refresh's, or the
 	// runner's for EventBreaker); nil means none. Keep it fast.
 	OnEvent func(Event)
@@ -257,11 +269,11 @@ type Stats struct {
 	// SoftTimeouts counts the stale answers given because the fetch passed the soft
 	// timeout (they are counted in Stale too).
 	SoftTimeouts uint64 `json:"soft_timeouts"`
-	// UpstreamCalls counts calls of the source (the wrapped handler, the proxy's client,
+	// UpstreamCalls counts calls of the source (the wrapped handler, a Fetcher,
 	// the alternate), refusals by the breaker included; UpstreamFailures those that failed.
 	UpstreamCalls    uint64 `json:"upstream_calls"`
 	UpstreamFailures uint64 `json:"upstream_failures"`
-	// Retries counts the retries of the proxy's upstream client (after a failed attempt).
+	// Retries counts the retries a Fetcher's upstream client reported (Engine.Retried).
 	Retries uint64 `json:"retries"`
 	// Waiting is the number of requests waiting right now for another request's fetch.
 	Waiting int64 `json:"waiting"`
@@ -277,8 +289,7 @@ type RouteStats struct {
 	// Route is the route template ("*" for requests without one).
 	Route string `json:"route"`
 	// Breaker is the route's circuit: "closed", "open" or "half-open"; "" when the engine
-	// runs no command for the route (the proxy's upstream client has its own: see the
-	// proxy's Stats).
+	// has no command for the route (a Fetcher running its own, not Engine.Runner's).
 	Breaker string `json:"breaker,omitempty"`
 	// InFlight is how many calls of the route's command run now; MaxConcurrent its limit.
 	InFlight      int `json:"in_flight"`

@@ -1,7 +1,7 @@
 // Package httpfallback is the fallback engine of failsoft and its net/http middleware.
 //
 // An Engine sits between a client and a source (a wrapped handler, the Echo adapter's
-// handler chain, or the reverse proxy's upstream client). It keeps good responses in a
+// handler chain, or a Fetcher calling an upstream over HTTP). It keeps good responses in a
 // cache.Store and, when the source fails, answers with what it has: a stale response, a
 // configured default payload, or a clear error. Every answer says what happened in a
 // Cache-Status field (RFC 9211) and, when it comes from a stored entry, an Age field. The
@@ -129,6 +129,18 @@
 // are global, New refuses a Name already used in the process, and a Name stays taken after
 // Close: two Engines never share circuits (one would silently run with the other's
 // settings).
+//
+// # Fetchers and errors
+//
+// An adapter whose source is not a handler (a Fetcher calling an upstream over HTTP)
+// calls Engine.Serve with the route and the Fetcher. A Fetcher that makes its own
+// attempts runs each of them as the route's command, Engine.Runner(route) (with
+// upstream.Client.DoWith), so that the route has one breaker,
+// which the engine reads before it fetches. A Fetcher refusing the request itself (the
+// request's fault, not the source's) returns a *RefusalError, answered with its status as
+// problem+json (failsoft; detail=refused). Config.ErrorHandler replaces the last resort of
+// the failure chain, as httputil.ReverseProxy's ErrorHandler does; Engine.WriteError writes
+// the engine's own problem+json for an error, never the source's failing answer.
 //
 // # One fetch per key
 //

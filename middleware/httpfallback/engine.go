@@ -18,9 +18,6 @@ import (
 	"github.com/failsoft/failsoft/upstream"
 )
 
-// errClosed is returned internally once the Engine is closed.
-var errClosed = errors.New("httpfallback: engine closed")
-
 // Engine is the fallback engine: cache lookup, one fetch per key, stale, defaults, errors.
 // It is safe for concurrent use; Close it when done.
 type Engine struct {
@@ -44,10 +41,6 @@ type Engine struct {
 	closed  bool
 	flights map[string]*flight // one fetch per key
 	runners map[string]*upstream.Runner
-	// fetchBreaker, when set, is the breaker of the Fetcher that makes every call of the
-	// source with a command of its own (the Proxy's client): read instead of the route's
-	// command, which such a Fetcher never runs. Set before the first request, never changed.
-	fetchBreaker *upstream.Runner
 
 	isClosed  atomic.Bool
 	closeOnce sync.Once
@@ -65,7 +58,7 @@ type flight struct {
 }
 
 // source is what answers on a miss: either a wrapped handler, run inline as the route's
-// command (Handler), or a Fetcher that runs its own command (the proxy, the Echo adapter).
+// command (Handler), or a Fetcher that runs its own command (an upstream client, the Echo adapter).
 type source struct {
 	fetch   Fetcher
 	handler http.Handler
@@ -236,7 +229,7 @@ func (e *Engine) route(r *http.Request) string {
 }
 
 // Serve answers r on w, fetching with fetch when needed; route names the command and the
-// defaults. Adapters (Echo, the proxy) call it; only the calling goroutine writes to w.
+// defaults. Adapters (Echo, an upstream client's Fetcher) call it; only the calling goroutine writes to w.
 // fetch is expected to run its own command (RunCommand, or an upstream.Client).
 func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, route string, fetch Fetcher) {
 	if route == "" {
@@ -360,7 +353,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 
 	// The leader fetches for everyone waiting on the key, so its client hanging up must
 	// not cancel the fetch: the context keeps r's values but not its cancellation. The
-	// command's own deadline bounds it (RunCommand, or the proxy's client).
+	// command's own deadline bounds it (RunCommand, or the Fetcher's client).
 	o := e.lead(context.WithoutCancel(ctx), ex, f)
 	if o.streamed {
 		return
@@ -473,14 +466,12 @@ func (e *Engine) newFlightLocked(key string) *flight {
 	return f
 }
 
-// breakerOpenLocked reports whether route's command (or fetchBreaker) exists and its
-// breaker is open (its sleep window not yet passed: a half-open breaker lets a probe
-// through). e.mu must be held.
+// breakerOpenLocked reports whether route's command exists and its breaker is open (its
+// sleep window not yet passed: a half-open breaker lets a probe through). A Fetcher that
+// makes its own calls runs them as the route's command (Runner), so this is its breaker
+// too. e.mu must be held.
 func (e *Engine) breakerOpenLocked(route string) bool {
-	rn := e.fetchBreaker
-	if rn == nil {
-		rn = e.runners[route]
-	}
+	rn := e.runners[route]
 	return rn != nil && rn.State() == upstream.Open
 }
 

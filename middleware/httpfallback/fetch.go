@@ -314,7 +314,7 @@ func refreshRefused(req *http.Request, h http.Header) string {
 }
 
 // failed builds the outcome of a failure; the source's own failing answer, when it wrote
-// one (or the proxy's StatusError carries one), is kept to be served as a last resort.
+// one (or a Fetcher's StatusError carries one), is kept to be served as a last resort.
 func (e *Engine) failed(err error, buf *buffer) *outcome { return failedOutcome(err, buf) }
 
 // failedOutcome is failed's work (it needs nothing of the Engine).

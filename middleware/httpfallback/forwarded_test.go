@@ -3,6 +3,7 @@ package httpfallback
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,4 +30,17 @@ func TestForwardedHostCannotPoisonTheCleanKey(t *testing.T) {
 	assert.Contains(t, a.cs(), "stored")
 	assert.Contains(t, b.cs(), "hit")
 	assert.EqualValues(t, 3, hs.calls.Load())
+}
+
+// forwardedHost is the host a Forwarded-aware framework would link to: the first host=
+// parameter, else the request's Host.
+func forwardedHost(r *http.Request) string {
+	for _, v := range r.Header.Values("Forwarded") {
+		for _, kv := range strings.FieldsFunc(v, func(c rune) bool { return c == ';' || c == ',' }) {
+			if host, ok := strings.CutPrefix(strings.TrimSpace(kv), "host="); ok {
+				return host
+			}
+		}
+	}
+	return r.Host
 }

@@ -99,8 +99,8 @@ func (e *Engine) purgeKey(ctx context.Context, key string) int {
 // not a URL, a path while entries are stored under several origins (it lists them), ...
 //
 // The host is part of the key: "http://localhost:8080/a" and "http://127.0.0.1:8080/a" are
-// two entries, as they are two origins to a server with virtual hosts. A proxy in front of
-// one upstream, where the host does not change the answer, purges with PurgePath.
+// two entries, as they are two origins to a server with virtual hosts. An engine in front
+// of one upstream, where the host does not change the answer, purges with PurgePath.
 func (e *Engine) PurgeURL(ctx context.Context, target string) (int, error) {
 	u, err := parsePurgeTarget(target)
 	if err != nil {
@@ -126,7 +126,7 @@ func (e *Engine) PurgeURL(ctx context.Context, target string) (int, error) {
 
 // PurgePath removes the entries of target's path and query under every origin the engine
 // has stored entries for, and reports how many it removed: for an engine in front of one
-// upstream (the proxy), where the Host a client used (localhost:8080, 127.0.0.1:8080, a
+// upstream (a reverse proxy's), where the Host a client used (localhost:8080, 127.0.0.1:8080, a
 // name) does not change the answer. target is a path with its query, or a URL whose
 // scheme and host are ignored. A *PurgeError says why it cannot: not a URL or path, or
 // more origins seen than the engine remembers (64).

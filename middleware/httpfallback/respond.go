@@ -2,7 +2,6 @@ package httpfallback
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -119,54 +118,36 @@ func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 	e.serveError(ex, o)
 }
 
-// serveError writes the last resort: 503 + Retry-After when the circuit is open or the
-// command overloaded, 504 on timeout, the source's own failing answer when it wrote one,
-// else 502 (500 for a panic) — as application/problem+json.
+// serveError writes the last resort: Config.ErrorHandler's answer when it is set; else
+// the source's own failing answer when it wrote one, else the engine's problem+json
+// (WriteError). A *RefusalError is the request's fault: not counted as an error.
 func (e *Engine) serveError(ex *exchange, o *outcome) {
 	w, r := ex.w, ex.r
 	if o.reason == "canceled" && r.Context().Err() != nil {
 		return // the client went away: nobody to answer, nothing failed
 	}
-	if rf := (*refusal)(nil); errors.As(o.err, &rf) {
-		writeProxyProblem(w, rf.status, rf.detail) // the request's fault, not the source's
+	refused := errors.As(o.err, new(*RefusalError))
+	cs := "failsoft; detail=" + reasonRefused
+	if !refused {
+		e.errs.Add(1)
+		e.emit(Event{Kind: EventError, Route: ex.route, Key: ex.key, Reason: o.reason, Status: o.status, Collapsed: ex.collapsed, Duration: e.since(r)})
+		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving an error", r, ex.route, slog.String("reason", o.reason))
+		cs = e.failStatus(ex, o) + "; detail=" + sfValue(o.reason)
+	}
+	if e.cfg.ErrorHandler != nil {
+		w.Header()["Cache-Status"] = []string{cs}
+		e.cfg.ErrorHandler(w, r, o.err)
 		return
 	}
-	e.errs.Add(1)
-	e.emit(Event{Kind: EventError, Route: ex.route, Key: ex.key, Reason: o.reason, Status: o.status, Collapsed: ex.collapsed, Duration: e.since(r)})
-	e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving an error", r, ex.route, slog.String("reason", o.reason))
-	cs := e.failStatus(ex, o) + "; detail=" + sfValue(o.reason)
+	if refused {
+		e.WriteError(w, r, o.err) // the request's fault, not the source's
+		return
+	}
 	if o.status != 0 && o.reason != "timeout" && (o.header != nil || o.body != nil) {
 		e.writeAnswer(w, r, o.status, o.header, o.body, cs)
 		return
 	}
-	status := http.StatusBadGateway
-	h := w.Header()
-	switch o.reason {
-	case "circuit-open":
-		status = http.StatusServiceUnavailable
-		h.Set("Retry-After", strconv.FormatInt(int64((e.cfg.Command.SleepWindow+time.Second-1)/time.Second), 10))
-	case "overloaded":
-		status = http.StatusServiceUnavailable
-		h.Set("Retry-After", "1")
-	case "timeout":
-		status = http.StatusGatewayTimeout
-	case "panic":
-		status = http.StatusInternalServerError
-	default:
-		if o.status >= 500 {
-			status = o.status
-		}
-	}
-	body, _ := json.Marshal(problem{
-		Type:   "about:blank",
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: problemDetail(o.reason),
-		Reason: o.reason,
-	})
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	e.writeAnswer(w, r, status, nil, body, cs)
+	e.writeFailureProblem(w, r, o, cs)
 }
 
 // problem is an RFC 9457 problem details object.

@@ -25,8 +25,8 @@ const (
 	// MethodOverrideHonour treats a request as the method its override fields name: a GET
 	// or HEAD naming any other method passes through like that method (never stored,
 	// never served from the store, Cache-Status "fwd=method"), and its non-error answer
-	// invalidates the URL's stored entry when the named method is unsafe; the proxy's
-	// client never retries it unless the named method is idempotent. It is the default:
+	// invalidates the URL's stored entry when the named method is unsafe; an upstream.Client
+	// never retries it unless the named method is idempotent. It is the default:
 	// whether or not the application honours the field, nothing is cached, served or
 	// retried as if it were a plain GET.
 	MethodOverrideHonour MethodOverrideMode = iota
@@ -57,13 +57,13 @@ func (cfg *Config) checkScreen() error {
 // request passed through as the method it names). It reports whether it answered r.
 func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, src source) bool {
 	if n := e.cfg.MaxTargetBytes; n > 0 && targetLen(r) > n {
-		writeProxyProblem(w, http.StatusRequestURITooLong,
-			fmt.Sprintf("The request target is longer than %d bytes.", n))
+		e.WriteError(w, r, &RefusalError{Status: http.StatusRequestURITooLong,
+			Detail: fmt.Sprintf("The request target is longer than %d bytes.", n)})
 		return true
 	}
 	if n := e.cfg.MaxHeaderBytes; n > 0 && headerLen(r.Header, n) > n {
-		writeProxyProblem(w, http.StatusRequestHeaderFieldsTooLarge,
-			fmt.Sprintf("The request's header fields are longer than %d bytes.", n))
+		e.WriteError(w, r, &RefusalError{Status: http.StatusRequestHeaderFieldsTooLarge,
+			Detail: fmt.Sprintf("The request's header fields are longer than %d bytes.", n)})
 		return true
 	}
 	m, ok := upstream.MethodOverride(r.Header)
@@ -71,7 +71,7 @@ func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, sr
 	case !ok, e.isClosed.Load(): // after Close everything bypasses (serve)
 		return false
 	case e.cfg.MethodOverride == MethodOverrideRefuse:
-		writeProxyProblem(w, http.StatusBadRequest, "Method override fields (X-HTTP-Method-Override and the like) are not accepted.")
+		e.WriteError(w, r, &RefusalError{Status: http.StatusBadRequest, Detail: "Method override fields (X-HTTP-Method-Override and the like) are not accepted."})
 		return true
 	case m == http.MethodGet || m == http.MethodHead:
 		return false

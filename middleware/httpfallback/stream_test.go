@@ -91,24 +91,3 @@ func TestHandlerPassesEventStreamsThrough(t *testing.T) {
 	assert.Zero(t, hs.eng.Stats().Stored)
 	assert.True(t, strings.HasSuffix(hs.get("/events").cs(), "stored"), "a plain GET goes through the engine")
 }
-
-// The proxy refuses what it cannot carry with a clear 501 (never a broken GET upstream):
-// a WebSocket handshake and an event stream; the upstream is not called.
-func TestProxyRefusesStreaming(t *testing.T) {
-	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=60")
-		_, _ = w.Write([]byte("page"))
-	})
-	h := newPxHarness(t, up.srv.URL, nil)
-	for _, hdr := range [][]string{
-		{"Connection", "Upgrade", "Upgrade", "websocket"},
-		{"Accept", "text/event-stream"},
-	} {
-		r := h.get("/ws", hdr...)
-		assert.Equal(t, http.StatusNotImplemented, r.status, "%q", hdr)
-		assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
-		assert.Contains(t, r.body, "does not carry")
-	}
-	assert.Zero(t, up.hits.Load())
-	assert.Equal(t, "page", h.get("/ws").body, "nothing was stored for /ws by the refusals")
-}

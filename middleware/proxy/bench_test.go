@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"net/http"
@@ -7,37 +7,40 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/failsoft/failsoft/internal/benchtest"
+	"github.com/failsoft/failsoft/middleware/httpfallback"
 )
 
 // proxyHitHandler is a Proxy in front of a loopback upstream serving bareHandler's bytes,
 // with the entry already stored.
 func proxyHitHandler(b *testing.B) http.Handler {
-	up := httptest.NewServer(bareHandler())
+	up := httptest.NewServer(benchtest.BareHandler())
 	b.Cleanup(up.Close)
-	p, err := NewProxy(ProxyConfig{Upstream: up.URL, Engine: Config{Name: uniqueName(b)}})
+	p, err := New(Config{Upstream: up.URL, Engine: httpfallback.Config{Name: pxName(b)}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = p.Close() })
-	w := &benchWriter{h: make(http.Header)}
-	req, _ := http.NewRequest(http.MethodGet, "http://bench.test/items/42?b=2&a=1", nil)
+	w := benchtest.NewWriter()
+	req, _ := http.NewRequest(http.MethodGet, "http://bench.test"+benchtest.Path, nil)
 	for range 2 {
-		w.reset()
+		w.Reset()
 		p.ServeHTTP(w, req)
 	}
-	if !strings.Contains(w.h.Get("Cache-Status"), "hit") {
-		b.Fatalf("not a hit: %q", w.h.Get("Cache-Status"))
+	if !strings.Contains(w.H.Get("Cache-Status"), "hit") {
+		b.Fatalf("not a hit: %q", w.H.Get("Cache-Status"))
 	}
 	return p
 }
 
 // reverseProxyHandler is httputil.ReverseProxy (no cache) in front of the same upstream.
 func reverseProxyHandler(b *testing.B) http.Handler {
-	up := httptest.NewServer(bareHandler())
+	up := httptest.NewServer(benchtest.BareHandler())
 	b.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
 	rp := httputil.NewSingleHostReverseProxy(u)
-	tr := defaultProxyTransport()
+	tr := defaultTransport()
 	b.Cleanup(tr.CloseIdleConnections)
 	rp.Transport = tr
 	return rp
@@ -47,19 +50,19 @@ func reverseProxyHandler(b *testing.B) http.Handler {
 // writing the same bytes and with httputil.ReverseProxy forwarding every request to a
 // loopback upstream (targets: hit >= 0.8x bare throughput, >= 5x ReverseProxy).
 func BenchmarkProxy(b *testing.B) {
-	b.Run("bare/serial", func(b *testing.B) { benchSerial(b, bareHandler()) })
-	b.Run("hit/serial", func(b *testing.B) { benchSerial(b, proxyHitHandler(b)) })
-	b.Run("reverseproxy/serial", func(b *testing.B) { benchSerial(b, reverseProxyHandler(b)) })
-	b.Run("bare/parallel", func(b *testing.B) { benchParallel(b, bareHandler()) })
-	b.Run("hit/parallel", func(b *testing.B) { benchParallel(b, proxyHitHandler(b)) })
-	b.Run("reverseproxy/parallel", func(b *testing.B) { benchParallel(b, reverseProxyHandler(b)) })
+	b.Run("bare/serial", func(b *testing.B) { benchtest.Serial(b, benchtest.BareHandler()) })
+	b.Run("hit/serial", func(b *testing.B) { benchtest.Serial(b, proxyHitHandler(b)) })
+	b.Run("reverseproxy/serial", func(b *testing.B) { benchtest.Serial(b, reverseProxyHandler(b)) })
+	b.Run("bare/parallel", func(b *testing.B) { benchtest.Parallel(b, benchtest.BareHandler()) })
+	b.Run("hit/parallel", func(b *testing.B) { benchtest.Parallel(b, proxyHitHandler(b)) })
+	b.Run("reverseproxy/parallel", func(b *testing.B) { benchtest.Parallel(b, reverseProxyHandler(b)) })
 }
 
 // BenchmarkProxyOverLoopback is the same comparison with the handler behind a loopback
 // server and a client, where the HTTP exchange dominates.
 func BenchmarkProxyOverLoopback(b *testing.B) {
-	const path = "/items/42?b=2&a=1"
-	b.Run("bare", func(b *testing.B) { benchLoopback(b, bareHandler(), path) })
-	b.Run("hit", func(b *testing.B) { benchLoopback(b, proxyHitHandler(b), path) })
-	b.Run("reverseproxy", func(b *testing.B) { benchLoopback(b, reverseProxyHandler(b), path) })
+	const path = benchtest.Path
+	b.Run("bare", func(b *testing.B) { benchtest.Loopback(b, benchtest.BareHandler(), path) })
+	b.Run("hit", func(b *testing.B) { benchtest.Loopback(b, proxyHitHandler(b), path) })
+	b.Run("reverseproxy", func(b *testing.B) { benchtest.Loopback(b, reverseProxyHandler(b), path) })
 }

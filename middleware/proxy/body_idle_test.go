@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"io"

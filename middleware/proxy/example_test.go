@@ -1,4 +1,4 @@
-package httpfallback_test
+package proxy_test
 
 import (
 	"fmt"
@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 	"github.com/failsoft/failsoft/upstream"
 )
 
 // A Proxy in front of an upstream: the first request is forwarded and stored, the second
 // is a hit; when the upstream is gone, the stored response is still served (stale), and an
 // uncached path gets a 502 problem.
-func ExampleNewProxy() {
+func ExampleNew() {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprintf(w, "hello from %s", r.URL.Path)
@@ -25,7 +26,7 @@ func ExampleNewProxy() {
 	var clock atomic.Int64
 	clock.Store(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{
+	p, err := proxy.New(proxy.Config{
 		Upstream: up.URL + "/v1",
 		Engine:   httpfallback.Config{Name: "example-proxy", Now: now},
 		Client:   upstream.ClientConfig{Retry: upstream.RetryPolicy{MaxAttempts: 1}},

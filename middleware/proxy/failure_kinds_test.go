@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"io"
@@ -20,7 +20,7 @@ func TestProxyCut429IsInvalidResponse(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = io.WriteString(w, "partial")
 	})
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) { c.Client.Retry.MaxAttempts = 1 })
+	h := newPxHarness(t, up.srv.URL, func(c *Config) { c.Client.Retry.MaxAttempts = 1 })
 	r := h.get("/x")
 	assert.Equal(t, http.StatusBadGateway, r.status)
 	assert.Equal(t, "failsoft; fwd=uri-miss; detail=invalid-response", r.cs())

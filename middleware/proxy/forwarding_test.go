@@ -1,6 +1,7 @@
-package httpfallback
+package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +27,7 @@ func TestProxyDropsClientForwarded(t *testing.T) {
 		seen = append(seen, r.Header.Values("Forwarded")...)
 		mu.Unlock()
 		w.Header().Set("Cache-Control", "max-age=60")
-		_, _ = io.WriteString(w, "link=//"+forwardedHost(r)+"/next")
+		_, _ = io.WriteString(w, "forwarded="+r.Header.Get("Forwarded"))
 	})
 	h := newPxHarness(t, up.srv.URL, nil)
 
@@ -39,19 +40,6 @@ func TestProxyDropsClientForwarded(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Empty(t, seen, "the client's Forwarded reached the upstream")
-}
-
-// forwardedHost is the host a Forwarded-aware framework would link to: the first host=
-// parameter, else the request's Host.
-func forwardedHost(r *http.Request) string {
-	for _, v := range r.Header.Values("Forwarded") {
-		for _, kv := range strings.FieldsFunc(v, func(c rune) bool { return c == ';' || c == ',' }) {
-			if host, ok := strings.CutPrefix(strings.TrimSpace(kv), "host="); ok {
-				return host
-			}
-		}
-	}
-	return r.Host
 }
 
 // An upstream's failing answer, served as the last resort (no stale entry, no default),
@@ -70,7 +58,7 @@ func TestProxyFailingAnswerExcerptFraming(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, big)
 	})
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) { c.Client.Retry.MaxAttempts = 1 })
+	h := newPxHarness(t, up.srv.URL, func(c *Config) { c.Client.Retry.MaxAttempts = 1 })
 
 	res := h.get("/down") // doReq fails on a body shorter than its Content-Length
 	require.Equal(t, http.StatusServiceUnavailable, res.status)
@@ -87,7 +75,7 @@ func TestProxyFailingAnswerExcerptFraming(t *testing.T) {
 // slowClient is a ResponseWriter whose first body write blocks for a while, as a client
 // that stops reading does (a full TCP window).
 type slowClient struct {
-	*recorder
+	*httptest.ResponseRecorder
 	stall  time.Duration
 	writes int
 }
@@ -96,7 +84,7 @@ func (s *slowClient) Write(p []byte) (int, error) {
 	if s.writes++; s.writes == 1 {
 		<-time.After(s.stall) // the client is slow for this long: the fault, not a wait
 	}
-	return s.recorder.Write(p)
+	return s.ResponseRecorder.Write(p)
 }
 
 // BodyIdleTimeout bounds each wait for the upstream's body, not the time spent writing to
@@ -106,12 +94,159 @@ func TestProxyBodyIdleTimeoutIgnoresSlowClient(t *testing.T) {
 	big := strings.Repeat("s", 256<<10)
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, big) })
 	const idle = 50 * time.Millisecond
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+	h := newPxHarness(t, up.srv.URL, func(c *Config) {
 		c.BodyIdleTimeout = idle
 		c.Engine.Policy.MaxBodyBytes = 1 << 10 // streamed
 	})
-	w := &slowClient{recorder: newRecorder(), stall: 6 * idle}
+	w := &slowClient{ResponseRecorder: httptest.NewRecorder(), stall: 6 * idle}
 	h.p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/big", nil))
-	require.Equal(t, http.StatusOK, w.status)
-	require.Equal(t, len(big), w.body.Len(), "the streamed body was cut")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, len(big), w.Body.Len(), "the streamed body was cut")
+}
+
+func TestProxyForwardsAndCaches(t *testing.T) {
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "path=%s query=%s", r.URL.EscapedPath(), r.URL.RawQuery)
+	})
+	h := newPxHarness(t, up.srv.URL+"/base/", nil)
+
+	r := h.get("/a/b?x=1&y=%20")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "path=/base/a/b query=x=1&y=%20", r.body)
+	require.True(t, hasParam(r.cs(), "stored"), r.cs())
+
+	h.clock.Advance(7 * time.Second)
+	r = h.get("/a/b?x=1&y=%20")
+	require.Equal(t, "path=/base/a/b query=x=1&y=%20", r.body)
+	require.True(t, hasParam(r.cs(), "hit"), r.cs())
+	require.Equal(t, "7", r.header.Get("Age"))
+	require.EqualValues(t, 1, up.hits.Load())
+	st := h.p.Stats()
+	require.EqualValues(t, 1, st.Hits)
+	require.EqualValues(t, 1, st.Stored)
+}
+
+func TestProxyHopByHopHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var seen http.Header
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = r.Header.Clone()
+		mu.Unlock()
+		h := w.Header()
+		h.Set("Connection", "X-Conn-Resp, Keep-Alive")
+		h.Set("X-Conn-Resp", "secret")
+		h.Set("Keep-Alive", "timeout=5")
+		h.Set("Proxy-Authenticate", `Basic realm="up"`)
+		h.Set("Proxy-Foo", "bar")
+		h.Set("Upgrade", "h2c")
+		h.Set("Trailer", "X-Trailer")
+		h.Set("X-End-To-End", "kept")
+		h.Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "ok")
+	})
+	h := newPxHarness(t, up.srv.URL, nil)
+
+	for _, pass := range []string{"miss", "hit"} {
+		r := h.get("/hop",
+			// Upgrade without "Connection: upgrade" is not an upgrade request (those are
+			// refused, TestProxyRefusesStreaming): the header is hop-by-hop all the same.
+			"Connection", "X-Conn-Req",
+			"X-Conn-Req", "secret",
+			"Keep-Alive", "timeout=5",
+			"Te", "trailers",
+			"Trailer", "X-T",
+			"Upgrade", "websocket",
+			"Proxy-Authorization", "Basic c2VjcmV0",
+			"Proxy-Connection", "keep-alive",
+			"X-Forwarded-For", "203.0.113.9",
+			"X-Forwarded-Host", "spoofed.example",
+			"X-Forwarded-Proto", "https",
+			"X-End-To-End", "kept",
+		)
+		require.Equal(t, http.StatusOK, r.status, pass)
+		require.Equal(t, "ok", r.body)
+		for _, k := range []string{"X-Conn-Resp", "Keep-Alive", "Proxy-Authenticate", "Proxy-Foo", "Upgrade", "Trailer"} {
+			require.Empty(t, r.header.Values(k), "%s: response header %s leaked", pass, k)
+		}
+		for _, v := range r.header.Values("Connection") {
+			require.NotContains(t, v, "X-Conn-Resp", pass)
+		}
+		require.Equal(t, "kept", r.header.Get("X-End-To-End"), pass)
+	}
+	require.EqualValues(t, 1, up.hits.Load())
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, k := range []string{"X-Conn-Req", "Keep-Alive", "Te", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Connection"} {
+		require.Empty(t, seen.Values(k), "request header %s reached the upstream", k)
+	}
+	for _, v := range seen.Values("Connection") {
+		require.NotContains(t, v, "X-Conn-Req")
+		require.NotContains(t, v, "Upgrade")
+	}
+	require.Equal(t, "kept", seen.Get("X-End-To-End"))
+	require.Equal(t, "203.0.113.9, 127.0.0.1", seen.Get("X-Forwarded-For"))
+	require.Equal(t, strings.TrimPrefix(h.srv.URL, "http://"), seen.Get("X-Forwarded-Host"))
+	require.Equal(t, "http", seen.Get("X-Forwarded-Proto"))
+}
+
+// Whatever the request line, Host header or path encoding, the request goes to the
+// configured upstream under its base path, or is refused with 400.
+func TestProxyTargetNeverTakenFromRequest(t *testing.T) {
+	evil := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "evil") })
+	evilHost := strings.TrimPrefix(evil.srv.URL, "http://")
+	var mu sync.Mutex
+	var paths, hosts []string
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.EscapedPath())
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = io.WriteString(w, "good")
+	})
+	upHost := strings.TrimPrefix(up.srv.URL, "http://")
+	h := newPxHarness(t, up.srv.URL+"/base", nil)
+	addr := strings.TrimPrefix(h.srv.URL, "http://")
+
+	cases := []struct {
+		target string // request target on the request line
+		host   string // Host header
+		want   string // path the upstream sees; "" : refused with 400, upstream not called
+	}{
+		{"http://" + evilHost + "/steal", evilHost, "/base/steal"},
+		{"https://" + evilHost + "/steal?x=1", evilHost, "/base/steal"},
+		{"/x", evilHost, "/base/x"},
+		{"//" + evilHost + "/x", "a", "/base/" + evilHost + "/x"},
+		{"/../../etc/passwd", "a", "/base/etc/passwd"},
+		{"/a/../../../x", "a", "/base/x"},
+		{"/%2e%2e/%2E%2E/x", "a", "/base/x"},
+		{"/./a//b/./c", "a", "/base/a/b/c"},
+		{"/a%2f..%2f..%2fx", "a", ""},
+		{"/%2e%2e%2f%2e%2e%2fx", "a", ""},
+		{"/a%5c..%5c..%5cx", "a", ""},
+		{"/a\\..\\..\\x", "a", ""},
+		{"/%252e%252e/x", "a", ""},
+		{"/a%00b", "a", ""},
+		{"*", "a", ""},
+		{evilHost, "a", ""}, // authority form
+	}
+	for _, c := range cases {
+		before := up.hits.Load()
+		status, _, body := pxRaw(t, addr, "GET "+c.target+" HTTP/1.1\r\nHost: "+c.host+"\r\nConnection: close\r\n\r\n")
+		if c.want == "" {
+			require.Equal(t, http.StatusBadRequest, status, "%s: %s", c.target, body)
+			require.Equal(t, before, up.hits.Load(), "%s reached the upstream", c.target)
+			continue
+		}
+		require.Equal(t, http.StatusOK, status, "%s: %s", c.target, body)
+		require.Equal(t, "good", body, c.target)
+		mu.Lock()
+		require.Equal(t, c.want, paths[len(paths)-1], c.target)
+		require.Equal(t, upHost, hosts[len(hosts)-1], c.target)
+		mu.Unlock()
+	}
+	require.Zero(t, evil.hits.Load(), "a request reached another host")
 }

@@ -1,6 +1,7 @@
-package httpfallback
+package proxy
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -46,20 +47,63 @@ func removeHopByHop(h http.Header) {
 	}
 }
 
+// dropped are the request fields never forwarded unless Config.PassHeaders names them:
+// the default key does not see them, yet they say what the host, URL, scheme or client
+// were, which upstreams reflect (a framework building absolute links from
+// X-Forwarded-Server or X-Original-Host, a log or error page echoing X-Real-Ip): from the
+// client, an attacker's value would be stored and served to the next user. The proxy sets
+// X-Forwarded-Host, X-Forwarded-Proto and X-Forwarded-For itself.
+var dropped = [...]string{
+	"Forwarded", "X-Original-Host", "X-Original-Uri", "X-Forwarded-Server", "X-Forwarded-Uri",
+	"X-Forwarded-Path", "Front-End-Https", "X-Real-Ip",
+}
+
+// isDropped reports whether the canonical name is one of dropped.
+func isDropped(name string) bool {
+	for _, d := range dropped {
+		if name == d {
+			return true
+		}
+	}
+	return false
+}
+
+// passHeaders validates Config.PassHeaders and returns the canonical names.
+func passHeaders(names []string) (map[string]bool, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	pass := make(map[string]bool, len(names))
+	for i, n := range names {
+		c := http.CanonicalHeaderKey(n)
+		switch {
+		case n == "" || strings.ContainsAny(n, " \t\r\n:"):
+			return nil, fmt.Errorf("proxy: Config.PassHeaders[%d] %q is not a field name", i, n)
+		case isHopByHop(c):
+			return nil, fmt.Errorf("proxy: Config.PassHeaders[%d] %q is hop-by-hop: never forwarded", i, n)
+		case !isDropped(c):
+			return nil, fmt.Errorf("proxy: Config.PassHeaders[%d] %q is not a field the proxy drops (%s)", i, n, strings.Join(dropped[:], ", "))
+		}
+		pass[c] = true
+	}
+	return pass, nil
+}
+
 // outboundHeader returns the header to send upstream for r: r's fields minus hop-by-hop ones
-// and minus Forwarded, with X-Forwarded-For (r's client address appended), X-Forwarded-Host
-// and X-Forwarded-Proto set by the proxy. Value slices of r.Header are shared, never
-// modified.
+// and minus the dropped ones pass does not name, with X-Forwarded-For (r's client address
+// appended), X-Forwarded-Host and X-Forwarded-Proto set by the proxy. Value slices of
+// r.Header are shared, never modified.
 //
 // The client's Forwarded field (RFC 7239) is dropped, as httputil.ReverseProxy's Rewrite
 // mode does: its host= and proto= say what X-Forwarded-Host and X-Forwarded-Proto say,
 // which are never taken from the client. (The default key takes its host= and proto= too,
 // so even an upstream that saw it could not fill the clean key with an attacker's host.)
-func outboundHeader(r *http.Request) http.Header {
+// The other dropped fields are not keyed at all.
+func outboundHeader(r *http.Request, pass map[string]bool) http.Header {
 	named := connectionNamed(r.Header)
 	h := make(http.Header, len(r.Header)+3)
 	for k, vv := range r.Header {
-		if _, ok := named[k]; ok || isHopByHop(k) || k == "Forwarded" {
+		if _, ok := named[k]; ok || isHopByHop(k) || (isDropped(k) && !pass[k]) {
 			continue
 		}
 		h[k] = vv

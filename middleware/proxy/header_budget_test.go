@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func TestProxyRetryAfterBeyondTheHeaderBudgetIsNotWaited(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			})
 			var sl sleepLog
-			h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+			h := newPxHarness(t, up.srv.URL, func(c *Config) {
 				c.Engine.Command.Timeout = 10 * time.Second
 				c.Client.Retry.MaxAttempts = 3
 				c.Client.Retry.MaxRetryAfter = time.Minute
@@ -85,7 +85,7 @@ func TestProxyHeaderBudgetCutsAHangingUpstream(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=1")
 		_, _ = io.WriteString(w, "good")
 	})
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+	h := newPxHarness(t, up.srv.URL, func(c *Config) {
 		c.Engine.Command.Timeout = 100 * time.Millisecond
 		c.Client.Command.Timeout = time.Minute
 		c.Client.Retry.MaxAttempts = 1
@@ -131,7 +131,7 @@ func TestProxyHeaderBudgetDoesNotCutTheBody(t *testing.T) {
 		<-time.After(4 * budget) // a slow upstream body, well past the budget
 		_, _ = io.WriteString(w, "second")
 	})
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+	h := newPxHarness(t, up.srv.URL, func(c *Config) {
 		c.Engine.Command.Timeout = budget
 		c.BodyIdleTimeout = time.Minute
 		c.Client.Retry.MaxAttempts = 1

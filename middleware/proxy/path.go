@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 // errUnsafePath is returned by cleanPath and joinPath for a request path that cannot be
 // forwarded under the base path safely. The proxy answers it with 400.
-var errUnsafePath = errors.New("httpfallback: proxy: request path cannot be joined to the upstream base path safely")
+var errUnsafePath = errors.New("proxy: request path cannot be joined to the upstream base path safely")
 
 // joinPath returns the escaped path the proxy requests upstream for a request whose escaped
 // path is reqPath: basePath (the upstream URL's escaped path, without a trailing slash)

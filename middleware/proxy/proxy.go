@@ -1,11 +1,11 @@
-package httpfallback
+package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -25,18 +26,26 @@ import (
 type RouteOverride struct {
 	// Prefix is matched against the cleaned request path (before the upstream base path is
 	// added): "/static/" matches "/static/app.js". Required, it must start with "/".
-	// The longest matching prefix wins.
+	// The longest matching prefix wins; it is the request's route.
 	Prefix string
 	// Fresh replaces the response's own freshness. Required, > 0.
 	Fresh time.Duration
 }
 
-// DefaultProxyBufferBody is how much of each upstream body a proxy attempt reads inside
-// its command when ProxyConfig.Client.BufferBody is 0.
-const DefaultProxyBufferBody = 1 << 20
+// DefaultBufferBody is how much of each upstream body an attempt reads inside its command
+// when Config.Client.BufferBody is 0.
+const DefaultBufferBody = 1 << 20
 
-// ProxyConfig configures a Proxy. Every zero value is a documented default.
-type ProxyConfig struct {
+// DefaultSegmentRoutes is the number of first path segments that get a route (and a
+// breaker) of their own when Config.SegmentRoutes is 0.
+const DefaultSegmentRoutes = 32
+
+// maxSegmentLen bounds a first path segment that becomes a route's name; a longer one is
+// routed to "*".
+const maxSegmentLen = 64
+
+// Config configures a Proxy. Every zero value is a documented default.
+type Config struct {
 	// Upstream is the base URL every request is forwarded under: scheme http or https, a
 	// host, and optionally a base path. It may not have a query, a fragment or user info
 	// (use Client.Credential for credentials). Required.
@@ -49,26 +58,41 @@ type ProxyConfig struct {
 	// and past it the request is a "timeout" failure), background refreshes, and how long
 	// requests wait for another's fetch of the same key; 0: the client's per-attempt
 	// timeout times its attempts, plus its longest backoffs and a tenth of an attempt, so
-	// that attempts end by their own timeouts, which the breaker counts. Engine.Route nil: the route is the matching Routes
-	// prefix, else "*".
-	Engine Config
+	// that attempts end by their own timeouts, which the breaker counts. Engine.Route
+	// names the route of a request under no Routes prefix (nil: see SegmentRoutes).
+	// Engine.ErrorHandler: see MaskErrors.
+	Engine httpfallback.Config
 	// Client configures the upstream client every forwarded request goes through (its
-	// command, retries, rate limit, credential). Client.Command.Name "": Engine.Name (or
-	// "failsoft") + "/proxy". Zero fields of Client.Command take Engine.Command's values;
-	// the resulting Client.Command.SleepWindow is the engine's too (it is the Retry-After
-	// of a 503 while the client's breaker is open).
-	// Client.FailureStatuses nil: Engine.FailureStatuses. Client.Transport nil: a clone of
-	// http.DefaultTransport that ignores proxy environment variables, does not compress on
-	// its own (the client's Accept-Encoding is passed through) and keeps up to 256 idle
-	// connections to the upstream; the proxy closes its idle connections in Close.
-	// Client.BufferBody 0: DefaultProxyBufferBody, at most Engine.Policy.MaxBodyBytes: each
-	// attempt reads that much of the body inside its command, so a body that breaks off or
-	// trickles past the attempt timeout is a failure the breaker counts and the retries see,
-	// not a 200 found broken afterwards. Longer bodies stream on after that prefix.
+	// retries, rate limit, credential, per-attempt timeout). Its attempts run as the
+	// engine's command of the request's route (httpfallback.Engine.Runner): one breaker and
+	// one concurrency limit per route, which the engine reads before it fetches. Those
+	// commands take Client.Command's breaker settings (MaxConcurrent,
+	// RequestVolumeThreshold, ErrorPercentThreshold, SleepWindow, StatePollInterval,
+	// OnStateChange) where they are set, else Engine.Command's; the resulting SleepWindow is
+	// the Retry-After of a 503 while a route's breaker is open. Client.Command.Timeout is
+	// the per-attempt timeout (0: Engine.Command.Timeout, itself 0: 1s). Client.Command.Name
+	// "": Engine.Name (or "failsoft") + "/proxy", the client's own command, which runs the
+	// attempts only after Close. Client.FailureStatuses nil: Engine.FailureStatuses.
+	// Client.Transport nil: a clone of http.DefaultTransport that ignores proxy environment
+	// variables, does not compress on its own (the client's Accept-Encoding is passed
+	// through) and keeps up to 256 idle connections to the upstream; the proxy closes its
+	// idle connections in Close. Client.BufferBody 0: DefaultBufferBody, at most
+	// Engine.Policy.MaxBodyBytes: each attempt reads that much of the body inside its
+	// command, so a body that breaks off or trickles past the attempt timeout is a failure
+	// the breaker counts and the retries see, not a 200 found broken afterwards. Longer
+	// bodies stream on after that prefix.
 	Client upstream.ClientConfig
-	// Routes override freshness per path prefix. Each override runs on its own engine over
-	// the same store and client (the route name is the prefix).
+	// Routes override freshness per path prefix; each prefix is a route of its own (its own
+	// breaker).
 	Routes []RouteOverride
+	// SegmentRoutes bounds the routes made of first path segments: a request under no
+	// Routes prefix (and with Engine.Route nil) is the route "/" + its first path segment
+	// ("/users" for /users/42), with a breaker of its own, for the first SegmentRoutes
+	// distinct segments the proxy sees; requests under any later segment (or a segment
+	// longer than 64 bytes) share the route "*". One failing endpoint then opens its own
+	// breaker, not the whole upstream's. 0: DefaultSegmentRoutes; negative: none, every
+	// such request is the route "*" (one breaker for the upstream).
+	SegmentRoutes int
 	// BodyIdleTimeout bounds the wait for each read of the upstream's response body once
 	// its headers have arrived (Engine.Command.Timeout bounds the wait for the headers): a
 	// body that stalls longer is a failure ("invalid-response"), never stored. 0: 30s.
@@ -77,12 +101,31 @@ type ProxyConfig struct {
 	// is answered 413 (at once when Content-Length says so, else when the limit is passed,
 	// and then the upstream request is abandoned). 0: 10 MiB; negative: no limit.
 	MaxRequestBody int64
+	// AllowTrace forwards TRACE requests. false (the default): TRACE is answered 501, as
+	// an upstream echoing it would hand a script the client's credentials (cross-site
+	// tracing).
+	AllowTrace bool
+	// PassHeaders names request fields the proxy otherwise drops that it forwards as the
+	// client sent them: Forwarded, X-Original-Host, X-Original-Uri, X-Forwarded-Server,
+	// X-Forwarded-Uri, X-Forwarded-Path, Front-End-Https and X-Real-Ip. They are dropped
+	// because the default key does not see them (an upstream reflecting one would have the
+	// client's value stored and served to the next user): name one here only when the
+	// upstream's answers do not depend on it, or key it too (Engine.Key). Hop-by-hop
+	// fields cannot be named.
+	PassHeaders []string
+	// MaskErrors answers every failure that nothing stale and no default covers with the
+	// engine's problem+json (httpfallback.Engine.WriteError), never with the upstream's
+	// own failing answer (its internal headers, a stack trace in its body). false: the
+	// upstream's failing answer is passed on when it sent one. It cannot be combined with
+	// Engine.ErrorHandler.
+	MaskErrors bool
 }
 
 // Proxy is a caching fallback reverse proxy for one upstream base URL: an http.Handler that
-// forwards each request through an upstream.Client (hystrix command, retries for idempotent
-// requests) and serves it through the Engine (store, stale, defaults, Cache-Status), so a
-// failing upstream is answered from the cache. Create it with NewProxy and Close it.
+// forwards each request through an upstream.Client (retries for idempotent requests, each
+// attempt run as the engine's command of the request's route) and serves it through an
+// httpfallback.Engine (store, stale, defaults, Cache-Status), so a failing upstream is
+// answered from the cache. Create it with New and Close it.
 //
 // The target of every request is the base URL joined with the request's cleaned path and
 // its query: the Host header, an absolute-form request URI, dot segments or encoded slashes
@@ -90,13 +133,14 @@ type ProxyConfig struct {
 // answered 400). Hop-by-hop headers are dropped both ways. X-Forwarded-For gets the
 // client's address appended (earlier values are kept, as httputil.ReverseProxy does);
 // X-Forwarded-Host (the request's Host) and X-Forwarded-Proto are replaced, never taken
-// from the client, and the client's Forwarded (RFC 7239) is dropped. Request bodies are
-// streamed, never buffered, so a request with a body is never retried; a request without
-// one is retried only when its method is idempotent or it carries an Idempotency-Key (the
-// upstream.Client's rule). Long-lived exchanges (WebSocket and other protocol upgrades, a
-// GET or HEAD whose Accept lists text/event-stream) are not carried: they are answered 501.
-// Another method accepting an event stream is forwarded: an answer streaming longer than
-// the attempt timeout is cut.
+// from the client, and the client's Forwarded (RFC 7239) and the other fields
+// Config.PassHeaders lists are dropped. Request bodies are streamed, never buffered, so a
+// request with a body is never retried; a request without one is retried only when its
+// method is idempotent or it carries an Idempotency-Key (the upstream.Client's rule).
+// Long-lived exchanges (WebSocket and other protocol upgrades, CONNECT, a GET or HEAD whose
+// Accept lists text/event-stream) are not carried: they are answered 501, as is TRACE
+// unless Config.AllowTrace. Another method accepting an event stream is forwarded: an
+// answer streaming longer than the attempt timeout is cut.
 //
 // After Close, requests are still forwarded, without the cache (Cache-Status
 // "failsoft; fwd=bypass"): close the Proxy after the server has stopped.
@@ -106,37 +150,38 @@ type Proxy struct {
 	maxBody  int64
 	idle     time.Duration
 	bufs     sync.Pool // *[]byte copy buffers
+	trace    bool      // Config.AllowTrace
+	pass     map[string]bool
 
-	engine *Engine      // routes without an override
-	routes []proxyRoute // overrides, longest prefix first
-	route  func(*http.Request) string
-	budget time.Duration // the engine's Command.Timeout: bounds a fetch until response headers
-	client *upstream.Client
-	store  *cache.Memory // owned store, nil when the caller gave one
-	tr     *http.Transport
-	fetch  Fetcher
+	engine   *httpfallback.Engine
+	prefixes []string // Routes prefixes, longest first: each is a route
+	route    func(*http.Request) string
+	segs     segmentRoutes
+	fetchers sync.Map      // route name -> httpfallback.Fetcher of that route
+	budget   time.Duration // the engine's Command.Timeout: bounds a fetch until response headers
+	client   *upstream.Client
+	store    *cache.Memory // owned store, nil when the caller gave one
+	tr       *http.Transport
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-type proxyRoute struct {
-	prefix string
-	engine *Engine
-}
+// routeKey is the context key of a forwarded request's route, read by the client's OnRetry.
+type routeKey struct{}
 
 // Errors the proxy answers itself, before or instead of the upstream.
 var (
-	errRequestTooLarge = errors.New("httpfallback: proxy: request body too large")
-	errRequestBody     = errors.New("httpfallback: proxy: reading the request body failed")
-	errBodyStalled     = errors.New("httpfallback: proxy: upstream body stalled past BodyIdleTimeout")
-	errHeaderBudget    = errors.New("httpfallback: proxy: no response headers within the engine's Command.Timeout")
+	errRequestTooLarge = errors.New("proxy: request body too large")
+	errRequestBody     = errors.New("proxy: reading the request body failed")
+	errBodyStalled     = errors.New("proxy: upstream body stalled past BodyIdleTimeout")
+	errHeaderBudget    = errors.New("proxy: no response headers within the engine's Command.Timeout")
 )
 
 const defaultMaxRequestBody = 10 << 20
 
-// NewProxy validates cfg and returns a Proxy. Errors name the offending field.
-func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+// New validates cfg and returns a Proxy. Errors name the offending field.
+func New(cfg Config) (*Proxy, error) {
 	base, err := parseUpstream(cfg.Upstream)
 	if err != nil {
 		return nil, err
@@ -146,31 +191,44 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		basePath: strings.TrimSuffix(base.EscapedPath(), "/"),
 		maxBody:  cfg.MaxRequestBody,
 		route:    cfg.Engine.Route,
+		trace:    cfg.AllowTrace,
 	}
 	if p.maxBody == 0 {
 		p.maxBody = defaultMaxRequestBody
 	}
 	switch {
 	case cfg.BodyIdleTimeout < 0:
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.BodyIdleTimeout is negative (%v)", cfg.BodyIdleTimeout)
+		return nil, fmt.Errorf("proxy: Config.BodyIdleTimeout is negative (%v)", cfg.BodyIdleTimeout)
 	case cfg.BodyIdleTimeout == 0:
 		p.idle = 30 * time.Second
 	default:
 		p.idle = cfg.BodyIdleTimeout
+	}
+	switch {
+	case cfg.SegmentRoutes == 0:
+		p.segs.max = DefaultSegmentRoutes
+	case cfg.SegmentRoutes > 0:
+		p.segs.max = cfg.SegmentRoutes
+	}
+	if cfg.MaskErrors && cfg.Engine.ErrorHandler != nil {
+		return nil, errors.New("proxy: Config.MaskErrors and Config.Engine.ErrorHandler cannot both be set")
+	}
+	if p.pass, err = passHeaders(cfg.PassHeaders); err != nil {
+		return nil, err
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	seen := make(map[string]bool, len(cfg.Routes))
 	for i, ro := range cfg.Routes {
 		switch {
 		case !strings.HasPrefix(ro.Prefix, "/"):
-			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Prefix %q must start with /", i, ro.Prefix)
+			return nil, fmt.Errorf("proxy: Config.Routes[%d].Prefix %q must start with /", i, ro.Prefix)
 		case ro.Fresh <= 0:
-			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Fresh must be > 0, got %v", i, ro.Fresh)
+			return nil, fmt.Errorf("proxy: Config.Routes[%d].Fresh must be > 0, got %v", i, ro.Fresh)
 		case seen[ro.Prefix]:
-			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Prefix %q is given twice", i, ro.Prefix)
+			return nil, fmt.Errorf("proxy: Config.Routes[%d].Prefix %q is given twice", i, ro.Prefix)
 		}
 		if _, err := cleanPath(ro.Prefix); err != nil {
-			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d].Prefix %q: %w", i, ro.Prefix, err)
+			return nil, fmt.Errorf("proxy: Config.Routes[%d].Prefix %q: %w", i, ro.Prefix, err)
 		}
 		seen[ro.Prefix] = true
 	}
@@ -184,36 +242,24 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		ccfg.Command.Name = name + "/proxy"
 	}
 	ccfg.Command = inheritSettings(ccfg.Command, cfg.Engine.Command)
-	// In proxy mode the breaker that trips is the client's: report its changes as the
-	// engine's EventBreaker (route "proxy"), as the middleware does for its route commands.
-	// It goes through the engine (set below, before any request can change the state), so
-	// that its quiet log sees it too.
-	if user := ccfg.Command.OnStateChange; cfg.Engine.OnEvent != nil || cfg.Engine.Logger != nil {
-		ccfg.Command.OnStateChange = func(name string, from, to upstream.BreakerState) {
-			defer recoverHook(cfg.Engine.Logger, name)
-			if p.engine != nil {
-				p.engine.emit(Event{Kind: EventBreaker, Route: "proxy", From: from, To: to})
-			}
-			if user != nil {
-				user(name, from, to)
-			}
-		}
-	}
-	// Retries are counted as the engine's EventRetry (route "proxy"), for Stats and metrics.
+	// The client's own command runs the attempts only after Close (the engine's route
+	// commands run them before): no hook there, the routes' commands report.
+	ccfg.Command.OnStateChange = nil
+	// Retries are reported to the engine on the request's route (EventRetry, Stats).
 	userRetry := ccfg.OnRetry
-	ccfg.OnRetry = func(attempt int, reason string) {
-		if p.engine != nil {
-			p.engine.emit(Event{Kind: EventRetry, Route: "proxy", Reason: reason})
+	ccfg.OnRetry = func(req *http.Request, attempt int, reason string) {
+		if route, ok := req.Context().Value(routeKey{}).(string); ok && p.engine != nil {
+			p.engine.Retried(route, reason)
 		}
 		if userRetry != nil {
-			userRetry(attempt, reason)
+			userRetry(req, attempt, reason)
 		}
 	}
 	if ccfg.FailureStatuses == nil {
 		ccfg.FailureStatuses = cfg.Engine.FailureStatuses
 	}
 	if ccfg.BufferBody == 0 {
-		ccfg.BufferBody = DefaultProxyBufferBody
+		ccfg.BufferBody = DefaultBufferBody
 		if m := cfg.Engine.Policy.MaxBodyBytes; m > 0 && m < ccfg.BufferBody {
 			ccfg.BufferBody = m
 		}
@@ -222,65 +268,75 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		ccfg.Logger = cfg.Engine.Logger
 	}
 	if ccfg.Transport == nil {
-		p.tr = defaultProxyTransport()
+		p.tr = defaultTransport()
 		ccfg.Transport = p.tr
 	}
 
 	ecfg := cfg.Engine
-	if ccfg.Command.SleepWindow != 0 {
-		// The breaker that opens is the client's: a 503's Retry-After is its sleep window.
-		ecfg.Command.SleepWindow = ccfg.Command.SleepWindow
+	// The budget until response headers: the proxy enforces it on each fetch itself (a
+	// timer), and it is how long requests wait for another's fetch.
+	p.budget = cfg.Engine.Command.Timeout
+	if p.budget == 0 {
+		p.budget = clientBudget(ccfg)
 	}
-	if ecfg.Command.Timeout == 0 {
-		ecfg.Command.Timeout = clientBudget(ccfg)
+	if ecfg.LockTimeout == 0 {
+		ecfg.LockTimeout = p.budget
+	}
+	// The route commands the attempts run as: the client's breaker settings, else the
+	// engine's. Their timeout bounds one attempt (the client's own timeout cuts it before)
+	// and must let an upload, which the budget does not bound, run its attempt's length.
+	cmd := cfg.Client.Command
+	cmd.Timeout = max(p.budget, ccfg.Command.Timeout)
+	ecfg.Command = inheritSettings(cmd, cfg.Engine.Command)
+	if cfg.MaskErrors {
+		ecfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			p.engine.WriteError(w, r, err)
+		}
+	}
+	if len(cfg.Routes) > 0 {
+		// Each prefix is a route of the one engine, with its freshness override.
+		ecfg.Routes = maps.Clone(cfg.Engine.Routes)
+		if ecfg.Routes == nil {
+			ecfg.Routes = make(map[string]httpfallback.RouteSettings, len(cfg.Routes))
+		}
+		for _, ro := range cfg.Routes {
+			rs := ecfg.Routes[ro.Prefix]
+			pol := ecfg.Policy
+			if rs.Policy != nil {
+				pol = *rs.Policy
+			}
+			pol.OverrideFreshness = ro.Fresh
+			rs.Policy = &pol
+			ecfg.Routes[ro.Prefix] = rs
+			p.prefixes = append(p.prefixes, ro.Prefix)
+		}
 	}
 	if ecfg.Store == nil {
 		p.store, err = cache.New(cache.Config{MaxBytes: ecfg.MaxBytes, Now: ecfg.Now})
 		if err != nil {
-			return nil, fmt.Errorf("httpfallback: ProxyConfig.Engine.MaxBytes: %w", err)
+			return nil, fmt.Errorf("proxy: Config.Engine.MaxBytes: %w", err)
 		}
 		ecfg.Store = p.store
 	}
 	p.client, err = upstream.NewClient(ccfg)
 	if err != nil {
 		p.closeOwned()
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.Client: %w", err)
+		return nil, fmt.Errorf("proxy: Config.Client: %w", err)
 	}
-	p.engine, err = New(ecfg)
+	p.engine, err = httpfallback.New(ecfg)
 	if err != nil {
 		p.closeOwned()
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.Engine: %w", err)
-	}
-	// The breaker that opens is the client's: with it open, a request is answered (stale,
-	// default or error) at once, without a flight, a fetch or a goroutine.
-	p.engine.fetchBreaker = p.client.Runner()
-	for i, ro := range cfg.Routes {
-		rcfg := ecfg
-		rcfg.Name = name + "/route" + strconv.Itoa(i)
-		rcfg.Policy.OverrideFreshness = ro.Fresh
-		e, err := New(rcfg)
-		if err != nil {
-			p.closeOwned()
-			return nil, fmt.Errorf("httpfallback: ProxyConfig.Routes[%d]: %w", i, err)
-		}
-		e.fetchBreaker = p.client.Runner()
-		p.routes = append(p.routes, proxyRoute{prefix: ro.Prefix, engine: e})
+		return nil, fmt.Errorf("proxy: Config.Engine: %w", err)
 	}
 	// Longest prefix first, so the first match is the most specific.
-	for i := 1; i < len(p.routes); i++ {
-		for j := i; j > 0 && len(p.routes[j].prefix) > len(p.routes[j-1].prefix); j-- {
-			p.routes[j], p.routes[j-1] = p.routes[j-1], p.routes[j]
-		}
-	}
-	p.budget = p.engine.cfg.Command.Timeout
-	p.fetch = p.forward
+	slices.SortStableFunc(p.prefixes, func(a, b string) int { return len(b) - len(a) })
 	return p, nil
 }
 
-// parseUpstream validates ProxyConfig.Upstream.
+// parseUpstream validates Config.Upstream.
 func parseUpstream(raw string) (*url.URL, error) {
 	if raw == "" {
-		return nil, errors.New("httpfallback: ProxyConfig.Upstream is required")
+		return nil, errors.New("proxy: Config.Upstream is required")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -288,22 +344,22 @@ func parseUpstream(raw string) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL, which may hold a password
 		}
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream: %w", err)
+		return nil, fmt.Errorf("proxy: Config.Upstream: %w", err)
 	}
 	raw = u.Redacted()
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: scheme must be http or https", raw)
+		return nil, fmt.Errorf("proxy: Config.Upstream %q: scheme must be http or https", raw)
 	case u.Host == "" || u.Hostname() == "":
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: host is required", raw)
+		return nil, fmt.Errorf("proxy: Config.Upstream %q: host is required", raw)
 	case u.User != nil:
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream: user info is not allowed, use Client.Credential")
+		return nil, fmt.Errorf("proxy: Config.Upstream: user info is not allowed, use Client.Credential")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: query and fragment are not allowed", raw)
+		return nil, fmt.Errorf("proxy: Config.Upstream %q: query and fragment are not allowed", raw)
 	}
 	if p := u.EscapedPath(); p != "" {
 		if c, err := cleanPath(p); err != nil || strings.TrimSuffix(c, "/") != strings.TrimSuffix(p, "/") {
-			return nil, fmt.Errorf("httpfallback: ProxyConfig.Upstream %q: base path must be clean (no dot segments, empty segments or encoded slashes)", raw)
+			return nil, fmt.Errorf("proxy: Config.Upstream %q: base path must be clean (no dot segments, empty segments or encoded slashes)", raw)
 		}
 	}
 	return u, nil
@@ -357,11 +413,14 @@ func inheritSettings(s, def upstream.Settings) upstream.Settings {
 	if s.OnStateChange == nil {
 		s.OnStateChange = def.OnStateChange
 	}
+	if s.StatePollInterval == 0 {
+		s.StatePollInterval = def.StatePollInterval
+	}
 	return s
 }
 
-// defaultProxyTransport is the transport of a Proxy whose Client.Transport is nil.
-func defaultProxyTransport() *http.Transport {
+// defaultTransport is the transport of a Proxy whose Client.Transport is nil.
+func defaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil
 	t.DisableCompression = true
@@ -372,24 +431,33 @@ func defaultProxyTransport() *http.Transport {
 
 // ServeHTTP forwards r to the upstream through the engine.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodConnect:
+		// A tunnel (its authority-form target has no path to clean): not carried.
+		p.refuse(w, r, http.StatusNotImplemented, "The proxy does not carry CONNECT tunnels.")
+		return
+	case r.Method == http.MethodTrace && !p.trace:
+		p.refuse(w, r, http.StatusNotImplemented, "The proxy does not forward TRACE.")
+		return
+	}
 	reqPath := r.URL.EscapedPath()
 	clean, err := cleanPath(reqPath)
 	if err != nil {
-		writeProxyProblem(w, http.StatusBadRequest, "The request path cannot be forwarded safely.")
+		p.refuse(w, r, http.StatusBadRequest, "The request path cannot be forwarded safely.")
 		return
 	}
-	if IsUpgrade(r) || (IsStreaming(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead)) {
+	if httpfallback.IsUpgrade(r) || (httpfallback.IsStreaming(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead)) {
 		// Not carried: stripped of its hop-by-hop Upgrade, a WebSocket handshake would reach
 		// the upstream as a plain GET (whose answer could be stored), and an event stream
 		// would be read ahead and cut by the attempt timeout. A clear refusal instead. An
 		// event stream is what a GET listing text/event-stream asks for (EventSource); any
 		// other method that lists it among the types it accepts (an MCP client's POST
 		// sends "application/json, text/event-stream") is forwarded as it always was.
-		writeProxyProblem(w, http.StatusNotImplemented, "The proxy does not carry protocol upgrades (WebSocket) or event streams.")
+		p.refuse(w, r, http.StatusNotImplemented, "The proxy does not carry protocol upgrades (WebSocket) or event streams.")
 		return
 	}
 	if p.maxBody > 0 && r.ContentLength > p.maxBody {
-		writeProxyProblem(w, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
+		p.refuse(w, r, http.StatusRequestEntityTooLarge, "The request body is larger than "+strconv.FormatInt(p.maxBody, 10)+" bytes.")
 		return
 	}
 	if clean != reqPath {
@@ -403,39 +471,63 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Range and If-Range reach the engine, which answers them from the stored entry
 	// (206, 416, or the whole when If-Range does not match); forward never sends Range
 	// upstream for a GET or HEAD (see there).
-	route, e := p.routeOf(r, clean)
-	e.Serve(w, r, route, p.fetch)
+	route := p.routeOf(r, clean)
+	p.engine.Serve(w, r, route, p.fetcher(route))
 }
 
-// routeOf picks the engine and route name for a request whose cleaned path is clean.
-func (p *Proxy) routeOf(r *http.Request, clean string) (string, *Engine) {
-	for _, ro := range p.routes {
-		if strings.HasPrefix(clean, ro.prefix) {
-			if p.route != nil {
-				return p.route(r), ro.engine
-			}
-			return ro.prefix, ro.engine
+// refuse answers a request the proxy refuses itself (the engine's problem+json,
+// Cache-Status "failsoft; detail=refused").
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	p.engine.WriteError(w, r, &httpfallback.RefusalError{Status: status, Detail: detail})
+}
+
+// routeOf names the route of a request whose cleaned path is clean: the longest Routes
+// prefix; else Engine.Route's name; else the route of its first path segment.
+func (p *Proxy) routeOf(r *http.Request, clean string) string {
+	for _, prefix := range p.prefixes {
+		if strings.HasPrefix(clean, prefix) {
+			return prefix
 		}
 	}
 	if p.route != nil {
-		return p.route(r), p.engine
+		if rt := p.route(r); rt != "" {
+			return rt
+		}
+		return "*"
 	}
-	return "*", p.engine
+	return p.segs.of(clean)
 }
 
-// forward is the proxy's Fetcher: it sends r upstream through the client and copies the
-// answer to w: status, headers minus hop-by-hop ones, and the body streamed. A body that
-// cannot be read to its end is a failure ("invalid-response"), never an answer.
-func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+// fetcher returns the Fetcher of route, made once per route (routes are bounded: the
+// prefixes, the segment routes, "*", and Engine.Route's names).
+func (p *Proxy) fetcher(route string) httpfallback.Fetcher {
+	if f, ok := p.fetchers.Load(route); ok {
+		return f.(httpfallback.Fetcher)
+	}
+	f, _ := p.fetchers.LoadOrStore(route, httpfallback.Fetcher(func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		return p.forward(ctx, w, r, route)
+	}))
+	return f.(httpfallback.Fetcher)
+}
+
+// forward is the Fetcher of route: it sends r upstream through the client, each attempt
+// run as the engine's command of route, and copies the answer to w: status, headers
+// minus hop-by-hop ones, and the body streamed. A body that cannot be read to its end is a
+// failure ("invalid-response"), never an answer.
+func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, route string) error {
 	target, err := joinPath(p.basePath, r.URL.EscapedPath())
 	if err != nil {
-		return &refusal{http.StatusBadRequest, "The request path cannot be forwarded safely."}
+		return &httpfallback.RefusalError{Status: http.StatusBadRequest, Detail: "The request path cannot be forwarded safely."}
 	}
 	u := &url.URL{Scheme: p.base.Scheme, Host: p.base.Host, RawQuery: r.URL.RawQuery}
 	if u.Path, err = url.PathUnescape(target); err != nil {
-		return &refusal{http.StatusBadRequest, "The request path cannot be forwarded safely."}
+		return &httpfallback.RefusalError{Status: http.StatusBadRequest, Detail: "The request path cannot be forwarded safely."}
 	}
 	u.RawPath = target
+
+	// The route's command (nil after Close: the client's own), created on the route's
+	// first use: before the header budget starts.
+	rn, _ := p.engine.Runner(route)
 
 	// A failure to read the request body is the caller's: it cancels the outbound request
 	// (so the client neither counts it against the breaker nor retries it) and is answered
@@ -448,7 +540,7 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Header:     outboundHeader(r),
+		Header:     outboundHeader(r, p.pass),
 		Host:       u.Host,
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
@@ -471,15 +563,16 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// arrived, so a long body is bounded by BodyIdleTimeout only. A request with a body (an
 	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
 	// upload is not cut by it.
+	rctx := context.WithValue(octx, routeKey{}, route) // for OnRetry
 	var timer *time.Timer
 	if out.Body == nil {
 		timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
-		out = out.WithContext(headerBudget{Context: octx, deadline: time.Now().Add(p.budget)})
+		out = out.WithContext(headerBudget{Context: rctx, deadline: time.Now().Add(p.budget)})
 	} else {
-		out = out.WithContext(octx)
+		out = out.WithContext(rctx)
 	}
 
-	resp, err := p.client.Do(out)
+	resp, err := p.client.DoWith(rn, out)
 	if timer != nil && !timer.Stop() && err == nil {
 		// The budget ran out just as the headers arrived: the body would fail anyway.
 		_ = resp.Body.Close()
@@ -497,9 +590,9 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		case errors.Is(cause, errHeaderBudget):
 			return fmt.Errorf("%w: %w", upstream.ErrTimeout, errHeaderBudget)
 		case errors.Is(cause, errRequestTooLarge):
-			return &refusal{http.StatusRequestEntityTooLarge, "The request body is larger than " + strconv.FormatInt(p.maxBody, 10) + " bytes."}
+			return &httpfallback.RefusalError{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is larger than " + strconv.FormatInt(p.maxBody, 10) + " bytes."}
 		case errors.Is(cause, errRequestBody):
-			return &refusal{http.StatusBadRequest, "The request body could not be read."}
+			return &httpfallback.RefusalError{Status: http.StatusBadRequest, Detail: "The request body could not be read."}
 		}
 		return err
 	}
@@ -525,14 +618,14 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 		// Wrapped as io.ErrUnexpectedEOF so that upstream.Reason says "invalid-response",
 		// even when the connection was reset mid-body.
-		return fmt.Errorf("httpfallback: proxy: upstream body broken after %d bytes: %w (%v)", n, io.ErrUnexpectedEOF, readErr)
+		return fmt.Errorf("proxy: upstream body broken after %d bytes: %w (%v)", n, io.ErrUnexpectedEOF, readErr)
 	case errors.Is(err, http.ErrBodyNotAllowed):
 		return nil // a HEAD too large to store: its headers are out, the body is not wanted
 	case err != nil:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("httpfallback: proxy: writing the response: %w", err)
+		return fmt.Errorf("proxy: writing the response: %w", err)
 	}
 	return nil
 }
@@ -626,67 +719,8 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// refusal is the proxy's fetch refusing the request itself (a body over MaxRequestBody or
-// unreadable, a path that cannot be joined): the engine answers it with writeProxyProblem
-// (see serveError), never as an upstream failure.
-type refusal struct {
-	status int
-	detail string
-}
-
-func (r *refusal) Error() string {
-	return "httpfallback: proxy refused the request (" + strconv.Itoa(r.status) + "): " + r.detail
-}
-
-// writeProxyProblem answers a request the proxy refuses itself (RFC 9457 problem+json).
-func writeProxyProblem(w http.ResponseWriter, status int, detail string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Status", "failsoft; detail=refused")
-	body, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Reason: "refused"})
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
-// Stats returns the engine's counters, summed over the route overrides' engines (their
-// routes listed after the main engine's), the client's breaker as the route "proxy", and
-// the owned store's counters.
-func (p *Proxy) Stats() Stats {
-	s := p.engine.Stats()
-	for _, ro := range p.routes {
-		rs := ro.engine.Stats()
-		s.Hits += rs.Hits
-		s.Misses += rs.Misses
-		s.Stored += rs.Stored
-		s.Stale += rs.Stale
-		s.Defaults += rs.Defaults
-		s.Errors += rs.Errors
-		s.Collapsed += rs.Collapsed
-		s.Refreshes += rs.Refreshes
-		s.Forwarded += rs.Forwarded
-		s.UpstreamCalls += rs.UpstreamCalls
-		s.UpstreamFailures += rs.UpstreamFailures
-		s.Retries += rs.Retries
-		s.SoftTimeouts += rs.SoftTimeouts
-		s.Waiting += rs.Waiting
-		s.Routes = append(s.Routes, rs.Routes...)
-	}
-	// The breaker every forwarded request goes through is the client's (EventBreaker's
-	// route "proxy").
-	rn := p.client.Runner()
-	i := slices.IndexFunc(s.Routes, func(rs RouteStats) bool { return rs.Route == "proxy" })
-	if i < 0 {
-		s.Routes = append(s.Routes, RouteStats{Route: "proxy"})
-		i = len(s.Routes) - 1
-	}
-	s.Routes[i].Breaker, s.Routes[i].InFlight, s.Routes[i].MaxConcurrent = rn.State().String(), rn.InFlight(), rn.MaxConcurrent()
-	if p.store != nil {
-		s.Store = p.store.Stats()
-	}
-	return s
-}
+// Stats returns the engine's counters (with each route and its breaker) and the store's.
+func (p *Proxy) Stats() httpfallback.Stats { return p.engine.Stats() }
 
 // Close stops background refreshes and waits for them, releases the client, closes the
 // idle upstream connections of an owned transport and closes an owned store. Call it after
@@ -701,9 +735,6 @@ func (p *Proxy) closeOwned() error {
 	var errs []error
 	if p.engine != nil {
 		errs = append(errs, p.engine.Close())
-	}
-	for _, ro := range p.routes {
-		errs = append(errs, ro.engine.Close())
 	}
 	if p.client != nil {
 		errs = append(errs, p.client.Close())
@@ -722,38 +753,13 @@ var _ http.Handler = (*Proxy)(nil)
 // PurgeURL removes the stored entries of target's path and query, whatever host a client
 // reached the proxy by (localhost:8080, 127.0.0.1:8080, a name: they are one upstream),
 // and reports how many it removed. target is a path with its query or a URL (its scheme
-// and host are ignored). See Engine.PurgePath.
+// and host are ignored). See httpfallback.Engine.PurgePath.
 func (p *Proxy) PurgeURL(ctx context.Context, target string) (int, error) {
-	n := 0
-	for _, e := range p.engines() {
-		m, err := e.PurgePath(ctx, target)
-		if err != nil {
-			return n, err
-		}
-		n += m
-	}
-	return n, nil
+	return p.engine.PurgePath(ctx, target)
 }
 
 // PurgeTag removes every stored entry whose upstream answer carried tag in Surrogate-Key
-// or Cache-Tag, and reports how many it removed. See Engine.PurgeTag.
+// or Cache-Tag, and reports how many it removed. See httpfallback.Engine.PurgeTag.
 func (p *Proxy) PurgeTag(ctx context.Context, tag string) (int, error) {
-	n := 0
-	for _, e := range p.engines() {
-		m, err := e.PurgeTag(ctx, tag)
-		if err != nil {
-			return n, err
-		}
-		n += m
-	}
-	return n, nil
-}
-
-// engines returns the main engine and the route overrides' engines.
-func (p *Proxy) engines() []*Engine {
-	es := []*Engine{p.engine}
-	for _, ro := range p.routes {
-		es = append(es, ro.engine)
-	}
-	return es
+	return p.engine.PurgeTag(ctx, tag)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -30,7 +31,7 @@ func main() {
 
 // newApp returns the Echo app with the proxy mounted under /api/ (the prefix is stripped:
 // /api/users goes to <upstream>/users).
-func newApp(p *httpfallback.Proxy) *echo.Echo {
+func newApp(p *proxy.Proxy) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
@@ -40,7 +41,7 @@ func newApp(p *httpfallback.Proxy) *echo.Echo {
 
 func run(listen, target string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{
+	p, err := proxy.New(proxy.Config{
 		Upstream: target,
 		Engine:   httpfallback.Config{Name: "echo-proxy", Logger: log},
 		Client:   upstream.ClientConfig{Command: upstream.Settings{Timeout: 2 * time.Second}},

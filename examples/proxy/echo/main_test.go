@@ -12,6 +12,7 @@ import (
 
 	"github.com/failsoft/failsoft/internal/leaktest"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 )
 
 func TestMain(m *testing.M) { leaktest.Main(m) }
@@ -22,7 +23,7 @@ func TestEchoAppMountsTheProxy(t *testing.T) {
 		_, _ = io.WriteString(w, "upstream "+r.URL.Path)
 	}))
 	defer up.Close()
-	p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{Upstream: up.URL, Engine: httpfallback.Config{Name: "echo-example/" + t.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)}})
+	p, err := proxy.New(proxy.Config{Upstream: up.URL, Engine: httpfallback.Config{Name: "echo-example/" + t.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)}})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, p.Close()) }()
 	app := newApp(p)

@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ func TestProxySoftTimeoutAnswersStaleWhileTheUpstreamHangs(t *testing.T) {
 		}
 		<-r.Context().Done() // hangs until the proxy gives up or the test ends
 	})
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) { c.Engine.SoftTimeout = 20 * time.Millisecond })
+	h := newPxHarness(t, up.srv.URL, func(c *Config) { c.Engine.SoftTimeout = 20 * time.Millisecond })
 	for i := range 3 {
 		require.Equal(t, fmt.Sprintf("good /k%d", i), h.get(fmt.Sprintf("/k%d", i)).body)
 	}

@@ -1,4 +1,4 @@
-package httpfallback_test
+package proxy_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/failsoft/failsoft/internal/conformtest"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/middleware/proxy"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -19,7 +20,7 @@ import (
 func proxyMount(t *testing.T, cfg httpfallback.Config, origin http.Handler) (string, *http.Client) {
 	up := httptest.NewServer(origin)
 	t.Cleanup(up.Close)
-	p, err := httpfallback.NewProxy(httpfallback.ProxyConfig{
+	p, err := proxy.New(proxy.Config{
 		Upstream: up.URL,
 		Engine:   cfg,
 		Client: upstream.ClientConfig{

@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"net/http"
@@ -12,10 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// In proxy mode the breaker that opens is the client's, not a command of the engine's:
-// with it open, a request holding a stale entry (soft timeout on) is answered from the
-// store at once, like through the middlewares: no fetch, no flight, no goroutine (a
-// background fetch per request was started here, which the client then refused).
+// In proxy mode the breaker that opens is the route's command of the engine's, which the
+// client's attempts run as: with it open, a request holding a stale entry (soft timeout
+// on) is answered from the store at once, like through the middlewares: no fetch, no
+// flight, no goroutine (a background fetch per request was started when the engine read
+// a command the client never ran, which the client then refused).
 // Goroutines are counted with runtime/metrics over many answers, not timed.
 func TestProxyOpenBreakerAnswersWithoutAFetch(t *testing.T) {
 	var failing atomic.Bool
@@ -28,13 +29,13 @@ func TestProxyOpenBreakerAnswersWithoutAFetch(t *testing.T) {
 		_, _ = w.Write([]byte("stored"))
 	})
 	onEvent, opened := onBreakerOpen()
-	h := newPxHarness(t, up.srv.URL, func(c *ProxyConfig) {
+	h := newPxHarness(t, up.srv.URL, func(c *Config) {
 		pxFastBreaker(time.Hour, onEvent)(c)
 		c.Engine.SoftTimeout = 0 // the default: on
 	})
 	require.Contains(t, h.get("/item").header.Get("Cache-Status"), "stored")
 	failing.Store(true)
-	untilOpen(t, opened, func() { h.get("/other") }) // nothing stored: fails, and counts
+	untilOpen(t, opened, func() { h.get("/item/other") }) // the route /item; nothing stored: fails, and counts
 
 	created := func() uint64 {
 		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}

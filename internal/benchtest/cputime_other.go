@@ -1,6 +1,6 @@
 //go:build !unix
 
-package httpfallback
+package benchtest
 
 import "time"
 

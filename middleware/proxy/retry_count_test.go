@@ -1,4 +1,4 @@
-package httpfallback
+package proxy
 
 import (
 	"context"
@@ -13,11 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/upstream"
 )
 
 // The proxy's upstream client retries after a 503: the retry is an EventRetry with the
-// failed attempt's reason, counted in Stats on the route "proxy".
+// failed attempt's reason, counted in Stats on the request's route (its first path
+// segment, whose breaker the attempts ran as).
 func TestProxyRetriesAreCountedAsEventsAndStats(t *testing.T) {
 	var calls atomic.Int64
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,11 +32,11 @@ func TestProxyRetriesAreCountedAsEventsAndStats(t *testing.T) {
 	}))
 	defer up.Close()
 	var mu sync.Mutex
-	var retries []Event
-	p, err := NewProxy(ProxyConfig{
+	var retries []httpfallback.Event
+	p, err := New(Config{
 		Upstream: up.URL,
-		Engine: Config{Name: uniqueName(t), OnEvent: func(ev Event) {
-			if ev.Kind == EventRetry {
+		Engine: httpfallback.Config{Name: pxName(t), OnEvent: func(ev httpfallback.Event) {
+			if ev.Kind == httpfallback.EventRetry {
 				mu.Lock()
 				retries = append(retries, ev)
 				mu.Unlock()
@@ -51,19 +53,19 @@ func TestProxyRetriesAreCountedAsEventsAndStats(t *testing.T) {
 
 	mu.Lock()
 	require.Len(t, retries, 1)
-	assert.Equal(t, "proxy", retries[0].Route)
+	assert.Equal(t, "/a", retries[0].Route)
 	assert.Equal(t, upstream.ReasonUpstream5xx, retries[0].Reason)
 	assert.NotEmpty(t, retries[0].Engine)
 	mu.Unlock()
 	st := p.Stats()
 	assert.EqualValues(t, 1, st.Retries)
-	proxyRoutes := 0
+	routes := 0
 	for _, rs := range st.Routes {
-		if rs.Route == "proxy" {
-			proxyRoutes++
+		if rs.Route == "/a" {
+			routes++
 			assert.EqualValues(t, 1, rs.Retries)
-			assert.Equal(t, "closed", rs.Breaker, "the client's breaker on the same entry")
+			assert.Equal(t, "closed", rs.Breaker, "the route's breaker on the same entry")
 		}
 	}
-	assert.Equal(t, 1, proxyRoutes, "one entry for the route proxy")
+	assert.Equal(t, 1, routes, "one entry for the route /a")
 }

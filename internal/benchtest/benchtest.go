@@ -1,0 +1,125 @@
+package benchtest
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Path is the request target the loops send ("/items/42?b=2&a=1").
+const Path = "/items/42?b=2&a=1"
+
+// Body is what BareHandler writes and the loops expect.
+var Body = []byte(strings.Repeat(`{"id":42,"name":"failsoft"}`, 40))
+
+// Writer is a reusable ResponseWriter so that the benchmarks measure the handlers, not a
+// recorder's allocations.
+type Writer struct {
+	H      http.Header
+	Status int
+	N      int
+}
+
+// NewWriter returns an empty Writer.
+func NewWriter() *Writer { return &Writer{H: make(http.Header)} }
+
+// Header returns the header map.
+func (w *Writer) Header() http.Header { return w.H }
+
+// WriteHeader records the first status.
+func (w *Writer) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
+	}
+}
+
+// Write counts the bytes.
+func (w *Writer) Write(p []byte) (int, error) { w.N += len(p); return len(p), nil }
+
+// Reset empties the Writer for the next request.
+func (w *Writer) Reset() { clear(w.H); w.Status, w.N = 0, 0 }
+
+// BareHandler writes what a cached entry of it holds: the same headers and bytes.
+func BareHandler() http.Handler {
+	cl := strconv.Itoa(len(Body))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "max-age=3600")
+		h.Set("Content-Length", cl)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(Body)
+	})
+}
+
+// NewRequest is a GET of Path on http://bench.test.
+func NewRequest() *http.Request {
+	req, _ := http.NewRequest(http.MethodGet, "http://bench.test"+Path, nil)
+	return req
+}
+
+// Serial serves NewRequest() serially.
+func Serial(b *testing.B, h http.Handler) { SerialReq(b, h, NewRequest()) }
+
+// SerialReq serves req serially. Besides ns/op it reports cpu-ns/op, the process's CPU
+// time per request (where the platform tells it), which other processes competing for the
+// CPUs disturb much less than wall-clock time.
+func SerialReq(b *testing.B, h http.Handler, req *http.Request) {
+	w := NewWriter()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(Body)))
+	cpu0 := processCPU()
+	for b.Loop() {
+		w.Reset()
+		h.ServeHTTP(w, req)
+	}
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+	if w.N != len(Body) {
+		b.Fatalf("wrote %d bytes", w.N)
+	}
+}
+
+// Parallel serves NewRequest() from parallel goroutines.
+func Parallel(b *testing.B, h http.Handler) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(Body)))
+	b.RunParallel(func(pb *testing.PB) {
+		w := NewWriter()
+		req := NewRequest()
+		for pb.Next() {
+			w.Reset()
+			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+// Loopback serves h on a loopback server and GETs path through a client in parallel (up
+// to 64 idle keep-alive connections, so that the goroutines do not redial).
+func Loopback(b *testing.B, h http.Handler, path string) {
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	c := srv.Client()
+	c.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	url := srv.URL + path
+	b.ReportAllocs()
+	b.SetBytes(int64(len(Body)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res, err := c.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+		}
+	})
+	b.StopTimer()
+	c.CloseIdleConnections()
+}
