@@ -23,7 +23,7 @@ func TestClientDoWithRunsAttemptsAsTheGivenCommand(t *testing.T) {
 		}
 	})
 	defer close(release)
-	rn, err := NewRunner(Settings{Name: newNames(t).next(), Timeout: time.Minute, RequestVolumeThreshold: 1, ErrorPercentThreshold: 1})
+	rn, err := NewRunner(Settings{Name: t.Name() + "/route", Timeout: time.Minute, RequestVolumeThreshold: 1, ErrorPercentThreshold: 1})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rn.Close() })
 

@@ -16,12 +16,12 @@ func ExampleClient_DoWith() {
 		fmt.Fprint(w, "ok")
 	}))
 	defer up.Close()
-	route, err := upstream.NewRunner(upstream.Settings{Name: uniqueName("dowith-orders")})
+	route, err := upstream.NewRunner(upstream.Settings{Name: "example-dowith/orders"})
 	if err != nil {
 		panic(err)
 	}
 	defer route.Close()
-	client, err := upstream.NewClient(upstream.ClientConfig{Command: upstream.Settings{Name: uniqueName("dowith-client")}})
+	client, err := upstream.NewClient(upstream.ClientConfig{Command: upstream.Settings{Name: "example-dowith/client"}})
 	if err != nil {
 		panic(err)
 	}
