@@ -54,25 +54,27 @@ const DefaultMaxBytes = 64 << 20
 // Stats is a snapshot of a Memory store's counters.
 type Stats struct {
 	// Hits and Misses count Get calls; a present entry that is Gone at the given time is a miss.
-	Hits, Misses uint64
+	Hits   uint64 `json:"hits"`
+	Misses uint64 `json:"misses"`
 	// Stored counts Set calls that returned true.
-	Stored uint64
+	Stored uint64 `json:"stored"`
 	// RejectedTooLarge counts entries whose Cost exceeds MaxBytes/2; RejectedNotAdmitted
 	// entries the admission policy (TinyLFU) refused because the store was full;
 	// RejectedDropped entries whose write ristretto dropped on every retry.
-	RejectedTooLarge, RejectedNotAdmitted uint64
-	RejectedDropped                       uint64
+	RejectedTooLarge    uint64 `json:"rejected_too_large"`
+	RejectedNotAdmitted uint64 `json:"rejected_not_admitted"`
+	RejectedDropped     uint64 `json:"rejected_dropped"`
 	// Evictions counts entries removed to make room for others.
-	Evictions uint64
+	Evictions uint64 `json:"evictions"`
 	// Swept counts Gone entries deleted by Sweep.
-	Swept uint64
+	Swept uint64 `json:"swept"`
 	// Bytes is the accounted size of the entries held now (both parts): for each, its
 	// Cost, its key and the store's per-entry bookkeeping (see Memory).
-	Bytes int64
+	Bytes int64 `json:"bytes"`
 	// ProtectedBytes is the part of Bytes held in the protected part (see
 	// Config.ProtectAfter); Promoted counts entries moved or stored into it.
-	ProtectedBytes int64
-	Promoted       uint64
+	ProtectedBytes int64  `json:"protected_bytes"`
+	Promoted       uint64 `json:"promoted"`
 }
 
 // numStripes is the number of lock/counter stripes: Get and Set take a read lock on one

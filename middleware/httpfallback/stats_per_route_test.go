@@ -100,6 +100,8 @@ func TestStatsCarryEachRouteWithItsBreakerStateAsJSON(t *testing.T) {
 	assert.Equal(t, st.Name, doc.Engine)
 	assert.EqualValues(t, 1, doc.Hits)
 	assert.Contains(t, string(b), `"route":"down","breaker":"open"`)
+	assert.Contains(t, string(b), `"store":{"hits":`, "the store's counters are snake_case too")
+	assert.Contains(t, string(b), `"bytes":`)
 }
 
 func TestAnswerEventsCarryTheirDurationByTheInjectedClock(t *testing.T) {
