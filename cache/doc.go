@@ -20,8 +20,11 @@
 //     retires every variant stored before (Entry.Generation).
 //   - Entry.CopyHeader writes an entry's header onto a response, each response its own copy.
 //   - Store is the small interface the engine needs; Memory (New) is the default implementation:
-//     ristretto bounded by MaxBytes (cost = Entry.Cost), a Set that returns true only once the
-//     entry is visible to every Get, and a sweeper that deletes entries past their last window.
+//     bounded by MaxBytes, charging each entry's Cost, its key (a digest for keys over 256
+//     bytes) and the store's bookkeeping; half of it protected for keys requested twice within
+//     ProtectWindow (a scan of one-off keys goes through ristretto in the other half); a Set
+//     that returns true only once the entry is visible to every Get, and a sweeper that deletes
+//     entries past their last window.
 //   - ParseCacheControl is the Cache-Control parser the rules use; it never panics.
 //
 // Times are always passed in (reqTime, respTime, now), so callers and tests control the clock.

@@ -108,3 +108,29 @@ func ExampleLookup() {
 	// fr fresh greeting in fr
 	// de gone
 }
+
+// A key requested twice (Config.ProtectAfter) within Config.ProtectWindow is kept in the
+// protected half of the store: a scan of one-off keys goes through the other half.
+func ExampleConfig_protectAfter() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store, err := cache.New(cache.Config{MaxBytes: 1 << 20, Now: clock, ProtectAfter: 2, ProtectWindow: time.Minute})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	req, _ := http.NewRequest(http.MethodGet, "http://api.example/items/1", nil)
+	h := http.Header{"Cache-Control": {"max-age=60"}}
+	e, err := cache.Policy{}.NewEntry(req, 200, h, []byte(`{"id":1}`), now, now)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	key := cache.Key(req, cache.KeyOptions{})
+	store.Get(ctx, key, now) // the first request: a miss
+	store.Set(ctx, key, e)
+	store.Get(ctx, key, now) // the second request: a hit, and the entry is protected
+	st := store.Stats()
+	fmt.Println(st.Promoted, st.ProtectedBytes > 0)
+	// Output: 1 true
+}
