@@ -90,9 +90,9 @@ func TestMemoryHostileURLsBounded(t *testing.T) {
 // body, through the middleware into a byte-bounded store: the live heap after a GC stays
 // within 1.25x the bound (issue 17: 400k URLs into 64 MiB left 182 MB live, 2.8x). Requested
 // once each, the URLs fill only the unprotected half; requested twice each, they fill both.
-// CI: 60,000 URLs into 8 MiB; `-tags long`: 400,000 into the default 64 MiB.
+// CI: 60,000 URLs into 16 MiB; `-tags long`: 400,000 into the default 64 MiB.
 func TestMemoryDistinctURLsLiveHeap(t *testing.T) {
-	keys, storeBytes := 60_000, int64(8*mib)
+	keys, storeBytes := 60_000, int64(16*mib)
 	if long {
 		keys, storeBytes = 400_000, 0 // the default, 64 MiB
 	}
