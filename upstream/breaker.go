@@ -6,8 +6,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/afex/hystrix-go/hystrix"
+)
+
+// event is an outcome as hystrix-go counts it (its metric event types).
+type event uint8
+
+const (
+	evSuccess      event = iota // "success"
+	evFailure                   // "failure"
+	evTimeout                   // "timeout"
+	evCanceled                  // "context_canceled": neutral
+	evDeadline                  // "context_deadline_exceeded": neutral
+	evShortCircuit              // "short-circuit": refused by the open circuit
+	numEvents
 )
 
 // breaker is the circuit a Runner drives. The production implementation is hystrix-go;
@@ -18,6 +32,12 @@ type breaker interface {
 	do(ctx context.Context, fn func(context.Context) error) error
 	// isOpen reads the circuit without consuming a half-open probe.
 	isOpen() bool
+	// allow admits one call run by the caller itself (Runner.Admit), as do would: false
+	// when the circuit refuses it (the refusal is recorded); true consumes a half-open probe.
+	allow() bool
+	// report records the outcome of a call allow admitted, once: start is when it was
+	// admitted.
+	report(ev event, start time.Time)
 }
 
 // hystrixBreaker runs commands through hystrix-go's global, name-keyed circuits. Each
@@ -28,6 +48,7 @@ type hystrixBreaker struct {
 	name    string // the command's name, for errors
 	circuit string // hystrix's name of the circuit: name#suffix
 	cb      *hystrix.CircuitBreaker
+	events  [numEvents][]string // hystrix's event type of each event, read only
 }
 
 // newHystrixBreaker configures a circuit of its own for the command, before its first use.
@@ -47,7 +68,11 @@ func newHystrixBreaker(s Settings) (*hystrixBreaker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream: Settings.Name %q: %w", s.Name, err)
 	}
-	return &hystrixBreaker{name: s.Name, circuit: circuit, cb: cb}, nil
+	h := &hystrixBreaker{name: s.Name, circuit: circuit, cb: cb}
+	for ev, name := range [numEvents]string{"success", "failure", "timeout", "context_canceled", "context_deadline_exceeded", "short-circuit"} {
+		h.events[ev] = []string{name}
+	}
+	return h, nil
 }
 
 // circuitName is name and a random suffix ("name#" + 16 hex digits) that no other circuit
@@ -93,3 +118,21 @@ func (h *hystrixBreaker) do(ctx context.Context, fn func(context.Context) error)
 }
 
 func (h *hystrixBreaker) isOpen() bool { return h.cb.IsOpen() }
+
+// allow is what DoC does before starting a command (AllowRequest, which lets one half-open
+// probe through; a refusal reported as short-circuit), without its goroutines and without
+// hystrix's own ticket: the Runner's semaphore is the limit in force.
+func (h *hystrixBreaker) allow() bool {
+	if h.cb.AllowRequest() {
+		return true
+	}
+	_ = h.cb.ReportEvent(h.events[evShortCircuit], time.Now(), 0)
+	return false
+}
+
+// report is what DoC does when a command ends: one event, which closes an open circuit on
+// success (a probe's), counted by hystrix's metrics. A full metrics channel drops it, as
+// DoC does (it logs).
+func (h *hystrixBreaker) report(ev event, start time.Time) {
+	_ = h.cb.ReportEvent(h.events[ev], start, time.Since(start))
+}

@@ -6,7 +6,8 @@
 // *PanicError, the caller's own cancellation never counts against the breaker, an answer
 // marked with Answered (a 4xx) counts as a success, no fallback is passed to hystrix, and
 // the concurrency limit holds until the work really returns. Run runs a function on a
-// goroutine of hystrix's; Admit admits work that must run on the caller's goroutine.
+// goroutine of hystrix's; Admit admits work that must run on the caller's goroutine, and
+// asks and tells the circuit directly, without starting a goroutine.
 //
 // A Client is an http.RoundTripper and a Do method over a Runner with retries: exponential
 // backoff with full jitter and a cap, Retry-After honoured but capped and never beyond the

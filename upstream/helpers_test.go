@@ -62,6 +62,33 @@ func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) er
 	return err
 }
 
+func (f *fakeBreaker) allow() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.open {
+		f.refused++
+		return false
+	}
+	f.calls++
+	return true
+}
+
+func (f *fakeBreaker) report(ev event, _ time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch ev {
+	case evSuccess:
+		f.successes++
+	case evCanceled, evDeadline:
+		f.neutral++
+	default:
+		f.failures++
+		if f.openAfter > 0 && f.failures >= f.openAfter {
+			f.open = true
+		}
+	}
+}
+
 func (f *fakeBreaker) isOpen() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

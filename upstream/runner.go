@@ -307,12 +307,16 @@ func isAnswered(err error) bool { _, ok := unanswer(err); return ok }
 // returns the command's final result. done must be called exactly once (later calls
 // return the first result); the concurrency slot is held until then.
 //
-// A rejection is returned as the error (ErrCircuitOpen, ErrOverloaded, ErrTimeout when
-// the command timed out before it was admitted, or ctx.Err()) with a no-op done. done
-// returns ErrTimeout when the timeout passed before the outcome was reported, even if the
-// outcome was nil or answered (a late answer counts as a timeout); the outcome itself (unwrapped when Answered) otherwise; ctx.Err() when
-// the caller went away. The command's goroutines end at done or at the timeout, whichever
-// is first.
+// A rejection is returned as the error (ErrCircuitOpen, ErrOverloaded, or ctx.Err()) with a
+// no-op done. done returns ErrTimeout when the timeout passed before the outcome was
+// reported, even if the outcome was nil or answered (a late answer counts as a timeout); the
+// outcome itself (unwrapped when Answered) otherwise; ctx.Err() when the caller went away.
+//
+// Admit starts no goroutine: the breaker is asked and told directly (what hystrix's DoC
+// does around its run function, without its two goroutines and channels). The breaker
+// learns of a timeout when it passes, as with DoC, even if done comes much later: a
+// callback on the context's end (context.AfterFunc, which runs a goroutine only then)
+// records it.
 func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error) error, error) {
 	noop := func(error) error { return nil }
 	if err := ctx.Err(); err != nil {
@@ -324,68 +328,91 @@ func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error
 	if !r.tryAcquire() {
 		return ctx, noop, fmt.Errorf("%w (command %s: %d running)", ErrOverloaded, r.s.Name, r.s.MaxConcurrent)
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.s.Timeout)
-	var sl slot
-	var answered error
-	admitted := make(chan struct{})
-	outcomes := make(chan error, 1)
-	result := make(chan error, 1)
-	go func() {
-		result <- r.b.do(ctx, func(context.Context) error {
-			if !sl.start() {
-				return nil
-			}
-			r.noteRun()
-			close(admitted)
-			var err error
-			select {
-			case o := <-outcomes:
-				if o == nil || isAnswered(o) {
-					if errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-						// reported after the deadline: too late to count as an answer
-						o = wctx.Err()
-					}
-				}
-				err = r.outcome(ctx, wctx, o)
-			case <-wctx.Done():
-				err = r.outcome(ctx, wctx, wctx.Err())
-			}
-			if inner, ok := unanswer(err); ok {
-				answered = inner
-				return nil
-			}
-			return err
-		})
-	}()
-	select {
-	case <-admitted:
-	case err := <-result:
-		// Refused before the work was admitted. If the run func did start meanwhile, the
-		// cancel below ends its wait at once.
-		cancel()
-		sl.abandon()
+	if !r.b.allow() {
 		r.release()
 		r.poke()
-		return ctx, noop, r.final(ctx, err)
+		return ctx, noop, fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
 	}
-	var once sync.Once
-	var final error
-	done := func(outcome error) error {
-		once.Do(func() {
-			outcomes <- outcome
-			err := <-result
-			cancel()
-			r.release()
-			r.poke()
-			if err == nil {
-				final = answered
-				return
+	r.noteRun()
+	a := &admission{r: r, ctx: ctx, start: time.Now()}
+	a.wctx, a.cancel = context.WithTimeout(ctx, r.s.Timeout)
+	a.stop = context.AfterFunc(a.wctx, a.expire)
+	return a.wctx, a.done, nil
+}
+
+// admission is one call Admit admitted.
+type admission struct {
+	r         *Runner
+	ctx, wctx context.Context
+	cancel    context.CancelFunc
+	stop      func() bool // unregisters expire
+	start     time.Time
+	reported  atomic.Bool // the breaker has been told (by done or by expire)
+	once      sync.Once
+	final     error
+}
+
+// expire runs when the command's context ends before done: the timeout passed (a timeout
+// for the breaker) or the caller went away (neutral), as hystrix's timer goroutine records.
+func (a *admission) expire() {
+	if !a.reported.CompareAndSwap(false, true) {
+		return
+	}
+	ev := evTimeout
+	if err := a.ctx.Err(); err != nil {
+		ev = eventOf(err)
+	}
+	a.r.b.report(ev, a.start)
+	a.r.poke()
+}
+
+// done reports the outcome; see Admit.
+func (a *admission) done(outcome error) error {
+	a.once.Do(func() {
+		r, ctx, wctx := a.r, a.ctx, a.wctx
+		if a.reported.CompareAndSwap(false, true) {
+			o := outcome
+			if o == nil || isAnswered(o) {
+				if errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+					// reported after the deadline: too late to count as an answer
+					o = wctx.Err()
+				}
 			}
-			final = r.final(ctx, err)
-		})
-		return final
+			err := r.outcome(ctx, wctx, o)
+			inner, answered := unanswer(err)
+			if answered {
+				err = nil
+			}
+			r.b.report(eventOf(err), a.start)
+			if err == nil {
+				a.final = inner
+			} else {
+				a.final = r.final(ctx, err)
+			}
+		} else {
+			// expire recorded the end first: the timeout passed, or the caller went away.
+			a.final = r.final(ctx, fmt.Errorf("%w (command %s)", ErrTimeout, r.s.Name))
+		}
+		a.stop()
+		a.cancel()
+		r.release()
+		r.poke()
+	})
+	return a.final
+}
+
+// eventOf is how hystrix counts a command's error: nil a success, a bare context error
+// neutral, anything else a failure.
+func eventOf(err error) event {
+	switch err {
+	case nil:
+		return evSuccess
+	case context.Canceled:
+		return evCanceled
+	case context.DeadlineExceeded:
+		return evDeadline
 	}
-	return wctx, done, nil
+	return evFailure
 }
 
 // refuseOpen answers ErrCircuitOpen without entering hystrix while the breaker is Open
