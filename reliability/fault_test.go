@@ -52,6 +52,7 @@ type rigOptions struct {
 	mount   mountKind
 	def     *httpfallback.Default
 	timeout time.Duration
+	soft    time.Duration // the engine's SoftTimeout; 0: off (-1)
 }
 
 func newRig(t *testing.T, opt rigOptions) *rig {
@@ -80,6 +81,13 @@ func newRig(t *testing.T, opt rigOptions) *rig {
 		Default: opt.def,
 		OnEvent: r.events.add,
 		Now:     r.clock.Now,
+		// TestFaultInjection checks how each fault is classified and answered when the
+		// fetch ends; the soft timeout would answer a slow fault with the stale entry
+		// first. It has a test of its own (TestFaultSoftTimeout).
+		SoftTimeout: -1,
+	}
+	if opt.soft != 0 {
+		engineCfg.SoftTimeout = opt.soft
 	}
 	clientCfg := upstream.ClientConfig{
 		Command:   upstream.Settings{Name: n.next("client"), Timeout: opt.timeout},
@@ -179,6 +187,41 @@ func TestFaultInjection(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestFaultSoftTimeout: a connection that stops carrying data (toxiproxy's timeout toxic)
+// while failsoft holds a stale entry: through every mount the client gets the entry at the
+// soft timeout, long before the attempt timeout; the fetch is left to the engine (Close
+// ends it).
+func TestFaultSoftTimeout(t *testing.T) {
+	t.Cleanup(func() { waitToxiproxyDrained(t) })
+	for _, m := range []mountKind{mountProxy, mountMiddleware, mountNaive} {
+		t.Run(string(m), func(t *testing.T) {
+			t.Parallel()
+			// The attempt timeout is far beyond the soft timeout: only the latter can
+			// answer while the connection is stalled.
+			r := newRig(t, rigOptions{mount: m, timeout: 20 * faultTimeout, soft: 50 * time.Millisecond})
+			const path = "/doc/soft"
+			r.up.SetVersion(1)
+			a := r.get(path)
+			require.NoError(t, a.err)
+			require.Equal(t, http.StatusOK, a.status, "priming: %v", a)
+			require.Eventually(t, func() bool { return stored(r.store, r.front, path, r.clock.Now()) != nil },
+				5*time.Second, 5*time.Millisecond, "the primed entry is stored")
+			r.clock.Advance(faultFreshFor + time.Second)
+			r.up.SetVersion(2)
+			r.upTransport.CloseIdleConnections()
+			r.toxi.add(t, "timeout", "timeout", "downstream", map[string]any{"timeout": 0})
+
+			a = r.get(path)
+			require.NoError(t, a.err)
+			require.Equal(t, http.StatusOK, a.status, "%v", a)
+			v, err := faultupstream.Verify(path, a.body)
+			require.NoError(t, err, "%v", a)
+			assert.Equal(t, 1, v, "the stored answer")
+			assert.Contains(t, a.header.Get("Cache-Status"), "detail=soft-timeout")
+		})
 	}
 }
 
