@@ -114,15 +114,33 @@ func newGeneration() uint64 {
 }
 
 // peek is Get without counting in Stats (a Save reading the primary entry is not a hit or
-// a miss of the cache's users).
-func (m *Memory) peek(key string, now time.Time) (found *Entry) {
-	m.deleteIf(key, func(e *Entry) bool {
-		if e.State(now) != Gone {
-			found = e
+// a miss of the cache's users) and without promoting the entry; nil when key holds no
+// entry or a Gone one.
+func (m *Memory) peek(key string, now time.Time) *Entry {
+	sk := storedKey(key)
+	st, open := m.rlock(sk)
+	defer st.mu.RUnlock()
+	if !open {
+		return nil
+	}
+	var e *Entry
+	protected := false
+	if m.prot != nil {
+		if n := m.prot.load(sk); n != nil {
+			e, protected = n.e.Load(), true
 		}
-		return false // never delete: only read, as an internal Get
-	})
-	return found
+	}
+	if !protected {
+		s, ok := m.rc.Get(sk)
+		m.countInternal(ok) // not a Get of the cache's users: Stats leaves it out
+		if ok && s != nil {
+			e = s.e
+		}
+	}
+	if e == nil || e.State(now) == Gone {
+		return nil
+	}
+	return e
 }
 
 // varyMatches reports whether h has the values e was stored for.

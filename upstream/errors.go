@@ -22,15 +22,17 @@ var (
 	ErrOverloaded = errors.New("upstream: overloaded")
 )
 
-// Reasons returned by Reason.
+// Reasons returned by Reason: the names of failures in Cache-Status details, events, logs
+// and metrics. The middlewares use the same names and add their own (see httpfallback).
 const (
-	ReasonCircuitOpen     = "circuit-open"
-	ReasonTimeout         = "timeout"
-	ReasonOverloaded      = "overloaded"
-	ReasonConnectError    = "connect-error"
-	ReasonUpstream5xx     = "upstream-5xx"
-	ReasonInvalidResponse = "invalid-response"
-	ReasonCanceled        = "canceled"
+	ReasonCircuitOpen     = "circuit-open"     // ErrCircuitOpen: the upstream was not called
+	ReasonTimeout         = "timeout"          // ErrTimeout
+	ReasonOverloaded      = "overloaded"       // ErrOverloaded: the upstream was not called
+	ReasonConnectError    = "connect-error"    // the upstream could not be reached, or dropped the connection
+	ReasonUpstream5xx     = "upstream-5xx"     // *StatusError: a 5xx or another status counted as a failure
+	ReasonInvalidResponse = "invalid-response" // a truncated or malformed answer, or any other error
+	ReasonPanic           = "panic"            // *PanicError: the work panicked
+	ReasonCanceled        = "canceled"         // the caller's own context ended
 )
 
 // MaxExcerpt bounds StatusError.Body, for this package and for callers that build a
@@ -49,8 +51,8 @@ func (e *StatusError) Error() string {
 	return "upstream: status " + strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode)
 }
 
-// PanicError is a panic recovered from the work run by a Runner. Its reason is
-// "invalid-response": the work produced no usable answer.
+// PanicError is a panic recovered from work: the work a Runner runs, or (in the
+// middlewares) a wrapped handler or fetch. Its reason is "panic".
 type PanicError struct {
 	Value any    // the value passed to panic
 	Stack []byte // the stack of the panicking goroutine
@@ -67,25 +69,24 @@ func (e *PanicError) Unwrap() error {
 	return nil
 }
 
-// Reason names a failure for logs, metrics and Cache-Status detail: "circuit-open",
-// "timeout", "overloaded", "connect-error", "upstream-5xx", "invalid-response", "canceled";
-// "" for nil. A context's own error (the caller went away) is "canceled"; a panic, a
-// truncated or malformed answer, and any error not otherwise classified are
-// "invalid-response".
+// Reason names a failure for logs, metrics and Cache-Status detail (one of the Reason
+// constants); "" for nil. A panic is "panic" whatever its value; a context's own error (the
+// caller went away) is "canceled"; a truncated or malformed answer, and any error not
+// otherwise classified, are "invalid-response".
 func Reason(err error) string {
 	var se *StatusError
 	var pe *PanicError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &pe):
+		return ReasonPanic
 	case errors.Is(err, ErrCircuitOpen):
 		return ReasonCircuitOpen
 	case errors.Is(err, ErrTimeout):
 		return ReasonTimeout
 	case errors.Is(err, ErrOverloaded):
 		return ReasonOverloaded
-	case errors.As(err, &pe):
-		return ReasonInvalidResponse
 	case errors.As(err, &se):
 		return ReasonUpstream5xx
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -65,6 +65,16 @@ type Settings struct {
 	StatePollInterval time.Duration
 }
 
+// Defaults of Settings' zero values.
+const (
+	DefaultTimeout                = time.Second
+	DefaultMaxConcurrent          = 100
+	DefaultRequestVolumeThreshold = 20
+	DefaultErrorPercentThreshold  = 50
+	DefaultSleepWindow            = 5 * time.Second
+	DefaultStatePollInterval      = 100 * time.Millisecond
+)
+
 // withDefaults validates s and fills its zero values.
 func (s Settings) withDefaults() (Settings, error) {
 	if s.Name == "" {
@@ -89,24 +99,24 @@ func (s Settings) withDefaults() (Settings, error) {
 		return s, fmt.Errorf("upstream: Settings.StatePollInterval %v is negative", s.StatePollInterval)
 	}
 	if s.Timeout == 0 {
-		s.Timeout = time.Second
+		s.Timeout = DefaultTimeout
 	}
 	s.Timeout = time.Duration(msCeil(s.Timeout)) * time.Millisecond
 	if s.MaxConcurrent == 0 {
-		s.MaxConcurrent = 100
+		s.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if s.RequestVolumeThreshold == 0 {
-		s.RequestVolumeThreshold = 20
+		s.RequestVolumeThreshold = DefaultRequestVolumeThreshold
 	}
 	if s.ErrorPercentThreshold == 0 {
-		s.ErrorPercentThreshold = 50
+		s.ErrorPercentThreshold = DefaultErrorPercentThreshold
 	}
 	if s.SleepWindow == 0 {
-		s.SleepWindow = 5 * time.Second
+		s.SleepWindow = DefaultSleepWindow
 	}
 	s.SleepWindow = time.Duration(msCeil(s.SleepWindow)) * time.Millisecond
 	if s.StatePollInterval == 0 {
-		s.StatePollInterval = 100 * time.Millisecond
+		s.StatePollInterval = DefaultStatePollInterval
 	}
 	return s, nil
 }

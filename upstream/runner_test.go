@@ -111,7 +111,7 @@ func TestRunRecoversPanic(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "kaboom", pe.Value)
 	assert.NotEmpty(t, pe.Stack)
-	assert.Equal(t, ReasonInvalidResponse, Reason(err))
+	assert.Equal(t, ReasonPanic, Reason(err))
 	_, _, f, _ := fb.counts()
 	assert.Equal(t, 1, f, "a panic counts as a failure")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/failsoft/failsoft/upstream"
@@ -20,11 +21,6 @@ func (e *ValidationError) Error() string { return "httpfallback: invalid respons
 // Unwrap returns the validator's error.
 func (e *ValidationError) Unwrap() error { return e.Err }
 
-// PanicError is a panic recovered from a source; its reason is "panic".
-type PanicError struct{ Value any }
-
-func (e *PanicError) Error() string { return fmt.Sprintf("httpfallback: source panicked: %v", e.Value) }
-
 // RunCommand runs fetch as route's command on the calling goroutine (admission, timeout
 // context, outcome accounting) — what Handler does for a wrapped handler.
 //
@@ -38,7 +34,7 @@ func (e *PanicError) Error() string { return fmt.Sprintf("httpfallback: source p
 //
 // The outcome is reported even when something panics between admission and the report (a
 // ResponseWriter, an error's Is or Unwrap method): the panic is recovered, counted as a
-// failure, the concurrency slot given back, and a *PanicError returned.
+// failure, the concurrency slot given back, and a *upstream.PanicError returned.
 func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWriter, r *http.Request, fetch Fetcher) (result error) {
 	if route == "" {
 		route = defaultRoute
@@ -68,7 +64,7 @@ func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWr
 		if v == nil {
 			v = "runtime.Goexit"
 		}
-		pe := &PanicError{Value: v}
+		pe := &upstream.PanicError{Value: v, Stack: debug.Stack()}
 		if res := done(pe); res != nil {
 			result = res
 		} else {
@@ -143,12 +139,12 @@ func (e *Engine) validate(buf *buffer) error {
 	return nil
 }
 
-// callValidate calls Config.Validate, turning a panic into a *PanicError: it runs while the
+// callValidate calls Config.Validate, turning a panic into a *upstream.PanicError: it runs while the
 // command holds its concurrency slot, which a panic escaping here would never give back.
 func callValidate(v func(int, http.Header, []byte) error, buf *buffer) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = &PanicError{Value: p}
+			err = &upstream.PanicError{Value: p, Stack: debug.Stack()}
 		}
 	}()
 	return v(buf.code(), buf.header, buf.body)
@@ -165,11 +161,11 @@ func (e *Engine) run(ctx context.Context, route string, src source, w http.Respo
 	return callFetch(ctx, w, r, src.fetch)
 }
 
-// callFetch calls fetch, turning a panic into a *PanicError.
+// callFetch calls fetch, turning a panic into a *upstream.PanicError.
 func callFetch(ctx context.Context, w http.ResponseWriter, r *http.Request, fetch Fetcher) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v}
+			err = &upstream.PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return fetch(ctx, w, r)
@@ -260,33 +256,12 @@ func excerpt(b []byte) []byte {
 	return b
 }
 
-// reason names a failure for Cache-Status detail, events and logs.
+// reason names a failure for Cache-Status detail, events and logs: upstream.Reason's
+// names, and ReasonInvalidResponse for an answer Config.Validate (or its length) refused.
 func reason(err error) string {
 	var ve *ValidationError
-	var pe *PanicError
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &ve):
-		return "invalid-response"
-	case errors.As(err, &pe):
-		return "panic"
+	if errors.As(err, &ve) {
+		return ReasonInvalidResponse
 	}
-	if r := upstream.Reason(err); r != "" {
-		return r
-	}
-	var se *upstream.StatusError
-	switch {
-	case errors.Is(err, upstream.ErrCircuitOpen):
-		return "circuit-open"
-	case errors.Is(err, upstream.ErrOverloaded):
-		return "overloaded"
-	case errors.Is(err, upstream.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.As(err, &se):
-		return "upstream-5xx"
-	}
-	return "error"
+	return upstream.Reason(err)
 }

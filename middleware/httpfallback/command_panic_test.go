@@ -45,7 +45,7 @@ func TestRunCommandPanicAfterAdmitReleasesTheSlot(t *testing.T) {
 		got = e.RunCommand(context.Background(), "r", httptest.NewRecorder(), r,
 			func(context.Context, http.ResponseWriter, *http.Request) error { return panickyError{} })
 	})
-	var pe *PanicError
+	var pe *upstream.PanicError
 	require.ErrorAs(t, got, &pe)
 	assert.Equal(t, "Is exploded", pe.Value)
 

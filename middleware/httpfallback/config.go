@@ -384,10 +384,10 @@ func (cfg Config) normalize() (Config, error) {
 		}
 	}
 	if cfg.Command.Timeout == 0 {
-		cfg.Command.Timeout = time.Second
+		cfg.Command.Timeout = upstream.DefaultTimeout
 	}
 	if cfg.Command.SleepWindow == 0 {
-		cfg.Command.SleepWindow = 5 * time.Second
+		cfg.Command.SleepWindow = upstream.DefaultSleepWindow
 	}
 	if cfg.LockTimeout == 0 {
 		cfg.LockTimeout = cfg.Command.Timeout

@@ -295,7 +295,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	if state == cache.Stale {
 		// Within stale-while-revalidate: answer now, refresh once in the background
 		// (unless the route's breaker is open: it would refuse the refresh).
-		e.serveStale(ex, now, reasonSWR, false)
+		e.serveStale(ex, now, ReasonStaleWhileRevalidate, false)
 		e.mu.Lock()
 		var f *flight
 		if e.cfg.Alternate != nil || !e.breakerOpenLocked(route) {
@@ -320,7 +320,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	if f := e.flights[key]; f != nil {
 		e.mu.Unlock()
 		if servable {
-			e.serveStale(ex, now, reasonInFlight, false)
+			e.serveStale(ex, now, ReasonInFlight, false)
 			return
 		}
 		e.wait(ex, f)
@@ -382,7 +382,7 @@ func (e *Engine) softWait(ex *exchange, f *flight) {
 		e.respond(ex, o)
 	case <-t.C:
 		e.softTimeouts.Add(1)
-		e.serveStale(ex, e.cfg.Now(), reasonSoftTimeout, true)
+		e.serveStale(ex, e.cfg.Now(), ReasonSoftTimeout, true)
 	case <-ex.r.Context().Done():
 		// The client is gone; the fetch carries on and stores what it gets.
 	}
@@ -394,7 +394,7 @@ func (e *Engine) softWait(ex *exchange, f *flight) {
 func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome) {
 	defer func() {
 		if o == nil {
-			o = failedOutcome(&PanicError{Value: "httpfallback: the fetch did not complete"}, nil)
+			o = failedOutcome(&upstream.PanicError{Value: "httpfallback: the fetch did not complete"}, nil)
 		}
 		f.out = o
 		e.mu.Lock()
@@ -429,14 +429,14 @@ func (e *Engine) wait(ex *exchange, f *flight) {
 			// than start a second fetch that would take as long.
 			e.waiting.Add(-1)
 			ex.collapsed = true
-			e.serveFailure(ex, &outcome{err: upstream.ErrTimeout, reason: "lock-timeout", called: true})
+			e.serveFailure(ex, &outcome{err: upstream.ErrTimeout, reason: ReasonLockTimeout, called: true})
 			return
 		}
 		e.log(ex.r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", ex.r, ex.route)
 	}
 	e.waiting.Add(-1)
 	t.Stop()
-	why := "lock-timeout"
+	why := ReasonLockTimeout
 	if o != nil {
 		if o.sharable(ex.r) {
 			e.collapsed.Add(1)

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/failsoft/failsoft/upstream"
 )
 
 // ErrClosed is returned by Runner once the Engine is closed.
@@ -40,9 +38,6 @@ func (e *RefusalError) status() int {
 	return e.Status
 }
 
-// reasonRefused is the reason token and Cache-Status detail of a RefusalError.
-const reasonRefused = "refused"
-
 // WriteError writes the engine's own answer to a failure nothing else covers, as it does
 // when Config.ErrorHandler is nil and the source wrote no failing answer of its own: an
 // application/problem+json body (RFC 9457) whose reason member is the failure reason, with
@@ -59,9 +54,9 @@ func (e *Engine) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	delete(h, "Cache-Status")
 	if rf := (*RefusalError)(nil); errors.As(err, &rf) {
 		if cs == "" {
-			cs = "failsoft; detail=" + reasonRefused
+			cs = "failsoft; detail=" + ReasonRefused
 		}
-		e.writeProblem(w, r, rf.status(), reasonRefused, rf.Detail, cs)
+		e.writeProblem(w, r, rf.status(), ReasonRefused, rf.Detail, cs)
 		return
 	}
 	o := e.failed(err, nil)
@@ -76,15 +71,15 @@ func (e *Engine) writeFailureProblem(w http.ResponseWriter, r *http.Request, o *
 	status := http.StatusBadGateway
 	h := w.Header()
 	switch o.reason {
-	case upstream.ReasonCircuitOpen:
+	case ReasonCircuitOpen:
 		status = http.StatusServiceUnavailable
 		h.Set("Retry-After", strconv.FormatInt(int64((e.cfg.Command.SleepWindow+time.Second-1)/time.Second), 10))
-	case upstream.ReasonOverloaded:
+	case ReasonOverloaded:
 		status = http.StatusServiceUnavailable
 		h.Set("Retry-After", "1")
-	case upstream.ReasonTimeout:
+	case ReasonTimeout:
 		status = http.StatusGatewayTimeout
-	case "panic":
+	case ReasonPanic:
 		status = http.StatusInternalServerError
 	default:
 		if o.status >= 500 && o.status <= 599 {

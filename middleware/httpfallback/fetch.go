@@ -320,7 +320,7 @@ func (e *Engine) failed(err error, buf *buffer) *outcome { return failedOutcome(
 // failedOutcome is failed's work (it needs nothing of the Engine).
 func failedOutcome(err error, buf *buffer) *outcome {
 	rs := reason(err)
-	o := &outcome{err: err, reason: rs, called: rs != "circuit-open" && rs != "overloaded"}
+	o := &outcome{err: err, reason: rs, called: rs != ReasonCircuitOpen && rs != ReasonOverloaded}
 	var se *upstream.StatusError
 	if errors.As(err, &se) {
 		o.status = se.StatusCode

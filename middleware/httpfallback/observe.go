@@ -261,7 +261,7 @@ func (ev Event) Outcome() string {
 	case EventHit:
 		return OutcomeFresh
 	case EventStale:
-		if ev.Reason == reasonSoftTimeout {
+		if ev.Reason == ReasonSoftTimeout {
 			return OutcomeSoftTimeout
 		}
 		return OutcomeStale

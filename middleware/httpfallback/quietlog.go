@@ -62,7 +62,7 @@ func outcomeOf(ev *Event) (string, int) {
 	switch ev.Kind {
 	case EventStale:
 		switch ev.Reason {
-		case reasonSWR, reasonInFlight:
+		case ReasonStaleWhileRevalidate, ReasonInFlight:
 			// Normal operation: the entry is being refreshed, nothing failed (yet).
 			return ev.Reason, 0
 		}

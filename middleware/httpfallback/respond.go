@@ -13,13 +13,6 @@ import (
 	"github.com/failsoft/failsoft/cache"
 )
 
-// Reasons of stale answers that are not failures of the source.
-const (
-	reasonSWR         = "stale-while-revalidate" // within stale-while-revalidate: refreshed in the background
-	reasonInFlight    = "in-flight"              // another fetch of the key is running
-	reasonSoftTimeout = "soft-timeout"           // the fetch passed the soft timeout and goes on in the background
-)
-
 // respond writes a fetch's outcome for ex: the answer when there is one, else the
 // failure chain (stale, default, error).
 func (e *Engine) respond(ex *exchange, o *outcome) {
@@ -123,11 +116,11 @@ func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 // (WriteError). A *RefusalError is the request's fault: not counted as an error.
 func (e *Engine) serveError(ex *exchange, o *outcome) {
 	w, r := ex.w, ex.r
-	if o.reason == "canceled" && r.Context().Err() != nil {
+	if o.reason == ReasonCanceled && r.Context().Err() != nil {
 		return // the client went away: nobody to answer, nothing failed
 	}
 	refused := errors.As(o.err, new(*RefusalError))
-	cs := "failsoft; detail=" + reasonRefused
+	cs := "failsoft; detail=" + ReasonRefused
 	if !refused {
 		e.errs.Add(1)
 		e.emit(Event{Kind: EventError, Route: ex.route, Key: ex.key, Reason: o.reason, Status: o.status, Collapsed: ex.collapsed, Duration: e.since(r)})
@@ -143,7 +136,7 @@ func (e *Engine) serveError(ex *exchange, o *outcome) {
 		e.WriteError(w, r, o.err) // the request's fault, not the source's
 		return
 	}
-	if o.status != 0 && o.reason != "timeout" && (o.header != nil || o.body != nil) {
+	if o.status != 0 && o.reason != ReasonTimeout && (o.header != nil || o.body != nil) {
 		e.writeAnswer(w, r, o.status, o.header, o.body, cs)
 		return
 	}
@@ -161,17 +154,17 @@ type problem struct {
 
 func problemDetail(reason string) string {
 	switch reason {
-	case "circuit-open":
+	case ReasonCircuitOpen:
 		return "The upstream is failing; its circuit breaker is open and no stored response is available."
-	case "overloaded":
+	case ReasonOverloaded:
 		return "Too many concurrent requests to the upstream; no stored response is available."
-	case "timeout":
+	case ReasonTimeout:
 		return "The upstream did not answer in time and no stored response is available."
-	case "connect-error":
+	case ReasonConnectError:
 		return "The upstream could not be reached and no stored response is available."
-	case "invalid-response":
+	case ReasonInvalidResponse:
 		return "The upstream answered with an invalid response and no stored response is available."
-	case "panic":
+	case ReasonPanic:
 		return "The handler failed and no stored response is available."
 	}
 	return "The upstream failed (" + reason + ") and no stored response is available."
@@ -376,7 +369,7 @@ type hitMemo struct {
 
 // staleReasons are the reasons of stale answers given without calling the source whose
 // Cache-Status strings are memoised (see staleStatus).
-var staleReasons = [...]string{"circuit-open", reasonInFlight, reasonSWR}
+var staleReasons = [...]string{ReasonCircuitOpen, ReasonInFlight, ReasonStaleWhileRevalidate}
 
 // staleStatus is "failsoft; hit; ttl=-N; detail=<reason>", memoised for the staleReasons
 // and N in [0, memoSize).
