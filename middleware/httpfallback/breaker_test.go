@@ -42,7 +42,9 @@ func TestBreakerProbeAfterSleepWindowCloses(t *testing.T) {
 	sw := &switchable{}
 	var changes []string
 	var mu sync.Mutex
-	cfg := Config{Command: fastCommand(), OnEvent: func(ev Event) {
+	cmd := fastCommand()
+	cmd.SleepWindow = 50 * time.Millisecond
+	cfg := Config{Command: cmd, OnEvent: func(ev Event) {
 		if ev.Kind == EventBreaker {
 			mu.Lock()
 			changes = append(changes, ev.From.String()+"->"+ev.To.String())
