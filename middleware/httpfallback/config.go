@@ -195,13 +195,14 @@ type Config struct {
 	// runner's for EventBreaker); nil means none. Keep it fast.
 	OnEvent func(Event)
 	// Logger receives logs. Each request is logged at Debug only (hits, misses, failures
-	// served stale, defaults, errors). At Warn and above the engine logs what changes, per
-	// route: a breaker opening or closing; a route starting to serve stale entries or
-	// defaults (Warn) or errors (Error); while that lasts, one summary line per
-	// LogInterval with its answers by outcome; and the route answering normally again.
-	// An outage of thousands of requests a second is a few lines a minute. Background
-	// refreshes and half-open probes are logged at Info. nil means no logging. Header
-	// values are never logged; neither is the query string.
+	// served stale, defaults, errors, and each background fetch). At Warn and above the
+	// engine logs what changes, per route: a breaker opening or closing; a route starting
+	// to serve stale entries or defaults (Warn) or errors (Error); while that lasts, one
+	// summary line per LogInterval with its answers by outcome; and the route answering
+	// normally again. An outage of thousands of requests a second is a few lines a minute.
+	// The breaker's half-open probes while it lasts (one per sleep window) are logged at
+	// Info. nil means no logging. Header values are never logged; neither is the query
+	// string.
 	Logger *slog.Logger
 	// LogInterval is how often a degraded route's summary line is written (see Logger):
 	// 0 means one minute. A summary is written by the route's first answer after the

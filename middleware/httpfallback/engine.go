@@ -518,7 +518,7 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 		e.refreshes.Add(1)
 		e.emit(Event{Kind: EventRefresh, Route: bg.route, Key: bg.key, Reason: o.reason, Status: o.status})
 		if o.err != nil {
-			e.log(ctx, slog.LevelInfo, "failsoft: background fetch failed", req, bg.route, slog.String("reason", o.reason))
+			e.log(ctx, slog.LevelDebug, "failsoft: background fetch failed", req, bg.route, slog.String("reason", o.reason))
 		} else {
 			e.log(ctx, slog.LevelDebug, "failsoft: background fetch", req, bg.route, slog.Int("status", o.status), slog.Bool("stored", o.stored))
 		}
