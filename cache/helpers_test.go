@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/failsoft/failsoft/internal/fakeclock"
 )
 
 // The module's go.sum lacks testify's yaml dependency at the time of writing, so this
@@ -25,4 +27,11 @@ func eventually(t testing.TB, cond func() bool, what string) {
 		}
 		time.Sleep(time.Millisecond) // polling a condition, bounded
 	}
+}
+
+// newClock is the shared fake clock, set to t.
+func newClock(t time.Time) *fakeclock.Clock {
+	c := fakeclock.New()
+	c.Set(t)
+	return c
 }

@@ -306,14 +306,6 @@ func TestLookupSaveVary(t *testing.T) {
 	}
 }
 
-// clock is a fake clock safe for concurrent use.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
-
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
 func TestMemorySweep(t *testing.T) {
 	c := newClock(t0)
 	m, err := New(Config{MaxBytes: 1 << 20, Now: c.Now, SweepInterval: -1})

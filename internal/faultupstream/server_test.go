@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,29 +12,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/internal/leaktest"
 )
 
 func TestMain(m *testing.M) { leaktest.Main(m) }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+// newFakeClock is the shared fake clock, set to a fixed instant.
+func newFakeClock() *fakeclock.Clock {
+	c := fakeclock.New()
+	c.Set(time.Unix(1_700_000_000, 0))
+	return c
 }
 
 func newServer(t *testing.T, cfg Config) *Server {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -24,8 +25,8 @@ type paramKey struct{}
 // that answer is what is stored under the item's key. The fetch knows it runs in the
 // background (InBackground), and the request's own fetch does not.
 func TestBackgroundFetchKeepsTheRequestsContextValues(t *testing.T) {
-	clk := newEngClock()
-	eng, err := New(Config{Name: uniqueName(t), Now: clk.Now, SoftTimeout: time.Hour,
+	clk := fakeclock.New()
+	eng, err := New(Config{Now: clk.Now, SoftTimeout: time.Hour,
 		Command: upstream.Settings{Timeout: 30 * time.Second}})
 	require.NoError(t, err)
 	background := make(chan bool, 4)

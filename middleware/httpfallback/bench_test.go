@@ -16,7 +16,7 @@ func hitHandler(b *testing.B) http.Handler {
 
 // hitHandlerFor is hitHandler with the entry stored for req.
 func hitHandlerFor(b *testing.B, req *http.Request) http.Handler {
-	eng, err := New(Config{Name: uniqueName(b)})
+	eng, err := New(Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -84,7 +84,6 @@ func TestRunCommandGoexitReleasesTheSlot(t *testing.T) {
 func oneSlotEngine(t *testing.T) *Engine {
 	t.Helper()
 	e, err := New(Config{
-		Name:    uniqueName(t),
 		Command: upstream.Settings{MaxConcurrent: 1, Timeout: time.Hour},
 	})
 	require.NoError(t, err)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/internal/fakeclock"
 )
 
 // httpDate formats t as an IMF-fixdate.
@@ -29,7 +31,7 @@ func assertNotModified(t *testing.T, r engResp, cs string) {
 // the entry was not modified after the date, 200 with the body when it was; an invalid,
 // repeated or future date is ignored. The source runs once: conditionals never reach it.
 func TestIfModifiedSinceAnsweredFromEntry(t *testing.T) {
-	lm := newEngClock().Now().Add(-time.Hour)
+	lm := fakeclock.New().Now().Add(-time.Hour)
 	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		assert.Empty(t, r.Header.Get("If-Modified-Since"), "client conditionals are not forwarded")
 		w.Header().Set("Cache-Control", "max-age=60")
@@ -73,7 +75,7 @@ func TestIfModifiedSinceAnsweredFromEntry(t *testing.T) {
 // If-None-Match, when present, decides alone (RFC 9110 13.2.2): If-Modified-Since is
 // ignored whatever it says, also when the entry has no ETag.
 func TestIfNoneMatchTakesPrecedenceOverIfModifiedSince(t *testing.T) {
-	lm := newEngClock().Now().Add(-time.Hour)
+	lm := fakeclock.New().Now().Add(-time.Hour)
 	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Last-Modified", httpDate(lm))
@@ -110,7 +112,7 @@ func TestIfNoneMatchTakesPrecedenceOverIfModifiedSince(t *testing.T) {
 // An entry without Last-Modified is dated by its Date; without Date, by the time it was
 // stored (to the second).
 func TestIfModifiedSinceWithoutLastModified(t *testing.T) {
-	date := newEngClock().Now().Add(-10 * time.Minute)
+	date := fakeclock.New().Now().Add(-10 * time.Minute)
 	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		if r.URL.Path == "/dated" {
@@ -119,7 +121,7 @@ func TestIfModifiedSinceWithoutLastModified(t *testing.T) {
 		fmt.Fprint(w, "body")
 	})
 	hs.clock.Advance(500 * time.Millisecond) // stored at 03:04:05.5: compared as 03:04:05
-	stored := newEngClock().Now().Truncate(time.Second)
+	stored := fakeclock.New().Now().Truncate(time.Second)
 	require.Equal(t, http.StatusOK, hs.get("/dated").status)
 	require.Equal(t, http.StatusOK, hs.get("/undated").status)
 	hs.clock.Advance(time.Minute)
@@ -140,7 +142,7 @@ func TestIfModifiedSinceWithoutLastModified(t *testing.T) {
 
 // HEAD gets the same 304, and a 200 without body when modified.
 func TestIfModifiedSinceHead(t *testing.T) {
-	lm := newEngClock().Now().Add(-time.Hour)
+	lm := fakeclock.New().Now().Add(-time.Hour)
 	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Last-Modified", httpDate(lm))
@@ -158,7 +160,7 @@ func TestIfModifiedSinceHead(t *testing.T) {
 // A stale answer — within stale-while-revalidate, or on failure within stale-if-error —
 // honours If-Modified-Since as a fresh hit does, with its own Cache-Status.
 func TestIfModifiedSinceOnStaleAnswers(t *testing.T) {
-	lm := newEngClock().Now().Add(-time.Hour)
+	lm := fakeclock.New().Now().Add(-time.Hour)
 	var fail atomic.Bool
 	hs := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		if fail.Load() {

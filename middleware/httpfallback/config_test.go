@@ -34,7 +34,6 @@ func TestNewValidation(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			c.cfg.Name = uniqueName(t)
 			_, err := New(c.cfg)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.field)

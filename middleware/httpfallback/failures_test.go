@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -116,7 +117,7 @@ func TestOverloadedAnswers503RetryAfter(t *testing.T) {
 }
 
 func TestConnectErrorFromFetcherIs502(t *testing.T) {
-	eng, err := New(Config{Name: uniqueName(t), Now: newEngClock().Now})
+	eng, err := New(Config{Now: fakeclock.New().Now})
 	require.NoError(t, err)
 	defer eng.Close()
 	w := newRecorder()
@@ -150,8 +151,7 @@ func TestDefaultsPerRouteGlobalFuncNeverStored(t *testing.T) {
 	sw := &switchable{}
 	sw.set("500")
 	eng, err := New(Config{
-		Name:    uniqueName(t),
-		Now:     newEngClock().Now,
+		Now:     fakeclock.New().Now,
 		Default: &Default{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("global")},
 		Defaults: map[string]*Default{
 			"GET /users/{id}": {Func: func(r *http.Request, reason string) (int, http.Header, []byte) {

@@ -71,7 +71,7 @@ func TestFreshHitServedFromStoreWithoutHandler(t *testing.T) {
 	assert.EqualValues(t, 1, hs.calls.Load())
 
 	// The client's own If-None-Match is answered from the entry.
-	hs2 := newEngHarness(t, Config{Name: uniqueName(t)}, func(w http.ResponseWriter, r *http.Request) {
+	hs2 := newEngHarness(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 		assert.Empty(t, r.Header.Get("If-None-Match"), "client conditionals are not forwarded")
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("ETag", `"v1"`)

@@ -44,7 +44,7 @@ func TestEngineRefusesMethodOverrideWhenConfigured(t *testing.T) {
 	assert.EqualValues(t, 0, hs.calls.Load())
 	assert.Equal(t, http.StatusOK, hs.get("/x").status)
 
-	_, err := New(Config{Name: uniqueName(t), MethodOverride: 7})
+	_, err := New(Config{MethodOverride: 7})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Config.MethodOverride")
 }

@@ -28,7 +28,7 @@ type purgeServer struct {
 func newPurgeServer(t *testing.T) *purgeServer {
 	t.Helper()
 	ps := &purgeServer{}
-	eng, err := New(Config{Name: uniqueName(t), Now: fakeclock.New().Now})
+	eng, err := New(Config{Now: fakeclock.New().Now})
 	require.NoError(t, err)
 	ps.eng = eng
 	ps.srv = httptest.NewServer(eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

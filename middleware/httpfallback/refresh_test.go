@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -69,8 +70,8 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 	var refreshErr atomic.Value
 	entered := make(chan struct{})
 	var n atomic.Int64
-	clock := newEngClock()
-	eng, err := New(Config{Name: uniqueName(t), Now: clock.Now, Command: upstream.Settings{Timeout: time.Minute}})
+	clock := fakeclock.New()
+	eng, err := New(Config{Now: clock.Now, Command: upstream.Settings{Timeout: time.Minute}})
 	require.NoError(t, err)
 	h := eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=100")

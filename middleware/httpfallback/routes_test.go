@@ -34,7 +34,7 @@ func TestWholeMuxRoutes(t *testing.T) {
 		return names
 	}
 
-	plain, err := New(Config{Name: uniqueName(t)})
+	plain, err := New(Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, plain.Close()) })
 	serve(plain, "/items/1")
@@ -42,7 +42,6 @@ func TestWholeMuxRoutes(t *testing.T) {
 	assert.Equal(t, []string{"*"}, routes(plain), "wrapping the mux: one shared command")
 
 	named, err := New(Config{
-		Name:  uniqueName(t),
 		Route: func(r *http.Request) string { _, p := mux.Handler(r); return p },
 	})
 	require.NoError(t, err)

@@ -187,12 +187,12 @@ func TestBreakerOpenStaleNeedsNoFetch(t *testing.T) {
 // The default soft timeout is on: a held fetch of a key holding a usable entry is
 // answered with the entry, not waited for.
 func TestSoftTimeoutIsOnByDefault(t *testing.T) {
-	eng, err := New(Config{Name: uniqueName(t)})
+	eng, err := New(Config{})
 	require.NoError(t, err)
 	defer eng.Close()
 	assert.Equal(t, DefaultSoftTimeout, eng.settings("*").soft)
 
-	_, err = New(Config{Name: uniqueName(t), Routes: map[string]RouteSettings{"x": {Policy: &cache.Policy{FreshFor: -time.Second}}}})
+	_, err = New(Config{Routes: map[string]RouteSettings{"x": {Policy: &cache.Policy{FreshFor: -time.Second}}}})
 	require.ErrorContains(t, err, `Config.Routes["x"].Policy`)
 }
 

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,48 +17,24 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/internal/fakeclock"
+	"github.com/failsoft/failsoft/internal/leaktest"
 	"github.com/failsoft/failsoft/upstream"
 )
-
-// engClock is a fake clock the test advances.
-type engClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newEngClock() *engClock {
-	return &engClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *engClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *engClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // engHarness is an Engine mounted as net/http middleware on a loopback server.
 type engHarness struct {
 	t     *testing.T
 	eng   *Engine
 	srv   *httptest.Server
-	clock *engClock
+	clock *fakeclock.Clock
 	calls atomic.Int64 // calls of the wrapped handler
 }
 
-// newEngHarness builds an Engine (unique command name per test) around h. cfg.Now and
-// cfg.Name are filled when empty.
+// newEngHarness builds an Engine around h; cfg.Now is the harness's fake clock when nil.
 func newEngHarness(t *testing.T, cfg Config, h http.HandlerFunc) *engHarness {
 	t.Helper()
-	hs := &engHarness{t: t, clock: newEngClock()}
-	if cfg.Name == "" {
-		cfg.Name = uniqueName(t)
-	}
+	hs := &engHarness{t: t, clock: fakeclock.New()}
 	if cfg.Now == nil {
 		cfg.Now = hs.clock.Now
 	}
@@ -194,12 +168,6 @@ func newTestLogger(w io.Writer, mu *sync.Mutex) *slog.Logger {
 	return slog.New(slog.NewTextHandler(lockedWriter{mu: mu, w: w}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// uniqueName is a command namespace unique in the process, also under -count=N (hystrix
-// circuits are global and never freed).
-func uniqueName(tb testing.TB) string {
-	return tb.Name() + "#" + strconv.FormatUint(rand.Uint64(), 36)
-}
-
 // switchable makes its handler answer well (mode "") or fail in the way its mode names.
 type switchable struct {
 	mode atomic.Value // string
@@ -234,5 +202,116 @@ func (s *switchable) handler(t *testing.T) http.HandlerFunc {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, `{"good":true}`)
 		}
+	}
+}
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// heldLeaderConfig is a Config under which a fetch the test holds is never timed out (a
+// 30 s command timeout), and a waiter gives up on it after lockTimeout.
+func heldLeaderConfig(lockTimeout time.Duration) Config {
+	return Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: lockTimeout}
+}
+
+// gate holds one chosen call of a handler until the test opens it.
+type gate struct {
+	calls   atomic.Int64
+	holding atomic.Bool
+	release chan struct{}
+	opened  atomic.Bool
+}
+
+func newGate() *gate { return &gate{release: make(chan struct{})} }
+
+// hold counts a call and returns its number (from 1); call number held blocks until open.
+func (g *gate) hold(held int64) int64 {
+	i := g.calls.Add(1)
+	if i == held {
+		g.holding.Store(true)
+		<-g.release
+	}
+	return i
+}
+
+// waitHeld waits until the chosen call is held. Should the test stop before it opens g,
+// g is opened when the test ends, before the servers made earlier are closed (closing one
+// waits for the held request).
+func (g *gate) waitHeld(t testing.TB) {
+	t.Helper()
+	t.Cleanup(g.open)
+	waitFor(t, g.holding.Load)
+}
+
+// open lets the held call go on; opening again does nothing.
+func (g *gate) open() {
+	if g.opened.CompareAndSwap(false, true) {
+		close(g.release)
+	}
+}
+
+// waitFor polls cond until it holds; the bound is a safety net, not a timing assertion.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 10*time.Second, time.Millisecond)
+}
+
+// requester is what the collapse helpers need of a harness (engHarness).
+type requester interface {
+	get(path string, hdr ...string) engResp
+	stats() Stats
+}
+
+func (hs *engHarness) stats() Stats { return hs.eng.Stats() }
+
+// goGet sends GET path from a goroutine of its own; the answer arrives on the channel.
+func goGet(c requester, path string, hdr ...string) <-chan engResp {
+	ch := make(chan engResp, 1)
+	go func() { ch <- c.get(path, hdr...) }()
+	return ch
+}
+
+// waitWaiting waits until n requests wait on another's fetch.
+func waitWaiting(t testing.TB, c requester, n int64) {
+	t.Helper()
+	waitFor(t, func() bool { return c.stats().Waiting == n })
+}
+
+// leaderAndWaiter sends GET path with leaderHdr as the leader and waits until g holds its
+// fetch, sends GET path with waiterHdr and waits until it waits on that fetch, then opens
+// g and returns both answers.
+func leaderAndWaiter(t testing.TB, c requester, g *gate, path string, leaderHdr, waiterHdr []string) (leader, waiter engResp) {
+	t.Helper()
+	l := goGet(c, path, leaderHdr...)
+	g.waitHeld(t)
+	w := goGet(c, path, waiterHdr...)
+	waitWaiting(t, c, 1)
+	g.open()
+	return <-l, <-w
+}
+
+// storeThenFail stores the good answer of sw's handler for path, lets the entry age by age,
+// switches the handler to mode and returns the answer to path then.
+func (hs *engHarness) storeThenFail(sw *switchable, path string, age time.Duration, mode string) engResp {
+	hs.t.Helper()
+	require.Equal(hs.t, `{"good":true}`, hs.get(path).body, "the entry to fall back on is stored")
+	hs.clock.Advance(age)
+	sw.set(mode)
+	return hs.get(path)
+}
+
+// etagHandler answers "original" with ETag "e1" and max-age=10, and a 304 to a request
+// whose If-None-Match is "e1", after on304 (nil: none) has set the 304's own header fields.
+func etagHandler(on304 func(http.Header)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", `"e1"`)
+		if r.Header.Get("If-None-Match") == `"e1"` {
+			if on304 != nil {
+				on304(w.Header())
+			}
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "original")
 	}
 }

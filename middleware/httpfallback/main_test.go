@@ -1,9 +1,0 @@
-package httpfallback
-
-import (
-	"testing"
-
-	"github.com/failsoft/failsoft/internal/leaktest"
-)
-
-func TestMain(m *testing.M) { leaktest.Main(m) }
