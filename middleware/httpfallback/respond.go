@@ -105,7 +105,11 @@ func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 		if h.Get("Cache-Control") == "" {
 			h.Set("Cache-Control", "no-store")
 		}
-		e.writeAnswer(ex.w, r, status, nil, body, e.failStatus(ex, o)+"; detail=default")
+		cs := "failsoft; detail=default" // the source was not called (an open breaker): no string built
+		if o.called {
+			cs = e.failStatus(ex, o) + "; detail=default"
+		}
+		e.writeAnswer(ex.w, r, status, nil, body, cs)
 		return
 	}
 	e.serveError(ex, o)
