@@ -144,7 +144,9 @@ type Runner struct {
 	sem chan struct{}
 
 	mu       sync.Mutex
-	openedAt time.Time // when the circuit was seen to open or last probed; zero when closed
+	openedAt time.Time     // when the circuit was seen to open or last probed; zero when closed
+	seen     BreakerState  // the state State last returned (with OnStateChange)
+	changes  []stateChange // changes State saw that the hook goroutine has not reported yet
 
 	nudge     chan struct{} // asks the hook goroutine to read the state now
 	stop      chan struct{}
@@ -172,7 +174,7 @@ func newRunner(s Settings, b breaker) *Runner {
 		r.nudge = make(chan struct{}, 1)
 		r.stop = make(chan struct{})
 		r.stopped = make(chan struct{})
-		go r.watch(r.State())
+		go r.watch()
 	}
 	return r
 }
@@ -448,18 +450,41 @@ func (r *Runner) State() BreakerState {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !open {
+	var s BreakerState
+	switch {
+	case !open:
 		r.openedAt = time.Time{}
-		return Closed
-	}
-	if r.openedAt.IsZero() {
+		s = Closed
+	case r.openedAt.IsZero():
 		r.openedAt = now
+		s = Open
+	case now.Sub(r.openedAt) > r.s.SleepWindow:
+		s = HalfOpen
+	default:
+		s = Open
 	}
-	if now.Sub(r.openedAt) > r.s.SleepWindow {
-		return HalfOpen
+	if r.nudge != nil && s != r.seen {
+		// Whoever reads the state first sees a change (hystrix opens a circuit when it is
+		// asked, not when its metrics turn): keep it for the hook goroutine, which could
+		// otherwise miss an opening that a probe closed before its next look.
+		if len(r.changes) == maxPendingChanges {
+			r.changes = r.changes[1:]
+		}
+		r.changes = append(r.changes, stateChange{r.seen, s})
+		r.seen = s
+		select {
+		case r.nudge <- struct{}{}:
+		default:
+		}
 	}
-	return Open
+	return s
 }
+
+// stateChange is one change of a circuit's state.
+type stateChange struct{ from, to BreakerState }
+
+// maxPendingChanges bounds the changes kept for the hook goroutine; older ones are dropped.
+const maxPendingChanges = 64
 
 // noteRun records a probe: a run admitted while the circuit is open restarts hystrix's
 // sleep window.
@@ -483,9 +508,11 @@ func (r *Runner) poke() {
 }
 
 // watch is the hook goroutine: it reads the state after every run and every
-// StatePollInterval, and calls OnStateChange on each change. A circuit is never reported
-// going from closed to half-open: the opening it passed through is reported first.
-func (r *Runner) watch(last BreakerState) {
+// StatePollInterval, and calls OnStateChange, in order, for each change any reader of the
+// state saw (State records them), so an opening that a probe closed before this goroutine
+// looked is still reported. A circuit is never reported going from closed to half-open:
+// the opening it passed through is reported first.
+func (r *Runner) watch() {
 	defer close(r.stopped)
 	t := time.NewTicker(r.s.StatePollInterval)
 	defer t.Stop()
@@ -496,17 +523,19 @@ func (r *Runner) watch(last BreakerState) {
 		case <-t.C:
 		case <-r.nudge:
 		}
-		s := r.State()
-		if s == last {
-			continue
+		r.State() // a time-driven change (open to half-open) is seen only by looking
+		r.mu.Lock()
+		changes := r.changes
+		r.changes = nil
+		r.mu.Unlock()
+		for _, c := range changes {
+			if c.from == Closed && c.to == HalfOpen {
+				// The circuit opened and its sleep window passed before anyone looked
+				// (a busy machine): report the opening, then the half-open state.
+				r.s.OnStateChange(r.s.Name, Closed, Open)
+				c.from = Open
+			}
+			r.s.OnStateChange(r.s.Name, c.from, c.to)
 		}
-		if last == Closed && s == HalfOpen {
-			// The circuit opened and its sleep window passed before this goroutine looked
-			// (a busy machine): report the opening, then the half-open state.
-			r.s.OnStateChange(r.s.Name, Closed, Open)
-			last = Open
-		}
-		r.s.OnStateChange(r.s.Name, last, s)
-		last = s
 	}
 }
