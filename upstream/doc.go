@@ -25,6 +25,6 @@
 // handed back buffered; a longer one continues from the live stream after the buffered
 // prefix.
 //
-// Every failure has a Reason: circuit-open, timeout, overloaded, connect-error,
-// upstream-5xx, invalid-response, canceled.
+// Every failure has a Reason, one of the Reason constants: circuit-open, timeout,
+// overloaded, connect-error, upstream-5xx, invalid-response, panic, canceled.
 package upstream

@@ -15,9 +15,9 @@
 //
 // # The request's path
 //
-// One function, serve in engine.go, behind Engine.Handler and Engine.Serve, holds the whole
-// path, in this order (Handler first passes a long-lived exchange, IsStreaming, straight to
-// the wrapped handler, which the engine then never sees):
+// Engine.Handler and Engine.Serve take every request down one path, in this order (Handler
+// first passes a long-lived exchange, IsStreaming, straight to the wrapped handler, which
+// the engine then never sees):
 //
 //	after Close                    the source is called directly and its answer written through
 //	                               (failsoft; fwd=bypass), without the store
