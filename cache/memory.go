@@ -75,6 +75,16 @@ type Stats struct {
 	// Config.ProtectAfter); Promoted counts entries moved or stored into it.
 	ProtectedBytes int64  `json:"protected_bytes"`
 	Promoted       uint64 `json:"promoted"`
+	// Entries is the number of entries held now (both parts), counted where Bytes is: an
+	// entry counts from the moment ristretto applies its Set (before Set returns true) or
+	// it enters the protected part, until it is deleted, evicted, swept or the store is
+	// closed; replacing an entry does not change it, a refused Set never counts. It is exact
+	// once ristretto has applied the writes queued so far; until then, a Delete of an
+	// unprotected entry, or its move into the protected part, is still counted (so it
+	// exceeds what Get finds by at most the number of those in flight), and a snapshot
+	// taken during writes may be off by the writes it races. Like Bytes, it may include
+	// entries that are Gone but not yet swept (Get misses them).
+	Entries int64 `json:"entries"`
 }
 
 // numStripes is the number of lock/counter stripes: Get and Set take a read lock on one
@@ -512,12 +522,15 @@ func (m *Memory) Stats() Stats {
 		st.Hits = sub(mt.Hits(), ih+gone)
 		st.Misses = sub(mt.Misses()+gone, im)
 		st.Bytes = int64(mt.CostAdded() - mt.CostEvicted())
+		// Deletes count as evictions in ristretto's policy, as in CostEvicted.
+		st.Entries = int64(sub(mt.KeysAdded(), mt.KeysEvicted()))
 	}
 	st.Hits += m.protHits.Load()
 	st.Misses += m.protMisses.Load()
 	if m.prot != nil {
 		st.ProtectedBytes = m.prot.usedBytes()
 		st.Bytes += st.ProtectedBytes
+		st.Entries += m.prot.held.Load()
 		st.Evictions += m.prot.evicted.Load()
 	}
 	return st

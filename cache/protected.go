@@ -26,6 +26,7 @@ type protected struct {
 	ring    pnode // sentinel of the CLOCK list: ring.next is the oldest
 	count   int   // nodes in the list
 	used    atomic.Int64
+	held    atomic.Int64 // entries held: changed with nodes, under mu
 	evicted atomic.Uint64
 
 	seen [numStripes]seenSeg
@@ -184,6 +185,7 @@ func (p *protected) add(sk string, e *Entry, cost int64, onlyNew bool) bool {
 		p.pushBack(n)
 		p.nodes.Store(sk, n)
 		p.used.Add(cost)
+		p.held.Add(1)
 	}
 	p.evictFor(n)
 	return true
@@ -227,6 +229,7 @@ func (p *protected) drop(n *pnode) {
 	p.unlink(n)
 	p.nodes.CompareAndDelete(n.key, n)
 	p.used.Add(-n.cost)
+	p.held.Add(-1)
 }
 
 // remove removes the entry under sk (only if it is want, when want is not nil); it reports

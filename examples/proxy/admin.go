@@ -179,6 +179,7 @@ func writeMetrics(w io.Writer, st httpfallback.Stats) {
 	ss := st.Store
 	gauge("waiting_requests", "Requests waiting now for another request's fetch of the same key.", st.Waiting)
 	gauge("store_bytes", "Bytes the store accounts for the entries it holds.", ss.Bytes)
+	gauge("store_entries", "Entries the store holds.", ss.Entries)
 	counter("store_sets_total", "Entries the store accepted.", ss.Stored)
 	counter("store_evictions_total", "Entries evicted from the store to make room.", ss.Evictions)
 	counter("store_swept_total", "Expired entries the store's sweeper removed.", ss.Swept)

@@ -114,6 +114,7 @@ func TestAdminEndpointsOfARunningProxy(t *testing.T) {
 	assert.Regexp(t, `failsoft_route_hits_total\{engine="proxy-admin/[a-z0-9]+",route="/items"\} 1\n`, body)
 	assert.Regexp(t, `failsoft_breaker_state\{engine="[^"]+",route="/items",state="closed"\} 1\n`, body)
 	assert.Regexp(t, `failsoft_store_bytes\{engine="[^"]+"\} [1-9][0-9]*\n`, body)
+	assert.Regexp(t, `failsoft_store_entries\{engine="[^"]+"\} [1-9][0-9]*\n`, body)
 	sample := regexp.MustCompile(`^failsoft_[a-z_]+\{[^{}]*\} [0-9]+$`)
 	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
 		if !strings.HasPrefix(line, "# HELP ") && !strings.HasPrefix(line, "# TYPE ") {

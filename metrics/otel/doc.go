@@ -27,6 +27,7 @@
 //	failsoft.upstream.max_concurrent gauge {request}
 //	failsoft.waiting                 gauge {request} (failsoft.engine only)
 //	failsoft.store.size              gauge By (failsoft.engine only)
+//	failsoft.store.entries           gauge {entry} (failsoft.engine only)
 //	failsoft.store.sets              counter {entry} (failsoft.engine only)
 //	failsoft.store.evictions         counter {entry} (failsoft.engine only)
 //	failsoft.store.rejected          counter {entry}: failsoft.reason (too-large, not-admitted, dropped) (failsoft.engine only)

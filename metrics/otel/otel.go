@@ -30,8 +30,8 @@ type Metrics struct {
 	answers, misses, stored, refreshes, calls, retries, transitions metric.Int64Counter
 	answerDur, callDur                                              metric.Float64Histogram
 
-	breakerState, inFlight, maxConcurrent, waiting, storeSize metric.Int64ObservableGauge
-	storeSets, storeEvictions, storeRejected, storeLookups    metric.Int64ObservableCounter
+	breakerState, inFlight, maxConcurrent, waiting, storeSize, storeEntries metric.Int64ObservableGauge
+	storeSets, storeEvictions, storeRejected, storeLookups                  metric.Int64ObservableCounter
 
 	reg metric.Registration
 
@@ -79,6 +79,7 @@ func New(provider metric.MeterProvider) (*Metrics, error) {
 	m.maxConcurrent = gauge("failsoft.upstream.max_concurrent", "{request}", "The route's command concurrency limit.")
 	m.waiting = gauge("failsoft.waiting", "{request}", "Requests waiting for another request's fetch of the same key.")
 	m.storeSize = gauge("failsoft.store.size", "By", "Bytes the store accounts for the entries it holds.")
+	m.storeEntries = gauge("failsoft.store.entries", "{entry}", "Entries the store holds.")
 	m.storeSets = observedCounter("failsoft.store.sets", "{entry}", "Entries the store accepted.")
 	m.storeEvictions = observedCounter("failsoft.store.evictions", "{entry}", "Entries evicted to make room.")
 	m.storeRejected = observedCounter("failsoft.store.rejected", "{entry}", "Entries the store refused, by reason.")
@@ -87,7 +88,7 @@ func New(provider metric.MeterProvider) (*Metrics, error) {
 		return nil, err
 	}
 	reg, err := meter.RegisterCallback(m.observe, m.breakerState, m.inFlight, m.maxConcurrent, m.waiting,
-		m.storeSize, m.storeSets, m.storeEvictions, m.storeRejected, m.storeLookups)
+		m.storeSize, m.storeEntries, m.storeSets, m.storeEvictions, m.storeRejected, m.storeLookups)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +189,7 @@ func (m *Metrics) observe(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(m.waiting, st.Waiting, e)
 		ss := st.Store
 		o.ObserveInt64(m.storeSize, ss.Bytes, e)
+		o.ObserveInt64(m.storeEntries, ss.Entries, e)
 		o.ObserveInt64(m.storeSets, int64(ss.Stored), e)
 		o.ObserveInt64(m.storeEvictions, int64(ss.Evictions), e)
 		o.ObserveInt64(m.storeRejected, int64(ss.RejectedTooLarge), metric.WithAttributes(eng, keyReason.String("too-large")))

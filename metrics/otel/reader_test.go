@@ -107,6 +107,9 @@ func TestInMemoryReaderSeesAnswersLatencyBreakerAndStore(t *testing.T) {
 		return false
 	}, 20*time.Second, time.Millisecond)
 
+	// One entry; its second request moved it into the store's protected part, counted
+	// twice until ristretto applies the delete: poll.
+	require.Eventually(t, func() bool { return eng.Stats().Store.Entries == 1 }, 20*time.Second, time.Millisecond)
 	// The transition is reported by the command's state goroutine: poll for it.
 	var got map[string]metricdata.Aggregation
 	require.Eventually(t, func() bool {
@@ -135,6 +138,7 @@ func TestInMemoryReaderSeesAnswersLatencyBreakerAndStore(t *testing.T) {
 	eq("failsoft.upstream.max_concurrent", 100, okRoute)
 	eq("failsoft.upstream.in_flight", 0, okRoute)
 	eq("failsoft.store.sets", 1)
+	eq("failsoft.store.entries", 1)
 	eq("failsoft.store.rejected", 0, keyReason.String("too-large"))
 	errors, ok := sumOf(t, got["failsoft.answers"], keyEngine.String(name), downRoute, keyOutcome.String("error"), keyError.String("upstream-5xx"))
 	assert.True(t, ok)

@@ -28,6 +28,7 @@
 //	failsoft_upstream_max_concurrent               the command's concurrency limit
 //	failsoft_waiting_requests{engine}              requests waiting for another request's fetch
 //	failsoft_store_bytes{engine}                   bytes held by the store
+//	failsoft_store_entries{engine}                 entries held by the store
 //	failsoft_store_sets_total{engine}              entries stored
 //	failsoft_store_evictions_total{engine}         entries evicted to make room
 //	failsoft_store_rejected_total{engine,reason}   entries refused: too-large, not-admitted, dropped

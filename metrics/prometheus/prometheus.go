@@ -44,9 +44,9 @@ type Collector struct {
 	callDur     *prom.HistogramVec
 	transitions *prom.CounterVec
 
-	breakerState, inFlight, maxConcurrent, waiting       *prom.Desc
-	storeBytes, storeEvictions, storeRejected, storeSets *prom.Desc
-	storeLookups, storeSwept                             *prom.Desc
+	breakerState, inFlight, maxConcurrent, waiting                     *prom.Desc
+	storeBytes, storeEntries, storeEvictions, storeRejected, storeSets *prom.Desc
+	storeLookups, storeSwept                                           *prom.Desc
 
 	mu      sync.Mutex
 	sources []StatsSource
@@ -97,6 +97,7 @@ func New(opts Options) *Collector {
 		maxConcurrent:  desc("upstream_max_concurrent", "The route's command concurrency limit.", route...),
 		waiting:        desc("waiting_requests", "Requests waiting now for another request's fetch of the same key.", "engine"),
 		storeBytes:     desc("store_bytes", "Bytes the store accounts for the entries it holds.", "engine"),
+		storeEntries:   desc("store_entries", "Entries the store holds.", "engine"),
 		storeEvictions: desc("store_evictions_total", "Entries evicted from the store to make room.", "engine"),
 		storeRejected: desc("store_rejected_total",
 			"Entries the store refused, by reason (too-large, not-admitted, dropped).", "engine", "reason"),
@@ -151,7 +152,7 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 	for _, v := range c.vecs() {
 		v.Describe(ch)
 	}
-	for _, d := range []*prom.Desc{c.breakerState, c.inFlight, c.maxConcurrent, c.waiting, c.storeBytes,
+	for _, d := range []*prom.Desc{c.breakerState, c.inFlight, c.maxConcurrent, c.waiting, c.storeBytes, c.storeEntries,
 		c.storeEvictions, c.storeRejected, c.storeSets, c.storeLookups, c.storeSwept} {
 		ch <- d
 	}
@@ -190,6 +191,7 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 		ch <- prom.MustNewConstMetric(c.waiting, prom.GaugeValue, float64(st.Waiting), eng)
 		ss := st.Store
 		ch <- prom.MustNewConstMetric(c.storeBytes, prom.GaugeValue, float64(ss.Bytes), eng)
+		ch <- prom.MustNewConstMetric(c.storeEntries, prom.GaugeValue, float64(ss.Entries), eng)
 		ch <- prom.MustNewConstMetric(c.storeEvictions, prom.CounterValue, float64(ss.Evictions), eng)
 		ch <- prom.MustNewConstMetric(c.storeRejected, prom.CounterValue, float64(ss.RejectedTooLarge), eng, "too-large")
 		ch <- prom.MustNewConstMetric(c.storeRejected, prom.CounterValue, float64(ss.RejectedNotAdmitted), eng, "not-admitted")
