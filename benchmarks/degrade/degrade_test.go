@@ -20,7 +20,8 @@ func TestMain(m *testing.M) { leaktest.Main(m) }
 // tiny is a few-second run. Modes that end in client timeouts (latency, blackhole, slow
 // body) are left out here: heimdall v7.0.3 shares its response and error variables with the
 // hystrix goroutine it abandons at a timeout, a data race that -race reports (see
-// README.md); the full run covers them.
+// README.md); the full run covers them. Under -race heimdall is left out altogether: on a
+// loaded machine its 250 ms attempt can time out in any mode, and the race is its own.
 func tiny() Config {
 	c := Quick()
 	c.Cell = 400 * time.Millisecond
@@ -29,13 +30,25 @@ func tiny() Config {
 	c.Warm = 6
 	c.FlapPeriod = 100 * time.Millisecond
 	c.Modes = []string{"healthy", "errors", "outage", "truncated"}
+	c.Peers = tinyPeers()
 	return c
+}
+
+// tinyPeers is every peer, less heimdall under the race detector (see tiny).
+func tinyPeers() []string {
+	var ps []string
+	for _, p := range PeerNames() {
+		if p != "heimdall" || !raceEnabled {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 func TestTinyRunIsSane(t *testing.T) {
 	res, err := Run(context.Background(), tiny())
 	require.NoError(t, err)
-	require.Len(t, res.Cells, 4*len(PeerNames()))
+	require.Len(t, res.Cells, 4*len(tinyPeers()))
 	assert.Empty(t, res.Check())
 
 	for _, c := range res.Cells {
@@ -52,7 +65,7 @@ func TestTinyRunIsSane(t *testing.T) {
 		require.True(t, ok, "%s/%s", mode, peer)
 		return c
 	}
-	for _, p := range PeerNames() {
+	for _, p := range tinyPeers() {
 		// Not 100: under -race on a loaded CI machine a 250 ms attempt timeout can fire.
 		assert.GreaterOrEqual(t, cell("healthy", p).UsablePct(), 95.0, "%s answers a healthy upstream: %+v", p, cell("healthy", p))
 	}
