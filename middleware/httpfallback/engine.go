@@ -532,10 +532,9 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 // Content-Location.
 func (e *Engine) passThrough(ex *exchange, fwd string) {
 	w, r := ex.w, ex.r
-	cs := "failsoft; fwd=" + fwd
 	r = e.withStart(r, e.clock())
 	ex.r = r
-	buf := newBuffer(w, ex.rt.policy.MaxBodyBytes, false, cs)
+	buf := newBuffer(w, ex.rt.policy.MaxBodyBytes, false, fwd)
 	err := e.runObserved(r.Context(), ex.route, ex.src, buf, r)
 	status := buf.code()
 	if err == nil && e.isFailure(status) {
@@ -555,7 +554,7 @@ func (e *Engine) passThrough(ex *exchange, fwd string) {
 		return
 	}
 	e.emit(Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})
-	e.writeAnswer(w, r, status, buf.header, buf.body, cs+"; fwd-status="+itoa(status))
+	e.writeAnswer(w, r, status, buf.header, buf.body, member{fwd: fwd, fwdStatus: status}.String())
 }
 
 // probeBody reports whether r, a GET or HEAD with a ContentLength other than 0, carries a
@@ -613,7 +612,7 @@ func (e *Engine) bypass(ex *exchange) {
 	// Our member goes after the answer's own, when its header is written (RFC 9211).
 	r := e.withStart(ex.r, e.clock())
 	ex.r = r
-	rec := &statusRecorder{ResponseWriter: ex.w, cacheStatus: "failsoft; fwd=bypass"}
+	rec := &statusRecorder{ResponseWriter: ex.w, cacheStatus: member{fwd: "bypass"}.String()}
 	err := e.runObserved(r.Context(), ex.route, ex.src, rec, r)
 	if rec.status != 0 {
 		e.emit(Event{Kind: EventForward, Route: ex.route, Status: rec.status, Fwd: "bypass", Duration: e.since(r)})

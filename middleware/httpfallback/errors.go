@@ -54,14 +54,14 @@ func (e *Engine) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	delete(h, "Cache-Status")
 	if rf := (*RefusalError)(nil); errors.As(err, &rf) {
 		if cs == "" {
-			cs = "failsoft; detail=" + ReasonRefused
+			cs = refusedMember
 		}
 		e.writeProblem(w, r, rf.status(), ReasonRefused, rf.Detail, cs)
 		return
 	}
 	o := e.failed(err, nil)
 	if cs == "" {
-		cs = "failsoft; detail=" + sfValue(o.reason)
+		cs = member{detail: o.reason}.String()
 	}
 	e.writeFailureProblem(w, r, o, cs)
 }

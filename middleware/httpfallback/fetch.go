@@ -122,7 +122,7 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 	}
 	fwd := fwdOf(ent)
 	head := r.Method == http.MethodHead
-	buf := newBuffer(w, maxBody, head, "failsoft; fwd="+fwd)
+	buf := newBuffer(w, maxBody, head, fwd)
 	reqTime := e.cfg.Now()
 	err := e.runObserved(ctx, ex.route, ex.src, buf, req)
 	respTime := e.cfg.Now()
@@ -133,7 +133,7 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 		req.Header.Del("If-None-Match")
 		req.Header.Del("If-Modified-Since")
 		conditional = false
-		buf = newBuffer(w, maxBody, head, "failsoft; fwd="+fwd)
+		buf = newBuffer(w, maxBody, head, fwd)
 		reqTime = e.cfg.Now()
 		err = e.runObserved(ctx, ex.route, ex.src, buf, req)
 		respTime = e.cfg.Now()
@@ -145,7 +145,7 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 	}
 	req.Header.Del("If-None-Match")
 	req.Header.Del("If-Modified-Since")
-	abuf := newBuffer(w, maxBody, head, "failsoft; fwd="+fwd+"; detail=alternate")
+	abuf := newBuffer(w, maxBody, head, fwd)
 	aerr := e.runObserved(ctx, "alternate/"+ex.route, source{handler: e.cfg.Alternate}, abuf, req)
 	if aerr == nil && !abuf.streaming && !abuf.overflow && abuf.code() < 400 && !e.isFailure(abuf.code()) {
 		a := &outcome{status: abuf.code(), header: abuf.header, body: abuf.body, called: true, alternate: true, credentialed: o.credentialed}

@@ -25,7 +25,7 @@ func TestHitMemo(t *testing.T) {
 			defer wg.Done()
 			for _, ttl := range ttls {
 				for range 2 { // first use, then the memo
-					assert.Equal(t, hitStatus(ttl), m.hitStatus(ttl), ttl)
+					assert.Equal(t, member{hit: true}.withTTL(ttl).String(), m.hitStatus(ttl), ttl)
 				}
 			}
 			for _, n := range []int64{0, 7, 99, 100, memoSize - 1, memoSize, 1 << 40} {

@@ -25,19 +25,11 @@ func (e *Engine) respond(ex *exchange, o *outcome) {
 		served = o.entry.Status
 	}
 	e.emit(Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: served, Fwd: fwdOf(ex.ent), Collapsed: ex.collapsed, Duration: e.since(ex.r)})
-	cs := "failsoft; fwd=" + fwdOf(ex.ent) + "; fwd-status=" + itoa(o.status)
-	if o.stored && !ex.collapsed {
-		cs += "; stored"
+	m := member{fwd: fwdOf(ex.ent), fwdStatus: o.status, stored: o.stored && !ex.collapsed, collapsed: ex.collapsed, detail: o.detail}
+	if o.alternate {
+		m.detail = "alternate"
 	}
-	if ex.collapsed {
-		cs += "; collapsed"
-	}
-	switch {
-	case o.alternate:
-		cs += "; detail=alternate"
-	case o.detail != "":
-		cs += "; detail=" + sfValue(o.detail)
-	}
+	cs := m.String()
 	if o.entry != nil {
 		e.writeEntry(ex.w, ex.r, o.entry, e.cfg.Now(), cs)
 		return
@@ -50,23 +42,19 @@ func (e *Engine) respond(ex *exchange, o *outcome) {
 // (failsoft; fwd=stale; ttl=-N).
 func (e *Engine) serveStale(ex *exchange, now time.Time, reason string, forwarded bool) {
 	e.log(ex.r.Context(), slog.LevelDebug, "failsoft: serving stale", ex.r, ex.route, slog.String("reason", reason))
-	e.serveStaleAs(ex, now, reason, forwarded, "")
+	e.serveStaleAs(ex, now, reason, forwarded, 0)
 }
 
 // serveStaleAs is serveStale with the source's failing status (fwd-status), when it
 // answered, in the Cache-Status.
-func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwarded bool, fwdStatus string) {
+func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwarded bool, fwdStatus int) {
 	e.stale.Add(1)
 	e.emit(Event{Kind: EventStale, Route: ex.route, Key: ex.key, Reason: reason, Status: ex.ent.Status, Collapsed: ex.collapsed, Duration: e.since(ex.r)})
 	ttl := ex.ent.TTL(now)
 	var cs string
 	switch {
 	case forwarded:
-		cs = "failsoft; fwd=stale" + fwdStatus + "; ttl=" + ttlString(ttl)
-		if ex.collapsed {
-			cs += "; collapsed"
-		}
-		cs += "; detail=" + sfValue(reason)
+		cs = member{fwd: "stale", fwdStatus: fwdStatus, collapsed: ex.collapsed, detail: reason}.withTTL(ttl).String()
 	default:
 		// Answers given while the upstream is down or busy: memoised, they cost what a
 		// fresh hit does.
@@ -82,7 +70,7 @@ func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 	r := ex.r
 	if ex.ent != nil && ex.ent.State(now).ServableStale() {
 		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving stale", r, ex.route, slog.String("reason", o.reason))
-		e.serveStaleAs(ex, now, o.reason, o.called, fwdStatus(o))
+		e.serveStaleAs(ex, now, o.reason, o.called, o.status)
 		return
 	}
 	if d := e.defaultFor(r, ex.route); d != nil {
@@ -105,9 +93,9 @@ func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 		if h.Get("Cache-Control") == "" {
 			h.Set("Cache-Control", "no-store")
 		}
-		cs := "failsoft; detail=default" // the source was not called (an open breaker): no string built
+		cs := defaultNotCalled // the source was not called (an open breaker): no string built
 		if o.called {
-			cs = e.failStatus(ex, o) + "; detail=default"
+			cs = failMember(ex, o).withDetail("default").String()
 		}
 		e.writeAnswer(ex.w, r, status, nil, body, cs)
 		return
@@ -124,12 +112,12 @@ func (e *Engine) serveError(ex *exchange, o *outcome) {
 		return // the client went away: nobody to answer, nothing failed
 	}
 	refused := errors.As(o.err, new(*RefusalError))
-	cs := "failsoft; detail=" + ReasonRefused
+	cs := refusedMember
 	if !refused {
 		e.errs.Add(1)
 		e.emit(Event{Kind: EventError, Route: ex.route, Key: ex.key, Reason: o.reason, Status: o.status, Collapsed: ex.collapsed, Duration: e.since(r)})
 		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving an error", r, ex.route, slog.String("reason", o.reason))
-		cs = e.failStatus(ex, o) + "; detail=" + sfValue(o.reason)
+		cs = failMember(ex, o).withDetail(o.reason).String()
 	}
 	if e.cfg.ErrorHandler != nil {
 		w.Header()["Cache-Status"] = []string{cs}
@@ -174,29 +162,24 @@ func problemDetail(reason string) string {
 	return "The upstream failed (" + reason + ") and no stored response is available."
 }
 
-// failStatus is the Cache-Status prefix of an answer not taken from the entry after a
+// failMember is the Cache-Status member of an answer not taken from the entry after a
 // failure: forwarded (with the source's status when it answered), or not forwarded.
-func (e *Engine) failStatus(ex *exchange, o *outcome) string {
+func failMember(ex *exchange, o *outcome) member {
 	if !o.called {
-		return "failsoft"
+		return member{}
 	}
 	fwd := o.fwd
 	if fwd == "" {
 		fwd = fwdOf(ex.ent)
 	}
-	cs := "failsoft; fwd=" + fwd + fwdStatus(o)
-	if ex.collapsed {
-		cs += "; collapsed"
-	}
-	return cs
+	return member{fwd: fwd, fwdStatus: o.status, collapsed: ex.collapsed}
 }
 
-func fwdStatus(o *outcome) string {
-	if o.status == 0 {
-		return ""
-	}
-	return "; fwd-status=" + itoa(o.status)
-}
+// Members that never change.
+const (
+	defaultNotCalled = "failsoft; detail=default" // member{detail: "default"}
+	refusedMember    = "failsoft; detail=" + ReasonRefused
+)
 
 // defaultFor picks r's default payload: the route's, the longest path prefix's, the global.
 func (e *Engine) defaultFor(r *http.Request, route string) *Default {
@@ -378,7 +361,9 @@ var staleReasons = [...]string{ReasonCircuitOpen, ReasonInFlight, ReasonStaleWhi
 // staleStatus is "failsoft; hit; ttl=-N; detail=<reason>", memoised for the staleReasons
 // and N in [0, memoSize).
 func (m *hitMemo) staleStatus(reason string, ttl time.Duration) string {
-	build := func(n int64) string { return hitStatusOf(-n) + "; detail=" + sfValue(reason) }
+	build := func(n int64) string {
+		return member{hit: true, detail: reason}.withTTL(time.Duration(-n) * time.Second).String()
+	}
 	for i, r := range staleReasons {
 		if r == reason {
 			return m.get(&m.stale[i], -ttlSeconds(ttl), build)
@@ -387,7 +372,7 @@ func (m *hitMemo) staleStatus(reason string, ttl time.Duration) string {
 	return build(-ttlSeconds(ttl))
 }
 
-// hitStatus is hitStatus(ttl), memoised for ttl in [0, memoSize) seconds.
+// hitStatus is a fresh hit's member for ttl, memoised for ttl in [0, memoSize) seconds.
 func (m *hitMemo) hitStatus(ttl time.Duration) string {
 	return m.get(&m.hit, ttlSeconds(ttl), hitStatusOf)
 }
@@ -409,17 +394,10 @@ func (m *hitMemo) get(t *[memoSize]atomic.Pointer[string], n int64, build func(i
 	return s
 }
 
-// hitStatus is "failsoft; hit; ttl=N" built with a single allocation.
-func hitStatus(ttl time.Duration) string { return hitStatusOf(ttlSeconds(ttl)) }
-
+// hitStatusOf is a fresh hit's member, "failsoft; hit; ttl=N", for ttl whole seconds.
 func hitStatusOf(ttl int64) string {
-	var b [48]byte
-	s := append(b[:0], "failsoft; hit; ttl="...)
-	s = strconv.AppendInt(s, ttl, 10)
-	return string(s)
+	return member{hit: true}.withTTL(time.Duration(ttl) * time.Second).String()
 }
-
-func ttlString(ttl time.Duration) string { return strconv.FormatInt(ttlSeconds(ttl), 10) }
 
 // ttlSeconds rounds towards minus infinity, so a just-stale entry reads ttl=-1, not 0.
 func ttlSeconds(ttl time.Duration) int64 {

@@ -21,15 +21,15 @@ type buffer struct {
 	wroteHeader bool
 	body        []byte
 	max         int64
-	streaming   bool // switched to dst: the response is on its way, not storable
-	overflow    bool // over max with no dst: body dropped
-	headOnly    bool // the client asked HEAD: stream headers only
-	validated   bool // RunCommand already ran Config.Validate on the body
-	cacheStatus string
+	streaming   bool   // switched to dst: the response is on its way, not storable
+	overflow    bool   // over max with no dst: body dropped
+	headOnly    bool   // the client asked HEAD: stream headers only
+	validated   bool   // RunCommand already ran Config.Validate on the body
+	fwd         string // the Cache-Status fwd of the answer, should it stream
 }
 
-func newBuffer(dst http.ResponseWriter, max int64, headOnly bool, cacheStatus string) *buffer {
-	return &buffer{dst: dst, header: make(http.Header), max: max, headOnly: headOnly, cacheStatus: cacheStatus}
+func newBuffer(dst http.ResponseWriter, max int64, headOnly bool, fwd string) *buffer {
+	return &buffer{dst: dst, header: make(http.Header), max: max, headOnly: headOnly, fwd: fwd}
 }
 
 // Header implements http.ResponseWriter.
@@ -85,7 +85,7 @@ func (b *buffer) startStreaming() {
 		h[k] = v
 	}
 	// Ours after the answer's own members (RFC 9211), as on every other path.
-	h["Cache-Status"] = []string{withPrior(h["Cache-Status"], b.cacheStatus+"; fwd-status="+itoa(b.status)+"; detail=too-large")}
+	h["Cache-Status"] = []string{withPrior(h["Cache-Status"], member{fwd: b.fwd, fwdStatus: b.status, detail: "too-large"}.String())}
 	b.dst.WriteHeader(b.status)
 	if !b.headOnly && len(b.body) > 0 {
 		_, _ = b.dst.Write(b.body)
