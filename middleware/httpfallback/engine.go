@@ -338,14 +338,13 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		return
 	}
 	if servable {
-		f := e.newFlightLocked(key)
-		e.mu.Unlock()
-		if f != nil {
+		if f := e.newFlightLocked(key); f != nil {
+			e.mu.Unlock()
 			e.softWait(ex, f)
 			return
 		}
-		// Closed meanwhile: fetch inline, as any request.
-		e.mu.Lock()
+		// Closed meanwhile: fetch inline, as any request (still under the lock, so that
+		// no other fetch of the key can register in between).
 	}
 	f := &flight{done: make(chan struct{})}
 	e.flights[key] = f
