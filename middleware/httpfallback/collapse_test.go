@@ -52,16 +52,16 @@ func TestColdKey200ConcurrentRequestsRunHandlerOnce(t *testing.T) {
 func TestLockTimeoutWaiterFetchesAloneAndDoesNotStore(t *testing.T) {
 	g := newGate()
 	hs := newEngHarness(t, heldLeaderConfig(20*time.Millisecond), func(w http.ResponseWriter, r *http.Request) {
-		g.hold(1)
+		g.Hold(1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "x")
 	})
 	leader := goGet(hs, "/lock")
-	g.waitHeld(t)
+	g.WaitHeld(t)
 	w := hs.get("/lock")
 	assert.Equal(t, "x", w.body)
 	assert.Equal(t, "failsoft; fwd=uri-miss; fwd-status=200; detail=lock-timeout", w.cs())
-	g.open()
+	g.Open()
 	l := <-leader
 	assert.True(t, hasParam(l.cs(), "stored"), l.cs())
 }
@@ -71,19 +71,19 @@ func TestLockTimeoutWaiterFetchesAloneAndDoesNotStore(t *testing.T) {
 func TestLockTimeoutWaiterWithStaleEntryServesIt(t *testing.T) {
 	g := newGate()
 	hs := newEngHarness(t, heldLeaderConfig(20*time.Millisecond), func(w http.ResponseWriter, r *http.Request) {
-		i := g.hold(2) // the refetch after the entry went stale hangs
+		i := g.Hold(2) // the refetch after the entry went stale hangs
 		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=600")
 		fmt.Fprint(w, "v", i)
 	})
 	require.Equal(t, "v1", hs.get("/lock-stale").body)
 	hs.clock.Advance(15 * time.Second) // past fresh, within stale-if-error: a fetch is due
 	leader := goGet(hs, "/lock-stale")
-	g.waitHeld(t)
+	g.WaitHeld(t)
 	w := hs.get("/lock-stale")
 	assert.Equal(t, "v1", w.body)
 	assert.Equal(t, "failsoft; fwd=stale; ttl=-5; collapsed; detail=lock-timeout", w.cs())
 	assert.EqualValues(t, 2, hs.calls.Load(), "no second fetch while the leader's is stuck")
-	g.open()
+	g.Open()
 	l := <-leader
 	assert.Equal(t, "v2", l.body)
 }
@@ -92,7 +92,7 @@ func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 	g := newGate()
 	var handlerCtxErr atomic.Value
 	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
-		g.hold(1)
+		g.Hold(1)
 		handlerCtxErr.Store(fmt.Sprint(r.Context().Err()))
 		w.Header().Set("Cache-Control", "max-age=60")
 		fmt.Fprint(w, "shared")
@@ -107,12 +107,12 @@ func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 		}
 		leaderDone <- err
 	}()
-	g.waitHeld(t)
+	g.WaitHeld(t)
 	waiters := []<-chan engResp{goGet(hs, "/hang"), goGet(hs, "/hang"), goGet(hs, "/hang")}
 	waitWaiting(t, hs, 3)
 	cancel()
 	require.Error(t, <-leaderDone)
-	g.open()
+	g.Open()
 	for _, w := range waiters {
 		r := <-w
 		assert.Equal(t, "shared", r.body)
@@ -127,17 +127,17 @@ func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 func TestWaiterOfAnotherVariantDoesNotGetLeadersAnswer(t *testing.T) {
 	g := newGate()
 	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
-		g.hold(1)
+		g.Hold(1)
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept-Language")
 		fmt.Fprint(w, "lang="+r.Header.Get("Accept-Language"))
 	})
 	leader := goGet(hs, "/v", "Accept-Language", "fr")
-	g.waitHeld(t)
+	g.WaitHeld(t)
 	sameCh := goGet(hs, "/v", "Accept-Language", "fr")
 	otherCh := goGet(hs, "/v", "Accept-Language", "de")
 	waitWaiting(t, hs, 2)
-	g.open()
+	g.Open()
 	same, other := <-sameCh, <-otherCh
 	assert.Equal(t, "lang=fr", (<-leader).body)
 	assert.Equal(t, "lang=fr", same.body)

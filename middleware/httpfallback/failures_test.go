@@ -103,13 +103,13 @@ func TestOverloadedAnswers503RetryAfter(t *testing.T) {
 	g := newGate()
 	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second, MaxConcurrent: 1}}
 	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		g.hold(1)
+		g.Hold(1)
 		fmt.Fprint(w, "ok")
 	})
 	first := goGet(hs, "/one")
-	g.waitHeld(t)
+	g.WaitHeld(t)
 	r := hs.get("/other") // another key: not collapsed, refused by the concurrency limit
-	g.open()
+	g.Open()
 	<-first
 	assert.Equal(t, 503, r.status)
 	assert.Equal(t, "1", r.header.Get("Retry-After"))

@@ -17,7 +17,7 @@ import (
 func TestCollapsedFailureWithSetCookieNotShared(t *testing.T) {
 	g := newGate()
 	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
-		i := g.hold(1)
+		i := g.Hold(1)
 		w.Header().Set("Set-Cookie", "session=s"+strconv.FormatInt(i, 10))
 		w.WriteHeader(http.StatusInternalServerError)
 	})
@@ -37,7 +37,7 @@ func TestCollapsedWaiterOfAnotherVariantNotGiven304Refresh(t *testing.T) {
 		w.Header().Set("Vary", "Accept-Language")
 		w.Header().Set("ETag", `"`+lang+`"`)
 		if r.Header.Get("If-None-Match") != "" {
-			g.hold(1) // the first revalidation: the leader's
+			g.Hold(1) // the first revalidation: the leader's
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
@@ -87,7 +87,7 @@ func TestRevalidation304WithSetCookieNotStored(t *testing.T) {
 func TestCollapsedFailureWithNoStoreIsShared(t *testing.T) {
 	g := newGate()
 	hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
-		g.hold(1)
+		g.Hold(1)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusInternalServerError)
 	})

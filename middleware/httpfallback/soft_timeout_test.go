@@ -33,7 +33,7 @@ func softConfig(soft time.Duration, events chan<- Event) Config {
 // the call numbered held blocks until g opens.
 func versioned(g *gate, held int64) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		i := g.hold(held)
+		i := g.Hold(held)
 		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=600")
 		fmt.Fprint(w, "v", i)
 	}
@@ -55,7 +55,7 @@ func TestSoftTimeoutServesStaleAndTheFetchStoresLater(t *testing.T) {
 	assert.Equal(t, "15", r.header.Get("Age"))
 	assert.EqualValues(t, 1, hs.eng.Stats().SoftTimeouts)
 
-	g.open()
+	g.Open()
 	ev := <-refreshed // the background fetch ended
 	assert.Equal(t, "", ev.Reason)
 	fresh := hs.get("/s")
@@ -73,14 +73,14 @@ func TestStaleInFlightIsAnsweredAtOnce(t *testing.T) {
 	hs.clock.Advance(15 * time.Second)
 
 	leader := goGet(hs, "/f") // waits up to an hour for its held fetch
-	g.waitHeld(t)
+	g.WaitHeld(t)
 	for range 3 {
 		r := hs.get("/f")
 		assert.Equal(t, "v1", r.body)
 		assert.Equal(t, "failsoft; hit; ttl=-5; detail=in-flight", r.cs())
 	}
 	assert.EqualValues(t, 2, hs.calls.Load(), "no second fetch")
-	g.open()
+	g.Open()
 	l := <-leader
 	assert.Equal(t, "v2", l.body, "the leader got its fetch's answer, in time")
 	assert.Equal(t, "failsoft; fwd=stale; fwd-status=200; stored", l.cs())

@@ -304,7 +304,7 @@ func TestProxyRangeNotForwarded(t *testing.T) {
 	g := newGate()
 	var ranged atomic.Int64
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-		g.hold(1)
+		g.Hold(1)
 		if r.Header.Get("Range") != "" || r.Header.Get("If-Range") != "" {
 			ranged.Add(1)
 		}

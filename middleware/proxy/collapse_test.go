@@ -68,7 +68,7 @@ func TestProxyCollapsedAnswerNotSharedAcrossUsers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			g := newGate()
 			up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
-				g.hold(1)
+				g.Hold(1)
 				w.Header().Set("Cache-Control", "max-age=60")
 				if c.setsCookie {
 					w.Header().Set("Set-Cookie", "session=new-"+strconv.FormatInt(rand.Int64(), 36))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/failsoft/failsoft/internal/testgate"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -60,46 +61,13 @@ func hasParam(cs, p string) bool {
 	return false
 }
 
-// gate holds one chosen call of a handler until the test opens it.
-type gate struct {
-	calls   atomic.Int64
-	holding atomic.Bool
-	release chan struct{}
-	opened  atomic.Bool
-}
+// gate holds one chosen call of a handler until the test opens it (internal/testgate).
+type gate = testgate.Gate
 
-func newGate() *gate { return &gate{release: make(chan struct{})} }
-
-// hold counts a call and returns its number (from 1); call number held blocks until open.
-func (g *gate) hold(held int64) int64 {
-	i := g.calls.Add(1)
-	if i == held {
-		g.holding.Store(true)
-		<-g.release
-	}
-	return i
-}
-
-// waitHeld waits until the chosen call is held; g is opened when the test ends, before
-// the servers made earlier are closed (closing one waits for the held request).
-func (g *gate) waitHeld(t testing.TB) {
-	t.Helper()
-	t.Cleanup(g.open)
-	waitFor(t, g.holding.Load)
-}
-
-// open lets the held call go on; opening again does nothing.
-func (g *gate) open() {
-	if g.opened.CompareAndSwap(false, true) {
-		close(g.release)
-	}
-}
-
-// waitFor polls cond until it holds; the bound is a safety net, not a timing assertion.
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	require.Eventually(t, cond, 10*time.Second, time.Millisecond)
-}
+var (
+	newGate = testgate.New
+	waitFor = testgate.WaitFor
+)
 
 // goGet sends GET path from a goroutine of its own; the answer arrives on the channel.
 func goGet(h *pxHarness, path string, hdr ...string) <-chan engResp {
@@ -114,10 +82,10 @@ func goGet(h *pxHarness, path string, hdr ...string) <-chan engResp {
 func leaderAndWaiter(t testing.TB, h *pxHarness, g *gate, path string, leaderHdr, waiterHdr []string) (leader, waiter engResp) {
 	t.Helper()
 	l := goGet(h, path, leaderHdr...)
-	g.waitHeld(t)
+	g.WaitHeld(t)
 	w := goGet(h, path, waiterHdr...)
 	waitFor(t, func() bool { return h.p.Stats().Waiting == 1 })
-	g.open()
+	g.Open()
 	return <-l, <-w
 }
 
