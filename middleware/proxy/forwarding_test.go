@@ -89,16 +89,24 @@ func (s *slowClient) Write(p []byte) (int, error) {
 
 // BodyIdleTimeout bounds each wait for the upstream's body, not the time spent writing to
 // a slow client: a large streamed answer to a client that stalled past it was cut (the
-// upstream request cancelled mid-body).
+// upstream request cancelled mid-body). The upstream is in memory, so that its body's
+// reads never wait on a busy machine: only the client's stall could pass the timeout. As a
+// connection's body would, it fails once the request is cancelled.
 func TestProxyBodyIdleTimeoutIgnoresSlowClient(t *testing.T) {
 	big := strings.Repeat("s", 256<<10)
-	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, big) })
-	const idle = 50 * time.Millisecond
-	h := newPxHarness(t, up.srv.URL, func(c *Config) {
+	const idle = 100 * time.Millisecond
+	h := newPxHarness(t, "http://upstream.test", func(c *Config) {
 		c.BodyIdleTimeout = idle
 		c.Engine.Policy.MaxBodyBytes = 1 << 10 // streamed
+		c.Client.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{
+				StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{}, ContentLength: -1, Request: r,
+				Body: ctxBody{r.Context(), strings.NewReader(big)},
+			}, nil
+		})
 	})
-	w := &slowClient{ResponseRecorder: httptest.NewRecorder(), stall: 6 * idle}
+	w := &slowClient{ResponseRecorder: httptest.NewRecorder(), stall: 5 * idle}
 	h.p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/big", nil))
 	require.Equal(t, http.StatusOK, w.Code)
 	require.Equal(t, len(big), w.Body.Len(), "the streamed body was cut")

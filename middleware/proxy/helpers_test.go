@@ -228,3 +228,24 @@ func untilOpen(t *testing.T, opened <-chan httpfallback.Event, request func()) h
 	}, 10*time.Second, time.Millisecond)
 	return ev
 }
+
+// roundTripFunc is an in-memory upstream transport.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// ctxBody is an in-memory response body that fails once its request's context is done, as
+// a connection's body does when the request is cancelled.
+type ctxBody struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (b ctxBody) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, context.Cause(b.ctx)
+	}
+	return b.r.Read(p)
+}
+
+func (ctxBody) Close() error { return nil }
