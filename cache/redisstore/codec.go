@@ -16,7 +16,7 @@ import (
 //
 //	magic "fsE" | version (1 byte) | status (uvarint) | time presence (1 byte, one bit per time)
 //	| present times as UnixNano (varint), in the order RequestTime, ResponseTime, FreshUntil,
-//	  RevalidateUntil, ErrorUntil | InitialAge (varint nanoseconds)
+//	  RevalidateUntil, ErrorUntil, ValidateUntil (version 3 on) | InitialAge (varint nanoseconds)
 //	| Generation (uvarint; version 2 on)
 //	| ETag (string) | LastModified (string)
 //	| header field count (uvarint), then per field, sorted by name: name (string),
@@ -27,19 +27,26 @@ import (
 //
 // A string or bytes is its length (uvarint) followed by its bytes.
 //
-// Encode writes version 2. Decode also reads version 1, written before entries had a
-// Generation: such an entry decodes with Generation 0. That is safe: cache.Lookup uses a
-// variant only when its Generation equals its primary entry's, and cache.Save never
-// inherits 0, so the first entry saved under a primary key retires the version-1 variants
-// stored with it. (Treating version 1 as a miss would also be safe, but would empty a shared
-// Redis of every entry at each rolling upgrade.)
+// Encode writes version 3. Decode also reads the older versions, so that a rolling upgrade
+// keeps a shared Redis's entries (treating them as misses would also be safe, but would
+// empty it at each upgrade):
+//   - version 2, written before entries had a ValidateUntil: such an entry decodes without
+//     one, as it was stored (it is Gone after its stale-if-error window instead of kept for
+//     revalidation, so its next request fetches unconditionally);
+//   - version 1, written before entries had a Generation: such an entry also decodes with
+//     Generation 0. That is safe: cache.Lookup uses a variant only when its Generation equals
+//     its primary entry's, and cache.Save never inherits 0, so the first entry saved under a
+//     primary key retires the version-1 variants stored with it.
+//
+// An older process reading a version-3 entry gets ErrVersion: a miss, not a wrong entry.
 const (
 	magic          = "fsE"
-	version   byte = 2
-	version1  byte = 1 // no Generation
+	version   byte = 3
+	version2  byte = 2 // no ValidateUntil
+	version1  byte = 1 // no Generation, no ValidateUntil
 	headerLen      = len(magic) + 1
 	crcLen         = 4
-	numTimes       = 5
+	numTimes       = 6
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -119,8 +126,9 @@ func appendChecksum(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// Decode reads an entry written by Encode, of this version or of version 1 (its Generation
-// is then 0). A value that is not exactly one such entry is an
+// Decode reads an entry written by Encode, of this package's encoding version or an older
+// one (version 1 has no Generation and version 2 no ValidateUntil: they decode as zero). A
+// value that is not exactly one such entry is an
 // error: ErrForeign without the mark, ErrVersion for a version this package does not know,
 // ErrCorrupt for anything else (bad checksum, truncation, trailing bytes, impossible fields).
 // The entry's Header is never nil; its Body is a copy owned by the entry.
@@ -133,7 +141,7 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 		return nil, ErrForeign
 	}
 	v := data[len(magic)]
-	if v != version && v != version1 {
+	if v != version && v != version2 && v != version1 {
 		return nil, fmt.Errorf("%w %d", ErrVersion, v)
 	}
 	if len(data) < headerLen+crcLen {
@@ -151,7 +159,11 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 	}
 	e.Status = int(status)
 	present := d.byte()
-	if present>>numTimes != 0 {
+	known := numTimes
+	if v != version {
+		known-- // no ValidateUntil
+	}
+	if present>>known != 0 {
 		d.fail("unknown time fields")
 	}
 	times := entryTimePointers(e)
@@ -212,11 +224,11 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 }
 
 func entryTimes(e *cache.Entry) [numTimes]time.Time {
-	return [numTimes]time.Time{e.RequestTime, e.ResponseTime, e.FreshUntil, e.RevalidateUntil, e.ErrorUntil}
+	return [numTimes]time.Time{e.RequestTime, e.ResponseTime, e.FreshUntil, e.RevalidateUntil, e.ErrorUntil, e.ValidateUntil}
 }
 
 func entryTimePointers(e *cache.Entry) [numTimes]*time.Time {
-	return [numTimes]*time.Time{&e.RequestTime, &e.ResponseTime, &e.FreshUntil, &e.RevalidateUntil, &e.ErrorUntil}
+	return [numTimes]*time.Time{&e.RequestTime, &e.ResponseTime, &e.FreshUntil, &e.RevalidateUntil, &e.ErrorUntil, &e.ValidateUntil}
 }
 
 func encodedSizeHint(e *cache.Entry) int {

@@ -28,6 +28,7 @@ func fullEntry() *cache.Entry {
 		FreshUntil:      now.Add(time.Minute),
 		RevalidateUntil: now.Add(2 * time.Minute),
 		ErrorUntil:      now.Add(time.Hour),
+		ValidateUntil:   now.Add(2 * time.Hour),
 		ETag:            `W/"abc"`,
 		LastModified:    "Fri, 27 Nov 2026 11:00:00 GMT",
 		Vary:            []string{"Accept-Encoding", "Accept-Language"},
@@ -217,7 +218,7 @@ func TestDecodeCorrupt(t *testing.T) {
 		_, err = Decode(appendChecksum(append(bytes.Clone(v1), 0, 0, 0)))
 		assert.NoError(t, err)
 		_, err = Decode(appendChecksum(append(bytes.Clone(v1), 0, 0, 0, 0)))
-		assert.ErrorContains(t, err, "trailing", "a version-1 value is not read as version 2")
+		assert.ErrorContains(t, err, "trailing", "a version-1 value is not read as a later version")
 	})
 }
 
@@ -239,7 +240,7 @@ func TestDecodeCorrupt(t *testing.T) {
 // It is 256 rather than 503 because the minimizer pays the same n²/2 for an input whose
 // coverage comes from its structure (say, 48 header fields), which no byte can be cut from:
 // about 6 s for 490 bytes on a loaded 2-core machine, a quarter of that for 256. Nothing in the
-// parser needs more bytes to be reached (fullEntry encodes to 217).
+// parser needs more bytes to be reached (fullEntry encodes to 226).
 const fuzzMaxInput = 256
 
 func FuzzDecode(f *testing.F) {
@@ -251,8 +252,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(full)
 	f.Add(minimal)
 	f.Add([]byte(magic + string(version)))
-	if v1, err := hex.DecodeString(v1FullEntry); err == nil {
-		f.Add(v1)
+	for _, old := range []string{v1FullEntry, v2FullEntry} {
+		if v, err := hex.DecodeString(old); err == nil {
+			f.Add(v)
+		}
 	}
 	f.Add([]byte("not an entry"))
 	f.Add(full[:len(full)/2])
@@ -301,13 +304,26 @@ const v1FullEntry = "66734501cb011faaf8d8c6e6c7f2eb31aab49addf1c7f2eb31aa94d5e1b
 	"75616765000d7b226f6b223a747275657d00ff85713841"
 
 func TestDecodeVersion1(t *testing.T) {
-	data, err := hex.DecodeString(v1FullEntry)
-	require.NoError(t, err)
-	require.Equal(t, byte(1), data[len(magic)])
-	got, err := Decode(data)
-	require.NoError(t, err, "version 1 values still decode")
 	want := fullEntry()
-	want.Generation = 0 // version 1 has none: such an entry starts no generation
+	want.Generation = 0              // version 1 has none: such an entry starts no generation
+	want.ValidateUntil = time.Time{} // nor a ValidateUntil
+	data := requireDecodesOlder(t, v1FullEntry, 1, want)
+
+	data[len(data)-crcLen-1] ^= 1 // a version-1 value is checked as strictly as a current one
+	_, err := Decode(data)
+	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// requireDecodesOlder checks that the value hexData, written by the encoder of version v,
+// decodes as want and is encoded again in the current version to the same entry. It
+// returns the value's bytes.
+func requireDecodesOlder(t *testing.T, hexData string, v byte, want *cache.Entry) []byte {
+	t.Helper()
+	data, err := hex.DecodeString(hexData)
+	require.NoError(t, err)
+	require.Equal(t, v, data[len(magic)])
+	got, err := Decode(data)
+	require.NoError(t, err, "version %d values still decode", v)
 	assertSameEntry(t, want, got)
 
 	again, err := Encode(got)
@@ -316,10 +332,42 @@ func TestDecodeVersion1(t *testing.T) {
 	back, err := Decode(again)
 	require.NoError(t, err)
 	assertSameEntry(t, want, back)
+	return data
+}
 
-	data[len(data)-crcLen-1] ^= 1 // a version-1 value is checked as strictly as a current one
-	_, err = Decode(data)
+// v2FullEntry is fullEntry() as the version-2 encoder wrote it (commit bdcd7f3, before
+// entries kept their ValidateUntil): a rolling upgrade finds such values in Redis.
+const v2FullEntry = "66734502cb011faaf8d8c6e6c7f2eb31aab49addf1c7f2eb31aa94d5e1b0cbf2eb31aaf48fe6efcef2eb31aab4" +
+	"dfe8b799f4eb318e90a9f6b802effdb6f5edd9fef6fe0107572f22616263221d4672692c203237204e6f762032303236" +
+	"2031313a30303a303020474d54030c436f6e74656e742d5479706501106170706c69636174696f6e2f6a736f6e0758" +
+	"2d456d7074790006582d4d616e79030131013200020f4163636570742d456e636f64696e6704677a69700f41636365" +
+	"70742d4c616e6775616765000d7b226f6b223a747275657d00ff1a39baea"
+
+func TestDecodeVersion2(t *testing.T) {
+	want := fullEntry()
+	want.ValidateUntil = time.Time{} // version 2 has none
+	data := requireDecodesOlder(t, v2FullEntry, 2, want)
+
+	// A version-2 value with the time bit version 3 gave ValidateUntil is corrupt, not a
+	// version-3 entry: the presence byte follows the status (2 bytes for 203).
+	flag := bytes.Clone(data[:len(data)-crcLen])
+	flag[headerLen+2] |= 1 << (numTimes - 1)
+	_, err := Decode(appendChecksum(flag))
 	assert.ErrorIs(t, err, ErrCorrupt)
+}
+
+// A stored entry kept only to be revalidated (must-revalidate, past its windows) is still
+// one after a round trip through Redis: it is fetched with its validators, not as a miss.
+func TestEncodeCarriesValidateUntil(t *testing.T) {
+	e := fullEntry()
+	past := e.ErrorUntil.Add(time.Minute)
+	require.Equal(t, cache.Revalidate, e.State(past))
+	data, err := Encode(e)
+	require.NoError(t, err)
+	got, err := Decode(data)
+	require.NoError(t, err)
+	assert.Equal(t, cache.Revalidate, got.State(past))
+	assert.True(t, e.ValidateUntil.Equal(got.ValidateUntil))
 }
 
 func TestEncodeCarriesGeneration(t *testing.T) {

@@ -45,6 +45,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	e.FreshUntil = now.Add(time.Minute)
 	e.RevalidateUntil = now.Add(2 * time.Minute)
 	e.ErrorUntil = now.Add(time.Hour)
+	e.ValidateUntil = now.Add(3 * time.Hour)
 
 	require.True(t, s.Set(ctx, "k1", e))
 	got, st := s.Get(ctx, "k1", now)
@@ -55,7 +56,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	// The key is Prefix + key and expires when the longest window ends.
 	ttl, err := rc.PTTL(ctx, prefix(t)+"k1").Result()
 	require.NoError(t, err)
-	assert.InDelta(t, time.Hour.Milliseconds(), ttl.Milliseconds(), float64(5*time.Second/time.Millisecond))
+	assert.InDelta(t, (3 * time.Hour).Milliseconds(), ttl.Milliseconds(), float64(5*time.Second/time.Millisecond))
 
 	// States follow the entry's windows at the given time.
 	_, st = s.Get(ctx, "k1", now.Add(90*time.Second))
@@ -63,6 +64,9 @@ func TestStoreRoundTrip(t *testing.T) {
 	_, st = s.Get(ctx, "k1", now.Add(30*time.Minute))
 	assert.Equal(t, cache.StaleIfError, st)
 	got, st = s.Get(ctx, "k1", now.Add(2*time.Hour))
+	assert.NotNil(t, got, "kept for its validators")
+	assert.Equal(t, cache.Revalidate, st)
+	got, st = s.Get(ctx, "k1", now.Add(4*time.Hour))
 	assert.Nil(t, got)
 	assert.Equal(t, cache.Gone, st)
 
@@ -77,7 +81,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	assert.Zero(t, n)
 
 	stats := s.Stats()
-	assert.EqualValues(t, 3, stats.Hits)
+	assert.EqualValues(t, 4, stats.Hits)
 	assert.EqualValues(t, 1, stats.Sets)
 	assert.EqualValues(t, 1, stats.Deletes)
 	assert.Zero(t, stats.Errors)
