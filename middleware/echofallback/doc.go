@@ -24,7 +24,7 @@
 //
 // # Inline handlers, and why echo.Context stays safe
 //
-// The handler runs INLINE on the request's goroutine, inside Engine.Serve and
+// The handler runs INLINE on the request's goroutine, inside Engine.ServeLazy and
 // Engine.RunCommand: the hystrix command admits it (breaker, concurrency limit) and accounts
 // for its outcome, but does not run it on a goroutine of its own. For the duration of the
 // handler the middleware gives the echo.Context a new echo.Response that writes into the
@@ -50,11 +50,13 @@
 // hangs, ignoring its context, delays no client holding a stale copy and touches no
 // recycled context. Values
 // that middlewares mounted before this one stored with c.Set are not visible to it. A fetch
-// knows it is the request's own because the engine derives its context from the request's
-// (which carries the server connection's address, or else a marker the middleware adds)
-// and marks the contexts of its background fetches (httpfallback.InBackground). As a safety net, a fetch on c
-// holds a lock the middleware takes before it returns, and once it has returned every fetch
-// runs on a new context.
+// knows it is the request's own because the engine marks the contexts of its background
+// fetches (httpfallback.InBackground) and calls every other fetch on the request's
+// goroutine, inside ServeLazy. As a safety net, a fetch on c holds a lock the middleware
+// takes before it returns, and once it has returned every fetch runs on a new context.
+// What a fetch needs (c, the rest of the chain) is put together only when the engine may
+// fetch: a fresh hit, or a stale or default answer while the route's breaker is open,
+// costs the middleware no allocation of its own.
 //
 // Two consequences for the middlewares around it. A handler's panic is recovered by the
 // engine as a failure (Cache-Status detail=panic, then stale, default or a 500), so Echo's

@@ -102,13 +102,14 @@ func (m *Middleware) Close() error {
 
 // MiddlewareFunc returns the Echo middleware: e.Use(m.MiddlewareFunc()).
 //
-// For each request not skipped it calls Engine.Serve on the request's goroutine with the
-// route template c.Path(). A fresh hit is written from the store without running next.
-// When the engine fetches, next runs inline as the route's command: with the response
-// swapped for one writing into the engine's buffer, and the request carrying the command's
-// deadline in its context. The error next returns goes through Echo's HTTPErrorHandler into
-// that buffer, so the engine judges the status the client would have seen. The engine then
-// writes the final response once, through c.Response(); the middleware returns nil.
+// For each request not skipped it calls Engine.ServeLazy on the request's goroutine with
+// the route template c.Path(). A fresh hit is written from the store without running next
+// (and without building anything a fetch would need). When the engine fetches, next runs
+// inline as the route's command: with the response swapped for one writing into the
+// engine's buffer, and the request carrying the command's deadline in its context. The
+// error next returns goes through Echo's HTTPErrorHandler into that buffer, so the engine
+// judges the status the client would have seen. The engine then writes the final response
+// once, through c.Response(); the middleware returns nil.
 func (m *Middleware) MiddlewareFunc() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -119,40 +120,28 @@ func (m *Middleware) MiddlewareFunc() echo.MiddlewareFunc {
 			if route == "" {
 				route = "*"
 			}
-			req := c.Request()
-			cl := &call{m: m, c: c, e: c.Echo(), next: next, route: route}
-			// A fetch must tell whether it is the request's own (run by the engine on this
-			// goroutine while Serve runs: it may use c) or not (a background refresh: it
-			// must not). The engine derives the context of the request's own fetches from
-			// r.Context() and that of background refreshes from its own. Requests from a
-			// net/http server carry the connection's local address in their context, which
-			// a background context never has; other requests get a marker (one copy of
-			// the request).
-			if req.Context().Value(http.LocalAddrContextKey) == nil {
-				cl.Context = req.Context()
-				req = req.WithContext(cl)
+			// The call (what a fetch needs: c, next) is built only when the engine may
+			// fetch; this func stays on the stack (the engine only calls it).
+			var cl *call
+			m.engine.ServeLazy(c.Response(), c.Request(), route, func() httpfallback.Fetcher {
+				cl = &call{m: m, c: c, e: c.Echo(), next: next, route: route}
+				return cl.fetch
+			})
+			if cl != nil {
+				// Wait for a fetch still using c (none, unless the engine called one
+				// elsewhere) and forbid new ones: from here on c belongs to Echo again.
+				cl.mu.Lock()
+				cl.returned = true
+				cl.mu.Unlock()
 			}
-			m.engine.Serve(c.Response(), req, route, cl.fetch)
-			// Wait for a fetch still using c (none, unless the engine called one
-			// elsewhere) and forbid new ones: from here on c belongs to Echo again.
-			cl.mu.Lock()
-			cl.returned = true
-			cl.mu.Unlock()
 			return nil
 		}
 	}
 }
 
-// callKey is the context key under which a call finds itself.
-type callKey struct{}
-
-// call is one request through the middleware. Its fields other than mu and returned never
-// change after creation.
+// call is one request through the middleware that the engine may fetch for. Its fields
+// other than mu and returned never change after creation.
 type call struct {
-	// Context is nil, or the request's own context when the call marks the request's
-	// context with itself (see own).
-	context.Context
-
 	m     *Middleware
 	c     echo.Context
 	e     *echo.Echo
@@ -163,28 +152,14 @@ type call struct {
 	returned bool       // the middleware returned: c may already serve another request
 }
 
-// Value makes a call find itself in any context derived from the request's.
-func (cl *call) Value(key any) any {
-	if key == (callKey{}) {
-		return cl
-	}
-	return cl.Context.Value(key)
-}
-
 // own reports whether ctx is the context of a fetch on the request's goroutine, not of the
-// engine's background fetch.
-func (cl *call) own(ctx context.Context) bool {
-	if httpfallback.InBackground(ctx) {
-		return false // it carries the request's values, but runs on the engine's goroutine
-	}
-	if cl.Context != nil {
-		c, _ := ctx.Value(callKey{}).(*call)
-		return c == cl
-	}
-	return ctx.Value(http.LocalAddrContextKey) != nil
-}
+// engine's background fetch. The engine calls a Fetcher off the calling goroutine only in
+// a background fetch (the refresh of a stale entry, the fetch of a key held stale under
+// the soft timeout), whose context it marks (httpfallback.InBackground); every other call
+// runs on the goroutine that called ServeLazy, before it returns.
+func (cl *call) own(ctx context.Context) bool { return !httpfallback.InBackground(ctx) }
 
-// fetch is the Fetcher handed to Serve: it runs next as the route's command, on c when the
+// fetch is the Fetcher handed to ServeLazy: it runs next as the route's command, on c when the
 // fetch is the request's own and the middleware has not returned, else on a new context.
 func (cl *call) fetch(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	if cl.own(ctx) {

@@ -133,7 +133,8 @@
 // # Fetchers and errors
 //
 // An adapter whose source is not a handler (a Fetcher calling an upstream over HTTP)
-// calls Engine.Serve with the route and the Fetcher. A Fetcher that makes its own
+// calls Engine.Serve with the route and the Fetcher (or Engine.ServeLazy, with a func that
+// builds the Fetcher only when the source may be called). A Fetcher that makes its own
 // attempts runs each of them as the route's command, Engine.Runner(route) (with
 // upstream.Client.DoWith), so that the route has one breaker,
 // which the engine reads before it fetches. A Fetcher refusing the request itself (the

@@ -136,7 +136,7 @@ func (e *Engine) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		e.serve(w, r, e.route(r), source{handler: next})
+		e.serve(w, r, e.route(r), source{handler: next}, nil)
 	})
 }
 
@@ -235,7 +235,31 @@ func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, route string, fet
 	if route == "" {
 		route = defaultRoute
 	}
-	e.serve(w, r, route, source{fetch: fetch})
+	e.serve(w, r, route, source{fetch: fetch}, nil)
+}
+
+// ServeLazy is Serve for an adapter whose Fetcher costs something to build (per-request
+// state it allocates, as the Echo adapter's does): the engine calls newFetch, which must
+// return a non-nil Fetcher, only when it may need the source (a miss, the refresh of a
+// stale entry, a request it passes through, any request after Close), at most once per
+// call, on the calling goroutine before ServeLazy returns. A fresh hit, a stale entry
+// served while its key's fetch is in flight and a stale or default answer while the
+// route's breaker is open never call it: they cost what they cost through Handler.
+func (e *Engine) ServeLazy(w http.ResponseWriter, r *http.Request, route string, newFetch func() Fetcher) {
+	if route == "" {
+		route = defaultRoute
+	}
+	e.serve(w, r, route, source{}, newFetch)
+}
+
+// withFetch returns src with the Fetcher newFetch builds, when newFetch is set (see
+// ServeLazy); else src. It only calls newFetch, so that a newFetch the caller built on its
+// stack stays there.
+func withFetch(src source, newFetch func() Fetcher) source {
+	if newFetch != nil {
+		src.fetch = newFetch()
+	}
+	return src
 }
 
 // exchange is one request on its way through the engine: what each step of the path
@@ -252,17 +276,19 @@ type exchange struct {
 	collapsed bool // the answer is another request's fetch's
 }
 
-// serve is the request's whole path; see the package doc for the picture.
-func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src source) {
-	if e.screen(w, r, route, src) { // limits and method overrides: screen.go
+// serve is the request's whole path; see the package doc for the picture. The source is
+// src, or the one newFetch builds when it is set (ServeLazy): built (withFetch) only on the
+// paths that may call it.
+func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src source, newFetch func() Fetcher) {
+	if e.screen(w, r, route, src, newFetch) { // limits and method overrides: screen.go
 		return
 	}
 	if e.isClosed.Load() {
-		e.bypass(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)})
+		e.bypass(&exchange{w: w, r: r, route: route, src: withFetch(src, newFetch), rt: e.settings(route)})
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		e.passThrough(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)}, "method")
+		e.passThrough(&exchange{w: w, r: r, route: route, src: withFetch(src, newFetch), rt: e.settings(route)}, "method")
 		return
 	}
 	if r.ContentLength != 0 {
@@ -270,7 +296,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		if r, hasBody = probeBody(r); hasBody {
 			// A GET or HEAD with a body (a search API's query, say): the key cannot see
 			// the body, so its answer is neither stored, shared nor served from the store.
-			e.passThrough(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)}, "bypass")
+			e.passThrough(&exchange{w: w, r: r, route: route, src: withFetch(src, newFetch), rt: e.settings(route)}, "bypass")
 			return
 		}
 	}
@@ -291,18 +317,12 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		ent = nil
 	}
 	r = e.withStart(r, now)
-	ex := &exchange{w: w, r: r, route: route, key: key, ent: ent, src: src, rt: e.settings(route)}
+	ex := &exchange{w: w, r: r, route: route, key: key, ent: ent, src: src, rt: e.settings(route)} // src: see newFetch
 	if state == cache.Stale {
 		// Within stale-while-revalidate: answer now, refresh once in the background
 		// (unless the route's breaker is open: it would refuse the refresh).
 		e.serveStale(ex, now, ReasonStaleWhileRevalidate, false)
-		e.mu.Lock()
-		var f *flight
-		if e.cfg.Alternate != nil || !e.breakerOpenLocked(route) {
-			f = e.newFlightLocked(key)
-		}
-		e.mu.Unlock()
-		if f != nil {
+		if f := e.refreshFlight(ex, newFetch); f != nil {
 			e.goFetch(ex, f)
 		}
 		return
@@ -316,26 +336,37 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	// than the route's soft timeout for the upstream, another request's fetch, a retry's
 	// backoff or a half-open probe.
 	servable := state == cache.StaleIfError && ex.rt.soft > 0
-	e.mu.Lock()
-	if f := e.flights[key]; f != nil {
-		e.mu.Unlock()
-		if servable {
-			e.serveStale(ex, now, ReasonInFlight, false)
+	for {
+		e.mu.Lock()
+		if f := e.flights[key]; f != nil {
+			e.mu.Unlock()
+			if servable {
+				e.serveStale(ex, now, ReasonInFlight, false)
+				return
+			}
+			ex.src = withFetch(ex.src, newFetch) // the wait may end in a fetch of its own
+			e.wait(ex, f)
 			return
 		}
-		e.wait(ex, f)
-		return
-	}
-	if e.cfg.Alternate == nil && e.breakerOpenLocked(route) {
-		// The route's breaker is open: the source would not be called. Stale, default or
-		// error at once: no flight, no command, no goroutine.
-		e.mu.Unlock()
-		if state.ServableStale() {
-			e.serveStale(ex, now, e.open.reason, false)
+		if e.cfg.Alternate == nil && e.breakerOpenLocked(route) {
+			// The route's breaker is open: the source would not be called. Stale, default or
+			// error at once: no flight, no command, no goroutine.
+			e.mu.Unlock()
+			if state.ServableStale() {
+				e.serveStale(ex, now, e.open.reason, false)
+				return
+			}
+			e.serveFailure(ex, e.open)
 			return
 		}
-		e.serveFailure(ex, e.open)
-		return
+		if newFetch == nil {
+			break // e.mu held
+		}
+		// This request fetches: its source is built first (ServeLazy), outside e.mu and
+		// before a flight is registered (newFetch is the caller's code), then the flights
+		// and the breaker are looked at again.
+		e.mu.Unlock()
+		ex.src, newFetch = withFetch(ex.src, newFetch), nil
 	}
 	if servable {
 		if f := e.newFlightLocked(key); f != nil {
@@ -450,6 +481,28 @@ func (e *Engine) wait(ex *exchange, f *flight) {
 		return
 	}
 	e.respond(ex, o)
+}
+
+// refreshFlight registers the background refresh of ex's key and returns its flight; nil
+// when a fetch of the key is running, the Engine is closed, or the route's breaker is open
+// and no Alternate is set (the refresh would be refused). When a refresh will start,
+// ex's source is built first (withFetch, newFetch being the caller's code: outside e.mu and
+// before the flight exists), then the flights and the breaker are looked at again.
+func (e *Engine) refreshFlight(ex *exchange, newFetch func() Fetcher) *flight {
+	for {
+		e.mu.Lock()
+		var f *flight
+		if e.cfg.Alternate != nil || !e.breakerOpenLocked(ex.route) {
+			if newFetch != nil && !e.closed && e.flights[ex.key] == nil {
+				e.mu.Unlock()
+				ex.src, newFetch = withFetch(ex.src, newFetch), nil
+				continue
+			}
+			f = e.newFlightLocked(ex.key)
+		}
+		e.mu.Unlock()
+		return f
+	}
 }
 
 // newFlightLocked registers the flight of key for a background fetch (and counts it in

@@ -55,7 +55,7 @@ func (cfg *Config) checkScreen() error {
 // (see serve): a request target over MaxTargetBytes (414) or a header section over
 // MaxHeaderBytes (431), never keyed nor stored; a method-override field (refused, or the
 // request passed through as the method it names). It reports whether it answered r.
-func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, src source) bool {
+func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, src source, newFetch func() Fetcher) bool {
 	if n := e.cfg.MaxTargetBytes; n > 0 && targetLen(r) > n {
 		e.WriteError(w, r, &RefusalError{Status: http.StatusRequestURITooLong,
 			Detail: fmt.Sprintf("The request target is longer than %d bytes.", n)})
@@ -76,7 +76,7 @@ func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, sr
 	case m == http.MethodGet || m == http.MethodHead:
 		return false
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		e.passThrough(&exchange{w: w, r: r, route: route, src: src, rt: e.settings(route)}, "method")
+		e.passThrough(&exchange{w: w, r: r, route: route, src: withFetch(src, newFetch), rt: e.settings(route)}, "method")
 		return true
 	}
 	return false // another method passes through anyway
