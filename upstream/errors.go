@@ -74,12 +74,11 @@ func (e *PanicError) Unwrap() error {
 // caller went away) is "canceled"; a truncated or malformed answer, and any error not
 // otherwise classified, are "invalid-response".
 func Reason(err error) string {
-	var se *StatusError
-	var pe *PanicError
+	// errors.AsType, not errors.As: no allocation (a failing request's path calls this).
 	switch {
 	case err == nil:
 		return ""
-	case errors.As(err, &pe):
+	case isType[*PanicError](err):
 		return ReasonPanic
 	case errors.Is(err, ErrCircuitOpen):
 		return ReasonCircuitOpen
@@ -87,7 +86,7 @@ func Reason(err error) string {
 		return ReasonTimeout
 	case errors.Is(err, ErrOverloaded):
 		return ReasonOverloaded
-	case errors.As(err, &se):
+	case isType[*StatusError](err):
 		return ReasonUpstream5xx
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return ReasonCanceled
@@ -142,9 +141,18 @@ func Answered(err error) error {
 
 // unanswer reports whether err was marked by Answered and returns the inner error.
 func unanswer(err error) (error, bool) {
-	var a *answeredError
-	if errors.As(err, &a) {
+	if err == nil {
+		return nil, false
+	}
+	if a, ok := errors.AsType[*answeredError](err); ok {
 		return a.err, true
 	}
 	return err, false
+}
+
+// isType reports whether err's tree holds an error of type E (errors.AsType, which does
+// not allocate as errors.As with a pointer to a local does).
+func isType[E error](err error) bool {
+	_, ok := errors.AsType[E](err)
+	return ok
 }

@@ -121,11 +121,10 @@ func replayable(req *http.Request) bool {
 
 // retryable reports whether an attempt that ended with err may be tried again.
 func retryable(err error) bool {
-	var pe *PanicError
 	switch {
 	case errors.Is(err, ErrCircuitOpen), errors.Is(err, ErrOverloaded),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrTimeout),
-		errors.As(err, &pe), errors.Is(err, errCredential):
+		isType[*PanicError](err), errors.Is(err, errCredential):
 		return false
 	}
 	return true

@@ -326,9 +326,10 @@ func isAnswered(err error) bool { _, ok := unanswer(err); return ok }
 //
 // Admit starts no goroutine: the breaker is asked and told directly (what hystrix's DoC
 // does around its run function, without its two goroutines and channels). The breaker
-// learns of a timeout when it passes, as with DoC, even if done comes much later: a
-// callback on the context's end (context.AfterFunc, which runs a goroutine only then)
-// records it.
+// learns of a timeout when it passes, as with DoC, even if done comes much later: a timer
+// (time.AfterFunc, which runs a goroutine only when it fires) records it, and a callback on
+// the caller's context (context.AfterFunc, registered only when that context can end)
+// records the caller going away.
 func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error) error, error) {
 	noop := func(error) error { return nil }
 	if err := ctx.Err(); err != nil {
@@ -348,24 +349,34 @@ func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error
 	r.noteRun()
 	a := &admission{r: r, ctx: ctx, start: time.Now()}
 	a.wctx, a.cancel = context.WithTimeout(ctx, r.s.Timeout)
-	a.stop = context.AfterFunc(a.wctx, a.expire)
+	// The command's context ends at the timeout or when ctx ends: each is watched on its
+	// own (a timer, and ctx's AfterFunc only when ctx can end at all: a fetch's context
+	// often cannot), which costs fewer allocations than an AfterFunc on the command's
+	// context (its done channel, children map, callback context and stop func).
+	expire := a.expire
+	a.timer = time.AfterFunc(r.s.Timeout, expire)
+	if ctx.Done() != nil {
+		a.stopCaller = context.AfterFunc(ctx, expire)
+	}
 	return a.wctx, a.done, nil
 }
 
 // admission is one call Admit admitted.
 type admission struct {
-	r         *Runner
-	ctx, wctx context.Context
-	cancel    context.CancelFunc
-	stop      func() bool // unregisters expire
-	start     time.Time
-	reported  atomic.Bool // the breaker has been told (by done or by expire)
-	once      sync.Once
-	final     error
+	r          *Runner
+	ctx, wctx  context.Context
+	cancel     context.CancelFunc
+	timer      *time.Timer // runs expire at the timeout
+	stopCaller func() bool // unregisters expire from ctx; nil when ctx cannot end
+	start      time.Time
+	reported   atomic.Bool // the breaker has been told (by done or by expire)
+	once       sync.Once
+	final      error
 }
 
-// expire runs when the command's context ends before done: the timeout passed (a timeout
-// for the breaker) or the caller went away (neutral), as hystrix's timer goroutine records.
+// expire runs when the command's timeout passes or the caller's context ends before done:
+// a timeout for the breaker, or the caller gone (neutral), as hystrix's timer goroutine
+// records. Whichever runs first reports; the other finds it reported.
 func (a *admission) expire() {
 	if !a.reported.CompareAndSwap(false, true) {
 		return
@@ -405,7 +416,10 @@ func (a *admission) done(outcome error) error {
 			// expire recorded the end first: the timeout passed, or the caller went away.
 			a.final = r.final(ctx, fmt.Errorf("%w (command %s)", ErrTimeout, r.s.Name))
 		}
-		a.stop()
+		a.timer.Stop()
+		if a.stopCaller != nil {
+			a.stopCaller()
+		}
 		a.cancel()
 		r.release()
 		r.poke()
