@@ -137,6 +137,21 @@ func keptOn304() [6]string {
 // The entry's header is a clone without hop-by-hop fields, Age, and the fields named by a
 // qualified private="..." or no-cache="..." directive; the body is copied.
 func (p Policy) NewEntry(req *http.Request, status int, header http.Header, body []byte, reqTime, respTime time.Time) (*Entry, error) {
+	return p.newEntry(req, status, header, body, false, reqTime, respTime)
+}
+
+// NewEntryOwning is NewEntry without the copy of body: the entry keeps body's bytes (capped
+// at its length), so the caller hands them over and must never change them afterwards
+// (the entry may be served and shared by then). It spares a copy and an allocation of the
+// body to a caller whose buffer is done with, such as a buffer that held exactly one
+// response. Size body exactly (cap equal to len) when it is to be stored: the entry keeps
+// the whole backing array alive, and the store charges only len(body).
+func (p Policy) NewEntryOwning(req *http.Request, status int, header http.Header, body []byte, reqTime, respTime time.Time) (*Entry, error) {
+	return p.newEntry(req, status, header, body, true, reqTime, respTime)
+}
+
+// newEntry is NewEntry, keeping body itself when owned.
+func (p Policy) newEntry(req *http.Request, status int, header http.Header, body []byte, owned bool, reqTime, respTime time.Time) (*Entry, error) {
 	if req == nil {
 		return nil, notStorable("no request")
 	}
@@ -182,13 +197,13 @@ func (p Policy) NewEntry(req *http.Request, status int, header http.Header, body
 	}
 
 	h := cleanHeader(header, cc)
-	var owned []byte
-	if body != nil {
-		owned = make([]byte, len(body))
-		copy(owned, body)
+	kept := body[:len(body):len(body)]
+	if body != nil && !owned {
+		kept = make([]byte, len(body))
+		copy(kept, body)
 	}
 	age, ageOK := parseAgeHeader(header)
-	return p.build(req, status, h, owned, cc, vary, age, ageOK, reqTime, respTime), nil
+	return p.build(req, status, h, kept, cc, vary, age, ageOK, reqTime, respTime), nil
 }
 
 // Refresh applies a 304 Not Modified (RFC 9111 3.2, 4.3.4) to e: a new entry with e's body

@@ -259,8 +259,10 @@ func excerpt(b []byte) []byte {
 // reason names a failure for Cache-Status detail, events and logs: upstream.Reason's
 // names, and ReasonInvalidResponse for an answer Config.Validate (or its length) refused.
 func reason(err error) string {
-	var ve *ValidationError
-	if errors.As(err, &ve) {
+	if err == nil {
+		return ""
+	}
+	if _, ok := errors.AsType[*ValidationError](err); ok {
 		return ReasonInvalidResponse
 	}
 	return upstream.Reason(err)

@@ -274,6 +274,7 @@ type exchange struct {
 	src       source
 	rt        *routeSettings
 	collapsed bool // the answer is another request's fetch's
+	owned     bool // r is this exchange's own clone (a background fetch's): fetch may change it
 }
 
 // serve is the request's whole path; see the package doc for the picture. The source is
@@ -554,7 +555,7 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 	req := ex.r.Clone(ctx)
 	req.Method = http.MethodGet
 	req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
-	bg := &exchange{r: req, route: ex.route, key: ex.key, ent: ex.ent, src: ex.src, rt: ex.rt}
+	bg := &exchange{r: req, route: ex.route, key: ex.key, ent: ex.ent, src: ex.src, rt: ex.rt, owned: true}
 	go func() {
 		defer e.wg.Done()
 		defer cancel()

@@ -86,7 +86,13 @@ func (o *outcome) setVary(r *http.Request) {
 // why (the Cache-Status detail of a good answer).
 func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outcome {
 	w, r, ent, maxBody := ex.w, ex.r, ex.ent, ex.rt.policy.MaxBodyBytes
-	req := r.Clone(ctx)
+	req := r
+	if !ex.owned || r.Context() != ctx {
+		// The request's own copy, to change below. A background fetch's request is
+		// already one (goFetch cloned it with this context): a second clone would only
+		// cost allocations.
+		req = r.Clone(ctx)
+	}
 	req.Method = http.MethodGet
 	if r.Method == http.MethodHead {
 		req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
@@ -255,7 +261,14 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 		buf.header.Set("Content-Type", http.DetectContentType(buf.body))
 	}
 	buf.header.Set("Content-Length", itoa(len(buf.body)))
-	entry, nerr := pol.NewEntry(req, status, buf.header, buf.body, a.reqTime, a.respTime)
+	newEntry := pol.NewEntry
+	if len(buf.body) == cap(buf.body) {
+		// Exactly sized (see buffer.sizeHint), and the buffer is done with: the entry keeps
+		// its bytes rather than a copy. The outcome shares them, read-only, as it shares
+		// the header.
+		newEntry = pol.NewEntryOwning
+	}
+	entry, nerr := newEntry(req, status, buf.header, buf.body, a.reqTime, a.respTime)
 	if nerr != nil {
 		o.setVary(req)
 		var ns *cache.NotStorableError
@@ -321,8 +334,7 @@ func (e *Engine) failed(err error, buf *buffer) *outcome { return failedOutcome(
 func failedOutcome(err error, buf *buffer) *outcome {
 	rs := reason(err)
 	o := &outcome{err: err, reason: rs, called: rs != ReasonCircuitOpen && rs != ReasonOverloaded}
-	var se *upstream.StatusError
-	if errors.As(err, &se) {
+	if se, ok := errors.AsType[*upstream.StatusError](err); ok {
 		o.status = se.StatusCode
 		if buf != nil && buf.status == se.StatusCode && !buf.overflow {
 			o.header, o.body = buf.header, buf.body

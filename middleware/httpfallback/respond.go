@@ -111,7 +111,7 @@ func (e *Engine) serveError(ex *exchange, o *outcome) {
 	if o.reason == ReasonCanceled && r.Context().Err() != nil {
 		return // the client went away: nobody to answer, nothing failed
 	}
-	refused := errors.As(o.err, new(*RefusalError))
+	_, refused := errors.AsType[*RefusalError](o.err)
 	cs := refusedMember
 	if !refused {
 		e.errs.Add(1)

@@ -3,6 +3,7 @@ package httpfallback
 import (
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // errTooLarge is returned to a source writing more than the body limit when there is no
@@ -59,6 +60,9 @@ func (b *buffer) Write(p []byte) (int, error) {
 		return 0, errTooLarge
 	}
 	if int64(len(b.body))+int64(len(p)) <= b.max {
+		if b.body == nil {
+			b.body = make([]byte, 0, b.sizeHint(len(p)))
+		}
 		b.body = append(b.body, p...)
 		return len(p), nil
 	}
@@ -75,6 +79,27 @@ func (b *buffer) Write(p []byte) (int, error) {
 		return 0, http.ErrBodyNotAllowed
 	}
 	return b.dst.Write(p)
+}
+
+// presizeMax bounds the body buffer allocated up front from a declared Content-Length: a
+// larger body grows as it arrives, so that a length declared but never sent does not
+// reserve memory.
+const presizeMax = 256 << 10
+
+// sizeHint is the capacity of the body buffer at the first write of n bytes: the declared
+// Content-Length when it is one valid value within the limits (the body is then held in one
+// allocation of exactly its size, which the entry can keep without a copy: see
+// cache.Policy.NewEntryOwning), else n.
+func (b *buffer) sizeHint(n int) int {
+	cl := b.header["Content-Length"]
+	if len(cl) != 1 {
+		return n
+	}
+	v, err := strconv.ParseInt(cl[0], 10, 64)
+	if err != nil || v < int64(n) || v > b.max || v > presizeMax {
+		return n
+	}
+	return int(v)
 }
 
 // startStreaming sends the status, headers and buffered prefix to dst.
