@@ -31,7 +31,9 @@ import (
 type Fetcher func(ctx context.Context, w http.ResponseWriter, r *http.Request) error
 
 // Default is a configured default payload: static (Status, Header, Body) or, when Func is
-// set, computed from the request and the failure reason. A default is never stored.
+// set, computed from the request and the failure reason. A default is never stored. New
+// reads a static default's Header once (each answer writes its own copy of it); change
+// neither it nor Body while the Engine serves.
 type Default struct {
 	Status int         // 0: 200
 	Header http.Header // validated: no CR/LF

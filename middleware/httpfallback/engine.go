@@ -21,17 +21,18 @@ import (
 // Engine is the fallback engine: cache lookup, one fetch per key, stale, defaults, errors.
 // It is safe for concurrent use; Close it when done.
 type Engine struct {
-	cfg      Config
-	store    cache.Store
-	owned    *cache.Memory             // the store, when the Engine created it
-	prefixes []string                  // Defaults keys ending in "/", longest first
-	keyFn    cache.KeyFunc             // Config.Key, else cache.Key with the default options, prepared
-	memo     *hitMemo                  // strings a fresh hit writes
-	open     *outcome                  // the outcome of a call the open breaker refused (read-only)
-	routes   map[string]*routeSettings // Config.Routes in force
-	defRoute *routeSettings            // the settings of every other route
-	obs      observer                  // per-route counters and the quiet log
-	purge    purgeIndex                // the hosts and tags of stored entries (purge.go)
+	cfg            Config
+	store          cache.Store
+	owned          *cache.Memory               // the store, when the Engine created it
+	prefixes       []string                    // Defaults keys ending in "/", longest first
+	defaultHeaders map[*Default]*defaultHeader // the static defaults' headers, laid out
+	keyFn          cache.KeyFunc               // Config.Key, else cache.Key with the default options, prepared
+	memo           *hitMemo                    // strings a fresh hit writes
+	open           *outcome                    // the outcome of a call the open breaker refused (read-only)
+	routes         map[string]*routeSettings   // Config.Routes in force
+	defRoute       *routeSettings              // the settings of every other route
+	obs            observer                    // per-route counters and the quiet log
+	purge          purgeIndex                  // the hosts and tags of stored entries (purge.go)
 
 	base   context.Context // cancelled by Close; parent of background refreshes
 	cancel context.CancelFunc
@@ -46,8 +47,8 @@ type Engine struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	hits, misses, stored, stale, defaults, errs, collapsed, refreshes, softTimeouts atomic.Uint64
-	waiting                                                                         atomic.Int64
+	misses, stored, stale, defaults, errs, collapsed, refreshes, softTimeouts atomic.Uint64
+	waiting                                                                   atomic.Int64
 }
 
 // flight is one fetch of a key that other requests may wait on. out is written before
@@ -82,6 +83,7 @@ func New(cfg Config) (*Engine, error) {
 		purge:   purgeIndex{tags: cache.NewTags(0)},
 	}
 	e.routes, e.defRoute = settingsOf(cfg)
+	e.defaultHeaders = layoutDefaults(cfg)
 	e.keyFn = cfg.Key
 	if e.keyFn == nil {
 		// One key function serves every route: it hashes the credential into the key when
@@ -307,7 +309,6 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	ent, state := cache.Lookup(ctx, e.store, key, r, now)
 	switch state {
 	case cache.Fresh:
-		e.hits.Add(1)
 		e.hit(route, key, ent.Status, now)
 		if e.cfg.Logger != nil && e.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 			e.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "failsoft: hit", e.reqAttrs(r, route)...)
@@ -689,7 +690,6 @@ func (e *Engine) key(r *http.Request) string { return e.keyFn(r) }
 func (e *Engine) Stats() Stats {
 	s := Stats{
 		Name:         e.cfg.Name,
-		Hits:         e.hits.Load(),
 		Misses:       e.misses.Load(),
 		Stored:       e.stored.Load(),
 		Stale:        e.stale.Load(),
@@ -703,6 +703,7 @@ func (e *Engine) Stats() Stats {
 	s.Routes, s.Forwarded, s.UpstreamCalls, s.UpstreamFailures = e.routeStats()
 	for _, rs := range s.Routes {
 		s.Retries += rs.Retries
+		s.Hits += rs.Hits // counted per route only: one atomic add per fresh hit
 	}
 	if sp, ok := e.store.(interface{ Stats() cache.Stats }); ok {
 		s.Store = sp.Stats()

@@ -126,6 +126,12 @@ func (e *Engine) emit(ev Event) {
 // hit records a fresh hit found at now; it reads the clock again only when OnEvent wants
 // the Duration.
 func (e *Engine) hit(route, key string, status int, now time.Time) {
+	if e.cfg.OnEvent == nil && e.obs.quiet == nil {
+		// All emit would do with the event: count it on its route (Stats.Hits is their
+		// sum). No event is built.
+		e.obs.routes.get(route).hits.Add(1)
+		return
+	}
 	ev := Event{Kind: EventHit, Route: route, Key: key, Status: status}
 	if e.cfg.OnEvent != nil {
 		ev.Duration = e.cfg.Now().Sub(now)

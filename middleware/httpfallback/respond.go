@@ -77,27 +77,32 @@ func (e *Engine) serveFailure(ex *exchange, o *outcome) {
 		e.defaults.Add(1)
 		e.emit(Event{Kind: EventDefault, Route: ex.route, Key: ex.key, Reason: o.reason, Collapsed: ex.collapsed, Duration: e.since(r)})
 		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving the default", r, ex.route, slog.String("reason", o.reason))
-		status, header, body := d.Status, d.Header, d.Body
-		if d.Func != nil {
-			status, header, body = d.Func(r, o.reason)
-		}
-		if status == 0 {
-			status = http.StatusOK
-		}
 		h := ex.w.Header()
-		for k, v := range header {
-			if validHeaderName(k) {
-				h[k] = append([]string(nil), v...)
+		status, body := d.Status, d.Body
+		var own []string // our Cache-Control and Cache-Status: one allocation with the copy
+		if d.Func != nil {
+			var header http.Header
+			status, header, body = d.Func(r, o.reason)
+			for k, v := range header {
+				if validHeaderName(k) {
+					h[k] = append([]string(nil), v...)
+				}
 			}
+			own = make([]string, 2)
+		} else {
+			own = e.defaultHeaders[d].copyTo(h, 2) // laid out at New
 		}
 		if h.Get("Cache-Control") == "" {
-			h.Set("Cache-Control", "no-store")
+			own[0] = "no-store"
+			h["Cache-Control"] = own[0:1:1]
 		}
 		cs := defaultNotCalled // the source was not called (an open breaker): no string built
 		if o.called {
 			cs = failMember(ex, o).withDetail("default").String()
 		}
-		e.writeAnswer(ex.w, r, status, nil, body, cs)
+		own[1] = withPrior(h["Cache-Status"], cs)
+		h["Cache-Status"] = own[1:2:2]
+		writeStatusBody(ex.w, r, status, body)
 		return
 	}
 	e.serveError(ex, o)
@@ -251,6 +256,11 @@ func (e *Engine) writeAnswer(w http.ResponseWriter, r *http.Request, status int,
 		h[k] = append([]string(nil), v...)
 	}
 	h["Cache-Status"] = []string{withPrior(h["Cache-Status"], cs)}
+	writeStatusBody(w, r, status, body)
+}
+
+// writeStatusBody writes status (0 is 200) and the body (none for HEAD).
+func writeStatusBody(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	if status == 0 {
 		status = http.StatusOK
 	}
