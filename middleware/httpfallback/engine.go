@@ -41,6 +41,7 @@ type Engine struct {
 	mu      sync.Mutex
 	closed  bool
 	flights map[string]*flight // one fetch per key
+	timers  timerPool          // the soft timeout's and the lock timeout's timers
 	runners map[string]*upstream.Runner
 
 	isClosed  atomic.Bool
@@ -52,10 +53,22 @@ type Engine struct {
 }
 
 // flight is one fetch of a key that other requests may wait on. out is written before
-// done is closed and never changed after.
+// done is closed and never changed after. done is made by the first request that waits
+// (awaitLocked, under e.mu): most fetches have no one waiting, and a channel is an
+// allocation.
 type flight struct {
 	done chan struct{}
 	out  *outcome
+}
+
+// awaitLocked returns the channel closed when f's outcome is published, making it on first
+// use. e.mu must be held, and f must still be registered in e.flights (lead closes the
+// channel only if it exists when it unregisters f).
+func (f *flight) awaitLocked() <-chan struct{} {
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	return f.done
 }
 
 // source is what answers on a miss: either a wrapped handler, run inline as the route's
@@ -341,13 +354,15 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	for {
 		e.mu.Lock()
 		if f := e.flights[key]; f != nil {
-			e.mu.Unlock()
 			if servable {
+				e.mu.Unlock()
 				e.serveStale(ex, now, ReasonInFlight, false)
 				return
 			}
+			done := f.awaitLocked()
+			e.mu.Unlock()
 			ex.src = withFetch(ex.src, newFetch) // the wait may end in a fetch of its own
-			e.wait(ex, f)
+			e.wait(ex, f, done)
 			return
 		}
 		if e.cfg.Alternate == nil && e.breakerOpenLocked(route) {
@@ -372,14 +387,15 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	}
 	if servable {
 		if f := e.newFlightLocked(key); f != nil {
+			done := f.awaitLocked()
 			e.mu.Unlock()
-			e.softWait(ex, f)
+			e.softWait(ex, f, done)
 			return
 		}
 		// Closed meanwhile: fetch inline, as any request (still under the lock, so that
 		// no other fetch of the key can register in between).
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{}
 	e.flights[key] = f
 	e.mu.Unlock()
 
@@ -396,13 +412,13 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 // softWait starts the fetch of ex's key in the background (f is its flight) and waits
 // for it up to the route's soft timeout: its outcome is written when it comes in time,
 // else ex's stale entry (detail=soft-timeout), and the fetch goes on, storing what it
-// gets.
-func (e *Engine) softWait(ex *exchange, f *flight) {
+// gets. done is f's (awaitLocked).
+func (e *Engine) softWait(ex *exchange, f *flight, done <-chan struct{}) {
 	e.goFetch(ex, f)
-	t := time.NewTimer(ex.rt.soft)
-	defer t.Stop()
+	t := e.timers.start(ex.rt.soft)
+	defer e.timers.put(t)
 	select {
-	case <-f.done:
+	case <-done:
 		o := f.out
 		if o.tooLarge {
 			// Too large to store, and the background fetch had no client to stream it
@@ -431,8 +447,11 @@ func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome)
 		f.out = o
 		e.mu.Lock()
 		delete(e.flights, ex.key)
+		done := f.done // made by whoever waits, under e.mu, while f was registered
 		e.mu.Unlock()
-		close(f.done)
+		if done != nil {
+			close(done)
+		}
 	}()
 	return e.fetch(ctx, ex, "")
 }
@@ -442,17 +461,18 @@ func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome)
 // instead). If the leader is stuck past that, ex's entry is served stale when it may be;
 // else, or when the leader's outcome cannot be shared (streamed, another variant), this
 // request fetches on its own and does not store (as NGINX's cache lock does).
-func (e *Engine) wait(ex *exchange, f *flight) {
+// done is f's (awaitLocked).
+func (e *Engine) wait(ex *exchange, f *flight, done <-chan struct{}) {
 	e.waiting.Add(1)
-	t := time.NewTimer(e.cfg.LockTimeout)
+	t := e.timers.start(e.cfg.LockTimeout)
+	defer e.timers.put(t)
 	var o *outcome
 	select {
-	case <-f.done:
+	case <-done:
 		o = f.out
 	case <-ex.r.Context().Done():
 		// The client is gone; the leader carries on for the others.
 		e.waiting.Add(-1)
-		t.Stop()
 		return
 	case <-t.C:
 		if ex.ent != nil && ex.ent.State(e.cfg.Now()).ServableStale() {
@@ -467,7 +487,6 @@ func (e *Engine) wait(ex *exchange, f *flight) {
 		e.log(ex.r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", ex.r, ex.route)
 	}
 	e.waiting.Add(-1)
-	t.Stop()
 	why := ReasonLockTimeout
 	if o != nil {
 		if o.sharable(ex.r) {
@@ -514,7 +533,7 @@ func (e *Engine) newFlightLocked(key string) *flight {
 	if e.closed || e.flights[key] != nil {
 		return nil
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{}
 	e.flights[key] = f
 	e.wg.Add(1)
 	return f
@@ -762,4 +781,31 @@ func (e *Engine) reqAttrs(r *http.Request, route string) []slog.Attr {
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 	}
+}
+
+// timerPool keeps stopped timers for the waits of one Engine (the soft timeout, the lock
+// timeout): a timer is three allocations, and every request served stale after a slow or
+// failing fetch waits on one. The zero value is ready.
+type timerPool struct{ p sync.Pool }
+
+// start returns a timer that fires after d.
+func (tp *timerPool) start(d time.Duration) *time.Timer {
+	if t, ok := tp.p.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+// put stops t and keeps it for a later start. A value it delivered that nobody received is
+// dropped first (with Go 1.23's timers, Stop already guarantees that; with
+// GODEBUG=asynctimerchan=1 the value may sit in the channel).
+func (tp *timerPool) put(t *time.Timer) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	tp.p.Put(t)
 }
