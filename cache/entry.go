@@ -1,9 +1,7 @@
 package cache
 
 import (
-	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 )
 
@@ -44,19 +42,14 @@ func (s State) String() string {
 	return "state(" + strconv.Itoa(int(s)) + ")"
 }
 
-// The parts of an entry's Cost besides the bytes of its body and strings, measured with
-// runtime.MemStats (TestMemoryChargesWhatItHolds, go1.26, amd64) and rounded up:
-//   - entryOverhead: the Entry struct (296 bytes: a 320-byte allocation), its Header map with its first
-//     group of 8 slots (352 bytes), the map's header, and the wire layout CopyHeader builds
-//     on the first hit (its struct and three slices);
-//   - fieldOverhead: per header field, its slots in the wire layout (name, end) and the
-//     string's allocation slack; past 8 fields, mapGrowth more for the map's larger groups;
-//   - valueOverhead: per header value, its string header in the map's value slice and in the
-//     wire layout, and the allocation slack of its bytes.
+// The parts of an entry's Cost besides the bytes of its body, its Header's compact form and
+// its strings, measured with runtime.MemStats (TestMemoryChargesWhatItHolds, go1.26, amd64)
+// and rounded up:
+//   - entryOverhead: the Entry struct (288 bytes, a size class of its own);
+//   - valueOverhead: per Vary name and value, its string header in its slice and the
+//     allocation slack of its bytes.
 const (
-	entryOverhead = 672
-	fieldOverhead = 32
-	mapGrowth     = 96
+	entryOverhead = 288
 	valueOverhead = 48
 )
 
@@ -65,8 +58,8 @@ const (
 // Policy.NewEntry or Policy.Refresh.
 type Entry struct {
 	Status int
-	Header http.Header // cloned at creation, hop-by-hop and Age removed
-	Body   []byte      // owned
+	Header Header // copied at creation, hop-by-hop and Age removed
+	Body   []byte // owned
 
 	RequestTime  time.Time     // when the request that produced it was sent
 	ResponseTime time.Time     // when the response was received ("time stored")
@@ -96,9 +89,6 @@ type Entry struct {
 	// the primary key (an unsafe method's invalidation, a purge) retires every variant
 	// stored before the deletion, not only the one the primary key held.
 	Generation uint64
-
-	cost int64                      // computed once at build time; 0 for hand-built entries
-	wire atomic.Pointer[wireHeader] // Header laid out for CopyHeader, built on first use
 }
 
 // Age is the entry's current age at now: RFC 9111 4.2.3 current_age, that is
@@ -150,30 +140,12 @@ func (e *Entry) Expires() time.Time {
 	return t
 }
 
-// Cost is the entry's accounted size in bytes: what the Entry holds in memory (body, header
-// names and values, Vary data, the Entry itself, its header map and the layout a hit copies
-// the header from), measured rather than guessed (see entryOverhead). A Memory store
-// charges it, plus the key and its own per-entry bookkeeping, against MaxBytes.
+// Cost is the entry's accounted size in bytes: what the Entry holds in memory (body, the
+// compact header, Vary data, the Entry itself), measured rather than guessed (see
+// entryOverhead). A Memory store charges it, plus the key and its own per-entry
+// bookkeeping, against MaxBytes.
 func (e *Entry) Cost() int64 {
-	if e.cost > 0 {
-		return e.cost
-	}
-	return e.computeCost()
-}
-
-func (e *Entry) computeCost() int64 {
-	n := int64(entryOverhead) + allocSize(len(e.Body)) + int64(len(e.ETag)) + int64(len(e.LastModified))
-	fields := 0
-	for k, vs := range e.Header {
-		fields++
-		n += int64(len(k)) + fieldOverhead
-		if fields > 8 {
-			n += mapGrowth
-		}
-		for _, v := range vs {
-			n += int64(len(v)) + valueOverhead
-		}
-	}
+	n := int64(entryOverhead) + allocSize(len(e.Body)) + allocSize(e.Header.size()) + int64(len(e.ETag)) + int64(len(e.LastModified))
 	for i := range e.Vary {
 		n += int64(len(e.Vary[i])) + valueOverhead
 	}

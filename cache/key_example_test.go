@@ -28,7 +28,7 @@ func ExampleKeyOptions_Func() {
 }
 
 func ExampleEntry_CopyHeader() {
-	e := &cache.Entry{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}}
+	e := &cache.Entry{Status: 200, Header: cache.MakeHeader(http.Header{"Content-Type": {"application/json"}})}
 	h := http.Header{}
 	own := e.CopyHeader(h, 1)
 	own[0] = "failsoft; hit; ttl=60"

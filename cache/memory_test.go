@@ -38,11 +38,10 @@ func entryAt(t testing.TB, body []byte) *Entry {
 func sharedBodyEntry(body []byte) *Entry {
 	e := &Entry{Status: 200, Header: http200Header(), Body: body, ResponseTime: t0,
 		FreshUntil: t0.Add(time.Hour), RevalidateUntil: t0.Add(time.Hour), ErrorUntil: t0.Add(2 * time.Hour)}
-	e.cost = e.computeCost()
 	return e
 }
 
-func http200Header() map[string][]string { return map[string][]string{"Content-Type": {"text/plain"}} }
+func http200Header() Header { return MakeHeader(map[string][]string{"Content-Type": {"text/plain"}}) }
 
 func TestNewConfig(t *testing.T) {
 	_, err := New(Config{MaxBytes: -1})

@@ -246,13 +246,13 @@ func (p Policy) Refresh(e *Entry, req *http.Request, notModified http.Header, re
 func (p Policy) build(req *http.Request, status int, h http.Header, body []byte, cc CacheControl, vary []string, ageValue time.Duration, ageOK bool, reqTime, respTime time.Time) *Entry {
 	e := &Entry{
 		Status:       status,
-		Header:       h,
+		Header:       MakeHeader(h),
 		Body:         body,
 		RequestTime:  reqTime,
 		ResponseTime: respTime,
-		ETag:         h.Get("Etag"),
-		LastModified: h.Get("Last-Modified"),
 	}
+	// Substrings of the compact header: no copies of their own.
+	e.ETag, e.LastModified = e.Header.exactValue("Etag"), e.Header.exactValue("Last-Modified")
 	date, dateOK := parseDate(h, "Date", respTime)
 	e.InitialAge = initialAge(date, ageValue, reqTime, respTime)
 
@@ -281,7 +281,6 @@ func (p Policy) build(req *http.Request, status int, h http.Header, body []byte,
 			e.VaryValues[i] = headerValue(req.Header, name)
 		}
 	}
-	e.cost = e.computeCost()
 	return e
 }
 

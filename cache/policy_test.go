@@ -112,7 +112,7 @@ func TestNewEntryOwnsHeaderAndBody(t *testing.T) {
 	equal(t, "hello", string(e.Body))
 	equal(t, "text/plain", e.Header.Get("Content-Type"))
 	for _, f := range []string{"Connection", "X-Hop", "Keep-Alive", "Transfer-Encoding", "Age", "X-User", "X-Secret"} {
-		if _, ok := e.Header[f]; ok {
+		if e.Header.Has(f) {
 			t.Errorf("stored header keeps %s", f)
 		}
 	}

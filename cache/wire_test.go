@@ -7,11 +7,11 @@ import (
 )
 
 func TestCopyHeaderIsTheRequestsOwn(t *testing.T) {
-	e := &Entry{Status: 200, Header: http.Header{
+	e := &Entry{Status: 200, Header: MakeHeader(http.Header{
 		"Content-Type": {"application/json"},
 		"Link":         {"</a>; rel=a", "</b>; rel=b"},
 		"X-Empty":      {},
-	}}
+	})}
 	dst := http.Header{"Content-Type": {"text/plain"}, "X-Mine": {"kept"}}
 	extra := e.CopyHeader(dst, 2)
 	equal(t, 2, len(extra))
@@ -28,8 +28,8 @@ func TestCopyHeaderIsTheRequestsOwn(t *testing.T) {
 	dst["Content-Type"][0] = "changed"
 	dst["Content-Type"] = append(dst["Content-Type"], "appended")
 	dst["Link"] = append(dst["Link"], "appended")
-	equal(t, "application/json", e.Header["Content-Type"][0])
-	equal(t, []string{"</a>; rel=a", "</b>; rel=b"}, e.Header["Link"])
+	equal(t, "application/json", e.Header.Get("Content-Type"))
+	equal(t, []string{"</a>; rel=a", "</b>; rel=b"}, e.Header.Values("Link"))
 
 	again := http.Header{}
 	e.CopyHeader(again, 0)
@@ -38,7 +38,7 @@ func TestCopyHeaderIsTheRequestsOwn(t *testing.T) {
 }
 
 func TestCopyHeaderConcurrentFirstUse(t *testing.T) {
-	e := &Entry{Status: 200, Header: http.Header{"A": {"1"}, "B": {"2", "3"}}}
+	e := &Entry{Status: 200, Header: MakeHeader(http.Header{"A": {"1"}, "B": {"2", "3"}})}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)

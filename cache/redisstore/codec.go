@@ -97,15 +97,16 @@ func Encode(e *cache.Entry) ([]byte, error) {
 	b = appendString(b, e.ETag)
 	b = appendString(b, e.LastModified)
 
-	names := make([]string, 0, len(e.Header))
-	for name := range e.Header {
+	header := e.Header.Clone()
+	names := make([]string, 0, len(header))
+	for name := range header {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, name := range names {
 		b = appendString(b, name)
-		values := e.Header[name]
+		values := header[name]
 		b = binary.AppendUvarint(b, uint64(len(values)))
 		for _, v := range values {
 			b = appendString(b, v)
@@ -131,7 +132,7 @@ func appendChecksum(b []byte) []byte {
 // value that is not exactly one such entry is an
 // error: ErrForeign without the mark, ErrVersion for a version this package does not know,
 // ErrCorrupt for anything else (bad checksum, truncation, trailing bytes, impossible fields).
-// The entry's Header is never nil; its Body is a copy owned by the entry.
+// The entry's Header is never the zero Header (its Clone is never nil); its Body is a copy owned by the entry.
 func Decode(data []byte) (*cache.Entry, error) { return decode(data, false) }
 
 // decode is Decode; with owned, the caller hands data over and the Body aliases it instead of
@@ -180,7 +181,7 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 	e.LastModified = d.string()
 
 	n := d.count(2) // a field is at least a name length and a value count
-	e.Header = make(http.Header, n)
+	header := make(http.Header, n)
 	prev := ""
 	for i := 0; i < n && d.err == nil; i++ {
 		name := d.string()
@@ -196,8 +197,9 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 		for j := 0; j < nv && d.err == nil; j++ {
 			values = append(values, d.string())
 		}
-		e.Header[name] = values
+		header[name] = values
 	}
+	e.Header = cache.MakeHeader(header)
 	nvary := d.count(2)
 	if nvary > 0 {
 		e.Vary = make([]string, 0, nvary)
@@ -233,7 +235,7 @@ func entryTimePointers(e *cache.Entry) [numTimes]*time.Time {
 
 func encodedSizeHint(e *cache.Entry) int {
 	n := headerLen + crcLen + 9*binary.MaxVarintLen64 + len(e.ETag) + len(e.LastModified) + len(e.Body)
-	for name, values := range e.Header {
+	for name, values := range e.Header.All() {
 		n += len(name) + 2*binary.MaxVarintLen32
 		for _, v := range values {
 			n += len(v) + binary.MaxVarintLen32

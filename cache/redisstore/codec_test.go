@@ -20,7 +20,7 @@ func fullEntry() *cache.Entry {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
 	return &cache.Entry{
 		Status:          203,
-		Header:          http.Header{"Content-Type": {"application/json"}, "X-Many": {"1", "2", ""}, "X-Empty": {}},
+		Header:          cache.MakeHeader(http.Header{"Content-Type": {"application/json"}, "X-Many": {"1", "2", ""}, "X-Empty": {}}),
 		Body:            []byte(`{"ok":true}` + "\x00\xff"),
 		RequestTime:     now.Add(-1500 * time.Millisecond),
 		ResponseTime:    now,
@@ -41,14 +41,15 @@ func fullEntry() *cache.Entry {
 func assertSameEntry(t testing.TB, want, got *cache.Entry) {
 	t.Helper()
 	assert.Equal(t, want.Status, got.Status, "Status")
-	assert.Equal(t, len(want.Header), len(got.Header), "Header fields")
-	for k, v := range want.Header {
+	wh, gh := want.Header.Clone(), got.Header.Clone()
+	assert.Equal(t, len(wh), len(gh), "Header fields")
+	for k, v := range wh {
 		if len(v) == 0 {
-			assert.Empty(t, got.Header[k], "Header %s", k)
-			assert.Contains(t, got.Header, k)
+			assert.Empty(t, gh[k], "Header %s", k)
+			assert.Contains(t, gh, k)
 			continue
 		}
-		assert.Equal(t, v, got.Header[k], "Header %s", k)
+		assert.Equal(t, v, gh[k], "Header %s", k)
 	}
 	assert.True(t, bytes.Equal(want.Body, got.Body), "Body")
 	for i, wt := range entryTimes(want) {
@@ -85,7 +86,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		"large body":  largeEntry(),
 		"minimal":     {Status: 200},
 		"zero times and empty body": {
-			Status: 204, Header: http.Header{"A": {"b"}}, FreshUntil: time.Unix(0, 0),
+			Status: 204, Header: cache.MakeHeader(http.Header{"A": {"b"}}), FreshUntil: time.Unix(0, 0),
 		},
 		"negative initial age and pre-1970 time": {
 			Status: 200, InitialAge: -time.Second, RequestTime: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -97,7 +98,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			got, err := Decode(data)
 			require.NoError(t, err)
 			assertSameEntry(t, e, got)
-			require.NotNil(t, got.Header, "decoded Header is never nil")
+			require.NotNil(t, got.Header.Clone(), "decoded Header is never nil")
 			again, err := Encode(got)
 			require.NoError(t, err)
 			assert.Equal(t, data, again, "encoding is deterministic")

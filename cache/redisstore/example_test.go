@@ -17,7 +17,7 @@ func ExampleDecode() {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	data, err := redisstore.Encode(&cache.Entry{
 		Status:       http.StatusOK,
-		Header:       http.Header{"Content-Type": {"application/json"}},
+		Header:       cache.MakeHeader(http.Header{"Content-Type": {"application/json"}}),
 		Body:         []byte(`{"price":42}`),
 		ResponseTime: now,
 		FreshUntil:   now.Add(time.Minute),

@@ -119,7 +119,7 @@ func newTiered(t testing.TB, clk *fakeclock.Clock, cfg Config) *Tiered {
 func entry(now time.Time, body string, fresh, swr, sie time.Duration) *cache.Entry {
 	return &cache.Entry{
 		Status:          http.StatusOK,
-		Header:          http.Header{"Content-Type": {"text/plain"}, "X-Test": {"a", "b"}},
+		Header:          cache.MakeHeader(http.Header{"Content-Type": {"text/plain"}, "X-Test": {"a", "b"}}),
 		Body:            []byte(body),
 		RequestTime:     now.Add(-time.Millisecond),
 		ResponseTime:    now,

@@ -215,7 +215,7 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 	}
 	if err == nil && status == http.StatusNotModified && a.conditional {
 		refreshed := pol.Refresh(ex.ent, req, buf.header, a.reqTime, a.respTime)
-		o := &outcome{status: status, header: refreshed.Header, entry: refreshed, called: true}
+		o := &outcome{status: status, header: refreshed.Header.Clone(), entry: refreshed, called: true}
 		o.setVary(req) // the refreshed entry is the fetching request's variant
 		if why := refreshRefused(req, buf.header); why != "" {
 			// The 304 makes the entry the fetching request's own: it is answered with it,

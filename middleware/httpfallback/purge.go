@@ -33,8 +33,10 @@ type purgeIndex struct {
 }
 
 // stored records an entry stored under key for req, whose answer's header is h.
-func (p *purgeIndex) stored(req *http.Request, key string, h http.Header) {
-	p.tags.Add(key, cache.ParseTags(h))
+func (p *purgeIndex) stored(req *http.Request, key string, h cache.Header) {
+	if sk, ct := h.Values("Surrogate-Key"), h.Values("Cache-Tag"); sk != nil || ct != nil {
+		p.tags.Add(key, cache.ParseTags(http.Header{"Surrogate-Key": sk, "Cache-Tag": ct}))
+	}
 	origin := cache.KeyOrigin(req)
 	p.mu.RLock()
 	_, known := p.origins[origin]

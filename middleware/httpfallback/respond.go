@@ -208,7 +208,11 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 	// field's slice is capped (see cache.Entry.CopyHeader). Header keys are assigned in
 	// their canonical form, without Header.Set's canonicalisation.
 	own := ent.CopyHeader(h, 2)
-	own[0], own[1] = withPrior(ent.Header["Cache-Status"], cs), e.memo.age(int64(ent.Age(now)/time.Second))
+	var prior []string // the entry's own Cache-Status, as just copied onto h
+	if ent.Header.Has("Cache-Status") {
+		prior = h["Cache-Status"]
+	}
+	own[0], own[1] = withPrior(prior, cs), e.memo.age(int64(ent.Age(now)/time.Second))
 	h["Cache-Status"] = own[0:1:1]
 	h["Age"] = own[1:2:2]
 	if notModified(r, ent, now) {
@@ -329,8 +333,8 @@ func modifiedAt(ent *cache.Entry) time.Time {
 			return t
 		}
 	}
-	if d := ent.Header["Date"]; len(d) > 0 {
-		if t, err := http.ParseTime(strings.TrimSpace(d[0])); err == nil {
+	if d := ent.Header.Get("Date"); d != "" {
+		if t, err := http.ParseTime(strings.TrimSpace(d)); err == nil {
 			return t
 		}
 	}

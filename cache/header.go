@@ -1,0 +1,237 @@
+package cache
+
+import (
+	"iter"
+	"net/http"
+	"net/textproto"
+)
+
+// Header is a stored response's header fields in compact, immutable form: every field
+// name and value in one string, each preceded by its length (and each name by its number
+// of values), so that an entry's header costs one allocation of about its own bytes
+// instead of a map with its groups, value slices and strings (about 650 bytes more for
+// three fields, measured: see entryOverhead). Names are kept as they were given (the
+// engine's are canonical). The zero Header has no fields.
+//
+// A hit writes it with Entry.CopyHeader; Get, Values and Has read one field; Clone makes an
+// http.Header of it.
+type Header struct {
+	// b: uvarint(fields) uvarint(values), then per field uvarint(len(name)) name
+	// uvarint(len(values)), then per value uvarint(len(value)) value.
+	b string
+}
+
+// MakeHeader returns the compact form of h (its names as given, each field's values in
+// order). A field with no values is kept, as a name without values.
+func MakeHeader(h http.Header) Header {
+	if h == nil {
+		return Header{}
+	}
+	values, size := 0, 0
+	for k, vs := range h {
+		values += len(vs)
+		size += uvarintLen(len(k)) + len(k) + uvarintLen(len(vs))
+		for _, v := range vs {
+			size += uvarintLen(len(v)) + len(v)
+		}
+	}
+	size += uvarintLen(len(h)) + uvarintLen(values)
+	b := make([]byte, 0, size)
+	b = appendUvarint(b, len(h))
+	b = appendUvarint(b, values)
+	for k, vs := range h {
+		b = appendUvarint(b, len(k))
+		b = append(b, k...)
+		b = appendUvarint(b, len(vs))
+		for _, v := range vs {
+			b = appendUvarint(b, len(v))
+			b = append(b, v...)
+		}
+	}
+	return Header{b: string(b)}
+}
+
+// Len returns the number of fields.
+func (h Header) Len() int {
+	n, _ := h.counts()
+	return n
+}
+
+// Has reports whether h has the field name (canonicalised as by http.Header.Get), even
+// with no values.
+func (h Header) Has(name string) bool {
+	_, _, ok := h.field(textproto.CanonicalMIMEHeaderKey(name))
+	return ok
+}
+
+// Get returns the first value of the field name (canonicalised as by http.Header.Get), ""
+// when it has none.
+func (h Header) Get(name string) string {
+	return h.exactValue(textproto.CanonicalMIMEHeaderKey(name))
+}
+
+// exactValue is Get without canonicalising name.
+func (h Header) exactValue(name string) string {
+	i, n, ok := h.field(name)
+	if !ok || n == 0 {
+		return ""
+	}
+	v, _ := h.str(i)
+	return v
+}
+
+// Values returns the values of the field name (canonicalised as by http.Header.Get) in a
+// new slice, nil when h has no such field.
+func (h Header) Values(name string) []string {
+	return h.exactValues(textproto.CanonicalMIMEHeaderKey(name))
+}
+
+// exactValues is Values without canonicalising name.
+func (h Header) exactValues(name string) []string {
+	i, n, ok := h.field(name)
+	if !ok {
+		return nil
+	}
+	vs := make([]string, n)
+	for j := range vs {
+		vs[j], i = h.str(i)
+	}
+	return vs
+}
+
+// All yields every field with its values (a new slice for each field), in stored order.
+func (h Header) All() iter.Seq2[string, []string] {
+	return func(yield func(string, []string) bool) {
+		fields, _ := h.counts()
+		i := h.start()
+		for range fields {
+			var name string
+			var n int
+			name, i = h.str(i)
+			n, i = h.uvarint(i)
+			vs := make([]string, n)
+			for j := range vs {
+				vs[j], i = h.str(i)
+			}
+			if !yield(name, vs) {
+				return
+			}
+		}
+	}
+}
+
+// Clone returns h as a new http.Header (nil for the zero Header), its values in one new
+// slice.
+func (h Header) Clone() http.Header {
+	if h.b == "" {
+		return nil
+	}
+	fields, _ := h.counts()
+	dst := make(http.Header, fields)
+	h.copyTo(dst, 0)
+	return dst
+}
+
+// copyTo sets every field of h on dst, replacing dst's values of those fields, its values
+// in one new slice with extra more slots after them, which it returns. Each field's slice
+// is capped at its own values.
+func (h Header) copyTo(dst http.Header, extra int) []string {
+	fields, values := h.counts()
+	vals := make([]string, values+extra)
+	i, k := h.start(), 0
+	for range fields {
+		var name string
+		var n int
+		name, i = h.str(i)
+		n, i = h.uvarint(i)
+		start := k
+		for ; k < start+n; k++ {
+			vals[k], i = h.str(i)
+		}
+		dst[name] = vals[start:k:k]
+	}
+	return vals[values:]
+}
+
+// size returns the bytes of the compact form.
+func (h Header) size() int { return len(h.b) }
+
+// counts returns the number of fields and of values.
+func (h Header) counts() (fields, values int) {
+	if h.b == "" {
+		return 0, 0
+	}
+	fields, i := h.uvarint(0)
+	values, _ = h.uvarint(i)
+	return fields, values
+}
+
+// start is the offset of the first field.
+func (h Header) start() int {
+	if h.b == "" {
+		return 0
+	}
+	_, i := h.uvarint(0)
+	_, i = h.uvarint(i)
+	return i
+}
+
+// field finds the field named exactly name: the offset of its first value and its number
+// of values.
+func (h Header) field(name string) (at, n int, ok bool) {
+	fields, _ := h.counts()
+	i := h.start()
+	for range fields {
+		var l int
+		l, i = h.uvarint(i)
+		match := h.b[i:i+l] == name
+		i += l
+		n, i = h.uvarint(i)
+		if match {
+			return i, n, true
+		}
+		for range n {
+			l, i = h.uvarint(i)
+			i += l
+		}
+	}
+	return 0, 0, false
+}
+
+// str reads the length-prefixed string at i and returns it (a substring: no allocation)
+// and the offset after it.
+func (h Header) str(i int) (string, int) {
+	l, i := h.uvarint(i)
+	return h.b[i : i+l], i + l
+}
+
+// uvarint reads the unsigned varint at i and returns it and the offset after it.
+func (h Header) uvarint(i int) (int, int) {
+	var x, shift uint
+	for {
+		c := h.b[i]
+		i++
+		x |= uint(c&0x7f) << shift
+		if c < 0x80 {
+			return int(x), i
+		}
+		shift += 7
+	}
+}
+
+func appendUvarint(b []byte, x int) []byte {
+	u := uint(x)
+	for u >= 0x80 {
+		b = append(b, byte(u)|0x80)
+		u >>= 7
+	}
+	return append(b, byte(u))
+}
+
+func uvarintLen(x int) int {
+	n := 1
+	for u := uint(x); u >= 0x80; u >>= 7 {
+		n++
+	}
+	return n
+}
