@@ -4,6 +4,7 @@ import (
 	"iter"
 	"net/http"
 	"net/textproto"
+	"strings"
 )
 
 // Header is a stored response's header fields in compact, immutable form: every field
@@ -23,32 +24,43 @@ type Header struct {
 
 // MakeHeader returns the compact form of h (its names as given, each field's values in
 // order). A field with no values is kept, as a name without values.
-func MakeHeader(h http.Header) Header {
+func MakeHeader(h http.Header) Header { return makeHeader(h, nil) }
+
+// makeHeader is MakeHeader without the fields skip reports (nil: none).
+func makeHeader(h http.Header, skip func(name string) bool) Header {
 	if h == nil {
 		return Header{}
 	}
-	values, size := 0, 0
+	fields, values, size := 0, 0, 0
 	for k, vs := range h {
+		if skip != nil && skip(k) {
+			continue
+		}
+		fields++
 		values += len(vs)
 		size += uvarintLen(len(k)) + len(k) + uvarintLen(len(vs))
 		for _, v := range vs {
 			size += uvarintLen(len(v)) + len(v)
 		}
 	}
-	size += uvarintLen(len(h)) + uvarintLen(values)
-	b := make([]byte, 0, size)
-	b = appendUvarint(b, len(h))
-	b = appendUvarint(b, values)
+	size += uvarintLen(fields) + uvarintLen(values)
+	var b strings.Builder
+	b.Grow(size)
+	writeUvarint(&b, fields)
+	writeUvarint(&b, values)
 	for k, vs := range h {
-		b = appendUvarint(b, len(k))
-		b = append(b, k...)
-		b = appendUvarint(b, len(vs))
+		if skip != nil && skip(k) {
+			continue
+		}
+		writeUvarint(&b, len(k))
+		b.WriteString(k)
+		writeUvarint(&b, len(vs))
 		for _, v := range vs {
-			b = appendUvarint(b, len(v))
-			b = append(b, v...)
+			writeUvarint(&b, len(v))
+			b.WriteString(v)
 		}
 	}
-	return Header{b: string(b)}
+	return Header{b: b.String()}
 }
 
 // Len returns the number of fields.
@@ -219,13 +231,13 @@ func (h Header) uvarint(i int) (int, int) {
 	}
 }
 
-func appendUvarint(b []byte, x int) []byte {
+func writeUvarint(b *strings.Builder, x int) {
 	u := uint(x)
 	for u >= 0x80 {
-		b = append(b, byte(u)|0x80)
+		b.WriteByte(byte(u) | 0x80)
 		u >>= 7
 	}
-	return append(b, byte(u))
+	b.WriteByte(byte(u))
 }
 
 func uvarintLen(x int) int {

@@ -196,7 +196,7 @@ func (p Policy) newEntry(req *http.Request, status int, header http.Header, body
 		return nil, notStorable("request has Authorization or Cookie and the response is not public")
 	}
 
-	h := cleanHeader(header, cc)
+	h := cleanCompact(header, cc)
 	kept := body[:len(body):len(body)]
 	if body != nil && !owned {
 		kept = make([]byte, len(body))
@@ -237,22 +237,22 @@ func (p Policy) Refresh(e *Entry, req *http.Request, notModified http.Header, re
 		req = &http.Request{Header: http.Header{}}
 	}
 	age, ageOK := parseAgeHeader(notModified)
-	return p.build(req, e.Status, h, e.Body, cc, vary, age, ageOK, reqTime, respTime)
+	return p.build(req, e.Status, MakeHeader(h), e.Body, cc, vary, age, ageOK, reqTime, respTime)
 }
 
 // build computes the deadlines. h is already cleaned and owned, body owned; ageValue is
 // the response's Age header, read before cleaning, and ageOK false when that header was
 // present but invalid (the response is then stale, RFC 9111 5.1).
-func (p Policy) build(req *http.Request, status int, h http.Header, body []byte, cc CacheControl, vary []string, ageValue time.Duration, ageOK bool, reqTime, respTime time.Time) *Entry {
+func (p Policy) build(req *http.Request, status int, h Header, body []byte, cc CacheControl, vary []string, ageValue time.Duration, ageOK bool, reqTime, respTime time.Time) *Entry {
 	e := &Entry{
 		Status:       status,
-		Header:       MakeHeader(h),
+		Header:       h,
 		Body:         body,
 		RequestTime:  reqTime,
 		ResponseTime: respTime,
 	}
 	// Substrings of the compact header: no copies of their own.
-	e.ETag, e.LastModified = e.Header.exactValue("Etag"), e.Header.exactValue("Last-Modified")
+	e.ETag, e.LastModified = h.exactValue("Etag"), h.exactValue("Last-Modified")
 	date, dateOK := parseDate(h, "Date", respTime)
 	e.InitialAge = initialAge(date, ageValue, reqTime, respTime)
 
@@ -286,7 +286,7 @@ func (p Policy) build(req *http.Request, status int, h http.Header, body []byte,
 
 // lifetime is the freshness lifetime: OverrideFreshness, else (no-cache => 0), s-maxage,
 // max-age, Expires - Date, FreshFor.
-func (p Policy) lifetime(h http.Header, cc CacheControl, date time.Time, dateOK bool) time.Duration {
+func (p Policy) lifetime(h Header, cc CacheControl, date time.Time, dateOK bool) time.Duration {
 	switch {
 	case p.OverrideFreshness > 0:
 		return p.OverrideFreshness
@@ -297,7 +297,7 @@ func (p Policy) lifetime(h http.Header, cc CacheControl, date time.Time, dateOK 
 	case cc.MaxAge.Present:
 		return cc.MaxAge.Value
 	}
-	if len(h.Values("Expires")) > 0 {
+	if _, n, _ := h.field("Expires"); n > 0 {
 		exp, ok := parseDate(h, "Expires", time.Time{})
 		if !ok || !dateOK {
 			return 0 // an invalid Expires or Date means already expired
@@ -414,10 +414,14 @@ func initialAge(date time.Time, ageValue time.Duration, reqTime, respTime time.T
 
 // parseDate parses the first value of an HTTP-date field. A missing field yields def and
 // true; an invalid one yields def and false.
-func parseDate(h http.Header, name string, def time.Time) (time.Time, bool) {
-	v := h.Get(name)
+func parseDate(h Header, name string, def time.Time) (time.Time, bool) {
+	i, n, _ := h.field(name)
+	if n == 0 {
+		return def, true
+	}
+	v, _ := h.str(i)
 	if v == "" {
-		return def, len(h.Values(name)) == 0
+		return def, false
 	}
 	t, err := http.ParseTime(strings.TrimSpace(v))
 	if err != nil {
@@ -440,6 +444,25 @@ func parseAgeHeader(h http.Header) (age time.Duration, ok bool) {
 		return d.Value, d.Valid
 	}
 	return 0, false
+}
+
+// cleanCompact is cleanHeader's result in compact form, without the clone: h's fields but
+// hop-by-hop ones (including those named by Connection), Age, and the fields a qualified
+// private or no-cache directive names.
+func cleanCompact(h http.Header, cc CacheControl) Header {
+	var conn []string
+	for _, c := range h["Connection"] {
+		for f := range strings.SplitSeq(c, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				conn = append(conn, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+	hop := hopByHop()
+	return makeHeader(h, func(name string) bool {
+		return slices.Contains(hop[:], name) || slices.Contains(conn, name) ||
+			slices.Contains(cc.PrivateFields, name) || slices.Contains(cc.NoCacheFields, name)
+	})
 }
 
 // cleanHeader clones h without hop-by-hop fields (including those named by Connection),
