@@ -283,7 +283,7 @@ func missStore(tb testing.TB, how, impl string) (http.Handler, int) {
 // opens. Bare: the source answers the same bytes.
 func staleOnError(tb testing.TB, how, impl string) (http.Handler, int) {
 	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
-	h := mount(tb, how, impl, httpfallback.Config{Command: neverOpen}, src)
+	h := mount(tb, how, impl, httpfallback.Config{Common: upstream.Common{Command: neverOpen}}, src)
 	serve(h, microURL) // store
 	if impl == "failsoft" {
 		src.fail.Store(true)
@@ -296,7 +296,7 @@ func staleOnError(tb testing.TB, how, impl string) (http.Handler, int) {
 // entry without calling the source.
 func staleBreakerOpen(tb testing.TB, how, impl string) (http.Handler, int) {
 	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
-	h := mount(tb, how, impl, httpfallback.Config{Command: breakerOpen}, src)
+	h := mount(tb, how, impl, httpfallback.Config{Common: upstream.Common{Command: breakerOpen}}, src)
 	serve(h, microURL) // store
 	if impl == "failsoft" {
 		src.fail.Store(true)
@@ -316,7 +316,7 @@ func staleBreakerOpen(tb testing.TB, how, impl string) (http.Handler, int) {
 // configured default payload. Bare: the source answers the default's bytes.
 func defaultPayload(tb testing.TB, how, impl string) (http.Handler, int) {
 	src := &source{body: defaultBody}
-	cfg := httpfallback.Config{Command: neverOpen, Default: &httpfallback.Default{
+	cfg := httpfallback.Config{Common: upstream.Common{Command: neverOpen}, Default: &httpfallback.Default{
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: defaultBody,
 	}}
 	h := mount(tb, how, impl, cfg, src)
@@ -337,7 +337,7 @@ var breakerOpen = upstream.Settings{
 // answers the default's bytes.
 func defaultBreakerOpen(tb testing.TB, how, impl string) (http.Handler, int) {
 	src := &source{body: defaultBody}
-	cfg := httpfallback.Config{Command: breakerOpen, Default: &httpfallback.Default{
+	cfg := httpfallback.Config{Common: upstream.Common{Command: breakerOpen}, Default: &httpfallback.Default{
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: defaultBody,
 	}}
 	h := mount(tb, how, impl, cfg, src)
@@ -375,7 +375,7 @@ func staleInFlight(tb testing.TB, how, impl string) (http.Handler, int) {
 	cfg := httpfallback.Config{
 		// The hung fetch must outlast the benchmark; a waiter that found no answer in
 		// flight would give up quickly (and fail the check) rather than hang the run.
-		Command:     upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Hour},
+		Common:      upstream.Common{Command: upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Hour}},
 		LockTimeout: 50 * time.Millisecond,
 	}
 	h := mount(tb, how, impl, cfg, src)
@@ -447,7 +447,7 @@ func newSoftTimeoutRig(tb testing.TB, how, impl string) *softTimeoutRig {
 	src := &source{cc: "max-age=0, stale-if-error=86400", body: microBody}
 	refreshed := make(chan struct{}, 1)
 	cfg := httpfallback.Config{
-		Command:     upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Minute},
+		Common:      upstream.Common{Command: upstream.Settings{RequestVolumeThreshold: 1 << 30, Timeout: time.Minute}},
 		SoftTimeout: time.Nanosecond,
 		OnEvent: func(ev httpfallback.Event) {
 			if ev.Kind == httpfallback.EventRefresh {

@@ -80,7 +80,7 @@ func newRig(t *testing.T, opt rigOptions) *rig {
 		},
 		Default: opt.def,
 		OnEvent: r.events.add,
-		Now:     r.clock.Now,
+		Common:  upstream.Common{Now: r.clock.Now},
 		// TestFaultInjection checks how each fault is classified and answered when the
 		// fetch ends; the soft timeout would answer a slow fault with the stale entry
 		// first. It has a test of its own (TestFaultSoftTimeout).
@@ -90,10 +90,9 @@ func newRig(t *testing.T, opt rigOptions) *rig {
 		engineCfg.SoftTimeout = opt.soft
 	}
 	clientCfg := upstream.ClientConfig{
-		Command:   upstream.Settings{Name: n.next("client"), Timeout: opt.timeout},
+		Common:    upstream.Common{Command: upstream.Settings{Name: n.next("client"), Timeout: opt.timeout}, Now: r.clock.Now},
 		Retry:     upstream.RetryPolicy{MaxAttempts: 1},
 		Transport: r.upTransport,
-		Now:       r.clock.Now,
 	}
 
 	var h http.Handler

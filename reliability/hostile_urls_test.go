@@ -56,7 +56,7 @@ func TestMemoryHostileURLsBounded(t *testing.T) {
 				Name:           n.next("engine"),
 				MaxBytes:       storeBytes,
 				MaxTargetBytes: tc.limit,
-				Command:        upstream.Settings{Timeout: 10 * time.Second},
+				Common:         upstream.Common{Command: upstream.Settings{Timeout: 10 * time.Second}},
 			})
 			require.NoError(t, err)
 			h := eng.Handler(okApp)
@@ -103,7 +103,7 @@ func TestMemoryDistinctURLsLiveHeap(t *testing.T) {
 			eng, err := httpfallback.New(httpfallback.Config{
 				Name:     n.next("engine"),
 				MaxBytes: storeBytes,
-				Command:  upstream.Settings{Timeout: 10 * time.Second},
+				Common:   upstream.Common{Command: upstream.Settings{Timeout: 10 * time.Second}},
 			})
 			require.NoError(t, err)
 			h := eng.Handler(okApp)

@@ -43,7 +43,7 @@ func TestCloseDuringTraffic(t *testing.T) {
 		Name:     n.next("engine"),
 		MaxBytes: 4 * mib,
 		Policy:   cache.Policy{StaleWhileRevalidate: time.Hour},
-		Command:  upstream.Settings{Timeout: 5 * time.Second, MaxConcurrent: 64},
+		Common:   upstream.Common{Command: upstream.Settings{Timeout: 5 * time.Second, MaxConcurrent: 64}},
 	})
 	require.NoError(t, err)
 	h := eng.Handler(bodyApp(&calls))
@@ -106,7 +106,7 @@ func TestProxyCloseDuringTraffic(t *testing.T) {
 	n := newNames(t)
 	tr := &http.Transport{MaxIdleConnsPerHost: 32}
 	p := newProxy(t, up.URL, httpfallback.Config{Name: n.next("engine"), MaxBytes: 4 * mib},
-		upstream.ClientConfig{Command: upstream.Settings{Name: n.next("client"), Timeout: 5 * time.Second}, Transport: tr})
+		upstream.ClientConfig{Common: upstream.Common{Command: upstream.Settings{Name: n.next("client"), Timeout: 5 * time.Second}}, Transport: tr})
 	srv := &http.Server{Handler: p}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -168,8 +168,8 @@ func TestGracefulShutdownDrains(t *testing.T) {
 		_, _ = w.Write(keyBody(r.URL.Path, 4096))
 	})
 	eng, err := httpfallback.New(httpfallback.Config{
-		Name:    n.next("engine"),
-		Command: upstream.Settings{Timeout: 30 * time.Second, MaxConcurrent: 64},
+		Name:   n.next("engine"),
+		Common: upstream.Common{Command: upstream.Settings{Timeout: 30 * time.Second, MaxConcurrent: 64}},
 	})
 	require.NoError(t, err)
 	srv := &http.Server{Handler: eng.Handler(app)}
@@ -234,10 +234,9 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 		_, _ = w.Write([]byte("v1"))
 	})
 	eng, err := httpfallback.New(httpfallback.Config{
-		Name:    n.next("engine"),
-		Policy:  cache.Policy{FreshFor: time.Second, StaleWhileRevalidate: time.Hour},
-		Command: upstream.Settings{Timeout: time.Minute},
-		Now:     clock.Now,
+		Name:   n.next("engine"),
+		Policy: cache.Policy{FreshFor: time.Second, StaleWhileRevalidate: time.Hour},
+		Common: upstream.Common{Command: upstream.Settings{Timeout: time.Minute}, Now: clock.Now},
 	})
 	require.NoError(t, err)
 	h := eng.Handler(app)
@@ -297,12 +296,12 @@ func TestClientHangupsNeverOpenBreaker(t *testing.T) {
 					}
 				},
 			}
-			engineCfg := httpfallback.Config{Name: n.next("engine"), Command: breaker, OnEvent: events.add}
+			engineCfg := httpfallback.Config{Name: n.next("engine"), Common: upstream.Common{Command: breaker}, OnEvent: events.add}
 			clientSettings := breaker
 			clientSettings.Name = n.next("client")
 			tr := &http.Transport{MaxIdleConnsPerHost: hangups}
 			t.Cleanup(tr.CloseIdleConnections)
-			clientCfg := upstream.ClientConfig{Command: clientSettings, Retry: upstream.RetryPolicy{MaxAttempts: 1}, Transport: tr}
+			clientCfg := upstream.ClientConfig{Common: upstream.Common{Command: clientSettings}, Retry: upstream.RetryPolicy{MaxAttempts: 1}, Transport: tr}
 			var h http.Handler
 			if m == mountProxy {
 				h = newProxyMount(t, up.URL(), engineCfg, clientCfg)

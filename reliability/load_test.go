@@ -127,7 +127,7 @@ func runLoad(t *testing.T, m mountKind) {
 			FreshFor:     10 * time.Millisecond, // mostly fetches, some hits
 			StaleIfError: time.Hour,
 		},
-		Command: breaker,
+		Common:  upstream.Common{Command: breaker},
 		OnEvent: events.add,
 	}
 	clientSettings := breaker
@@ -142,7 +142,7 @@ func runLoad(t *testing.T, m mountKind) {
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: clients}
 	clientCfg := upstream.ClientConfig{
-		Command:   clientSettings,
+		Common:    upstream.Common{Command: clientSettings},
 		Retry:     upstream.RetryPolicy{MaxAttempts: 1},
 		Transport: tr,
 	}

@@ -101,7 +101,7 @@ func TestMemoryDistinctKeysBounded(t *testing.T) {
 	eng, err := httpfallback.New(httpfallback.Config{
 		Name:     n.next("engine"),
 		MaxBytes: storeBytes,
-		Command:  upstream.Settings{Timeout: 10 * time.Second, MaxConcurrent: 64},
+		Common:   upstream.Common{Command: upstream.Settings{Timeout: 10 * time.Second, MaxConcurrent: 64}},
 	})
 	require.NoError(t, err)
 	h := eng.Handler(app)

@@ -133,7 +133,7 @@ func newSafeRig(t *testing.T, m mountKind) *safeRig {
 		Name:   n.next("engine"),
 		Store:  store,
 		Policy: cache.Policy{MaxBodyBytes: 256 << 10},
-		Now:    r.clock.Now,
+		Common: upstream.Common{Now: r.clock.Now},
 	}
 	var h http.Handler
 	switch m {
@@ -143,7 +143,7 @@ func newSafeRig(t *testing.T, m mountKind) *safeRig {
 		tr := &http.Transport{}
 		t.Cleanup(tr.CloseIdleConnections)
 		h = newProxyMount(t, origin.URL, engineCfg, upstream.ClientConfig{
-			Command:   upstream.Settings{Name: n.next("client"), Timeout: 5 * time.Second},
+			Common:    upstream.Common{Command: upstream.Settings{Name: n.next("client"), Timeout: 5 * time.Second}},
 			Retry:     upstream.RetryPolicy{MaxAttempts: 1},
 			Transport: tr,
 		})

@@ -51,10 +51,9 @@ func TestWarmKeysSurviveScan(t *testing.T) {
 			})
 			n := newNames(t)
 			eng, err := httpfallback.New(httpfallback.Config{
-				Name:    n.next("engine"),
-				Store:   store,
-				Now:     clock.Now,
-				Command: upstream.Settings{Timeout: 10 * time.Second},
+				Name:   n.next("engine"),
+				Store:  store,
+				Common: upstream.Common{Now: clock.Now, Command: upstream.Settings{Timeout: 10 * time.Second}},
 			})
 			require.NoError(t, err)
 			defer eng.Close()

@@ -48,7 +48,7 @@ func BenchmarkBareHTTPClient(b *testing.B) {
 
 func BenchmarkClientDo(b *testing.B) {
 	srv := benchServer(b)
-	c, err := NewClient(ClientConfig{Command: Settings{Name: benchName(b), Timeout: 5 * time.Second}})
+	c, err := NewClient(ClientConfig{Common: Common{Command: Settings{Name: benchName(b), Timeout: 5 * time.Second}}})
 	if err != nil {
 		b.Fatal(err)
 	}

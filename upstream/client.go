@@ -32,9 +32,15 @@ var errCredential = errors.New("upstream: credential")
 
 // ClientConfig configures a Client. Every zero value is a documented default; bad values
 // are refused by NewClient with an error naming the field.
+//
+// Of the shared settings (Common): Command is the client's own command, each attempt one
+// run of it, and Command.Name is required; Command.Timeout bounds each attempt. Logger
+// gets one Debug record per retry (method, host, path, attempt, reason, delay). Now is the
+// clock for Retry-After dates, deadlines and the rate limit.
 type ClientConfig struct {
-	// Command configures the client's command; Command.Name is required.
-	Command Settings
+	// Common holds the settings shared with a fallback engine: Command, FailureStatuses,
+	// Logger, Now.
+	Common
 	// Retry configures retries; the zero value retries twice (3 attempts).
 	Retry RetryPolicy
 	// Transport sends each attempt. nil: a clone of http.DefaultTransport, owned by the
@@ -47,18 +53,11 @@ type ClientConfig struct {
 	// Credential returns a header to add per attempt, on a clone of the request. nil: none.
 	// The value never appears in logs or errors. An error from it fails the call, unretried.
 	Credential func(ctx context.Context) (name, value string, err error)
-	// FailureStatuses count as failures besides 5xx (for example 429).
-	FailureStatuses []int
-	// Logger receives one Debug record per retry (method, host, path, attempt, reason,
-	// delay; never headers). nil: nothing is logged.
-	Logger *slog.Logger
 	// OnRetry, if set, is called before each retry's backoff with the request being sent,
 	// the number of the attempt that failed (1 for the first) and its failure reason (see
 	// Reason), on the calling goroutine: for metrics (the request's context can say which
 	// route or tenant it is for). It must not modify the request. Keep it fast.
 	OnRetry func(req *http.Request, attempt int, reason string)
-	// Now is the clock for Retry-After dates, deadlines and the rate limit. nil: time.Now.
-	Now func() time.Time
 	// Sleep waits between attempts and must return ctx.Err() at once when ctx is done.
 	// nil: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -106,6 +105,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Command.Name == "" {
+		return nil, errors.New("upstream: ClientConfig.Command.Name is required")
+	}
+	if cfg.Common, err = cfg.Common.WithDefaults("ClientConfig"); err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
 	switch {
 	case cfg.RateLimit < 0 || math.IsNaN(cfg.RateLimit) || math.IsInf(cfg.RateLimit, 0):
 		return nil, fmt.Errorf("upstream: ClientConfig.RateLimit %v is not a finite rate >= 0", cfg.RateLimit)
@@ -114,20 +119,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	case cfg.BufferBody < 0:
 		return nil, fmt.Errorf("upstream: ClientConfig.BufferBody %d is negative", cfg.BufferBody)
 	}
-	for _, s := range cfg.FailureStatuses {
-		if s < 100 || s > 999 {
-			return nil, fmt.Errorf("upstream: ClientConfig.FailureStatuses: %d is not an HTTP status", s)
-		}
-	}
 	c := &Client{
 		rt: cfg.Transport, retry: retry, failures: cfg.FailureStatuses, cred: cfg.Credential,
 		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep, buffer: cfg.BufferBody, onRetry: cfg.OnRetry,
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.now == nil {
-		c.now = time.Now
 	}
 	if c.sleep == nil {
 		c.sleep = sleepCtx
@@ -263,10 +257,12 @@ func (c *Client) send(rn *Runner, req *http.Request) (*http.Response, error) {
 		if resp != nil {
 			drainClose(resp.Body)
 		}
-		c.log.LogAttrs(ctx, slog.LevelDebug, "upstream: retrying",
-			slog.String("command", rn.Name()), slog.String("method", req.Method),
-			slog.String("host", req.URL.Host), slog.String("path", req.URL.Path),
-			slog.Int("attempt", n), slog.String("reason", Reason(err)), slog.Duration("delay", wait))
+		if c.log != nil {
+			c.log.LogAttrs(ctx, slog.LevelDebug, "upstream: retrying",
+				slog.String("command", rn.Name()), slog.String("method", req.Method),
+				slog.String("host", req.URL.Host), slog.String("path", req.URL.Path),
+				slog.Int("attempt", n), slog.String("reason", Reason(err)), slog.Duration("delay", wait))
+		}
 		if c.onRetry != nil {
 			c.onRetry(req, n, Reason(err))
 		}

@@ -125,7 +125,7 @@ func TestBufferBodyTrickleTimesOutAndRetries(t *testing.T) {
 	// The headers must arrive within the timeout: 200 ms leaves room on a loaded machine.
 	const timeout = 200 * time.Millisecond
 	cancelled := make(chan error, 3)
-	f := newFixture(t, ClientConfig{Command: Settings{Timeout: timeout}, BufferBody: 1 << 20},
+	f := newFixture(t, ClientConfig{Common: Common{Command: Settings{Timeout: timeout}}, BufferBody: 1 << 20},
 		trickle(2*timeout, -1, cancelled))
 	fb := &fakeBreaker{}
 	f.c.runner.b = fb // no hystrix timer: the attempt's own deadline must cut the read
@@ -146,7 +146,7 @@ func TestBufferBodyTrickleTimesOutAndRetries(t *testing.T) {
 
 func TestBufferBodyTrickleTimesOutWithRealHystrix(t *testing.T) {
 	const timeout = 200 * time.Millisecond
-	f := newFixture(t, ClientConfig{Command: Settings{Timeout: timeout}, BufferBody: 1 << 20, Retry: RetryPolicy{MaxAttempts: 2}},
+	f := newFixture(t, ClientConfig{Common: Common{Command: Settings{Timeout: timeout}}, BufferBody: 1 << 20, Retry: RetryPolicy{MaxAttempts: 2}},
 		trickle(time.Hour, -1, nil))
 	resp, err := f.c.Do(f.req(t, "GET", nil))
 	if resp != nil {
@@ -158,7 +158,7 @@ func TestBufferBodyTrickleTimesOutWithRealHystrix(t *testing.T) {
 
 func TestBufferBodyTruncatedOpensRealBreaker(t *testing.T) {
 	f := newFixture(t, ClientConfig{
-		Command:    Settings{RequestVolumeThreshold: 3, ErrorPercentThreshold: 50, SleepWindow: time.Hour},
+		Common:     Common{Command: Settings{RequestVolumeThreshold: 3, ErrorPercentThreshold: 50, SleepWindow: time.Hour}},
 		Retry:      RetryPolicy{MaxAttempts: 1},
 		BufferBody: 1 << 10,
 	}, truncated)
@@ -184,7 +184,7 @@ func TestBufferBodyZeroTruncatedIsASuccessForHystrix(t *testing.T) {
 	// The behaviour BufferBody changes: without it the command saw a 200 and counts a success.
 	name := t.Name()
 	rec := record(name)
-	f := newFixture(t, ClientConfig{Command: Settings{Name: name}, Retry: RetryPolicy{MaxAttempts: 1}}, truncated)
+	f := newFixture(t, ClientConfig{Common: Common{Command: Settings{Name: name}}, Retry: RetryPolicy{MaxAttempts: 1}}, truncated)
 	for range 3 {
 		resp, err := f.c.Do(f.req(t, "GET", nil))
 		require.NoError(t, err)
@@ -284,7 +284,7 @@ func TestBufferBodySizesAroundTheLimit(t *testing.T) {
 
 func TestBufferBodyPrefixThenSlowStreamBeyondTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
-	f := newFixture(t, ClientConfig{Command: Settings{Timeout: timeout}, BufferBody: 3},
+	f := newFixture(t, ClientConfig{Common: Common{Command: Settings{Timeout: timeout}}, BufferBody: 3},
 		trickle(2*timeout, 2, nil)) // after the prefix the stream is no longer bound by the timeout
 	resp, err := f.c.Do(f.req(t, "GET", nil))
 	require.NoError(t, err)
@@ -335,7 +335,7 @@ func TestBufferBodyLeavesFourXXAndFiveXXAlone(t *testing.T) {
 }
 
 func TestBufferBodyNegativeNamesTheField(t *testing.T) {
-	_, err := NewClient(ClientConfig{Command: Settings{Name: t.Name()}, BufferBody: -1})
+	_, err := NewClient(ClientConfig{Common: Common{Command: Settings{Name: t.Name()}}, BufferBody: -1})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "BufferBody")
 }
@@ -352,7 +352,7 @@ func BenchmarkClientDoBufferBody(b *testing.B) {
 				_, _ = w.Write(body)
 			}))
 			defer srv.Close()
-			cfg := ClientConfig{Command: Settings{Name: benchName(b), Timeout: 5 * time.Second}, BufferBody: buffer}
+			cfg := ClientConfig{Common: Common{Command: Settings{Name: benchName(b), Timeout: 5 * time.Second}}, BufferBody: buffer}
 			if c, err := NewClient(cfg); err != nil {
 				b.Fatal(err)
 			} else {
@@ -375,7 +375,7 @@ func ExampleClientConfig_bufferBody() {
 	}))
 	defer srv.Close()
 	c, err := NewClient(ClientConfig{
-		Command:    Settings{Name: fmt.Sprint("example-buffer-body@", time.Now().UnixNano())},
+		Common:     Common{Command: Settings{Name: fmt.Sprint("example-buffer-body@", time.Now().UnixNano())}},
 		Retry:      RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond},
 		BufferBody: 64 << 10,
 	})

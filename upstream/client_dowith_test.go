@@ -14,8 +14,8 @@ import (
 func TestClientDoWithRunsAttemptsAsTheGivenCommand(t *testing.T) {
 	release := make(chan struct{})
 	f := newFixture(t, ClientConfig{
-		Command: Settings{Timeout: 20 * time.Millisecond},
-		Retry:   RetryPolicy{MaxAttempts: 1},
+		Common: Common{Command: Settings{Timeout: 20 * time.Millisecond}},
+		Retry:  RetryPolicy{MaxAttempts: 1},
 	}, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:

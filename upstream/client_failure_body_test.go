@@ -50,8 +50,8 @@ func TestClientStalledFailureBodyEndsAtTheTimeout(t *testing.T) {
 		t.Run(map[int]string{1: "excerpt", 2: "drain before retry"}[attempts], func(t *testing.T) {
 			release := make(chan struct{})
 			f := newFixture(t, ClientConfig{
-				Command: Settings{Timeout: 100 * time.Millisecond},
-				Retry:   RetryPolicy{MaxAttempts: attempts},
+				Common: Common{Command: Settings{Timeout: 100 * time.Millisecond}},
+				Retry:  RetryPolicy{MaxAttempts: attempts},
 			}, stalling503(release))
 			t.Cleanup(func() { close(release) })
 			select {

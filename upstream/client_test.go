@@ -100,7 +100,7 @@ func TestClientStatusErrorExcerptAndRoundTrip(t *testing.T) {
 }
 
 func TestClientFailureStatusesCountAndRetry(t *testing.T) {
-	f := newFixture(t, ClientConfig{FailureStatuses: []int{429}}, status(429))
+	f := newFixture(t, ClientConfig{Common: Common{FailureStatuses: []int{429}}}, status(429))
 	_, err := f.c.Do(f.req(t, "GET", nil))
 	var se *StatusError
 	require.ErrorAs(t, err, &se)
@@ -121,8 +121,8 @@ func TestClientRetryAfterSecondsCapped(t *testing.T) {
 func TestClientRetryAfterHTTPDate(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	f := newFixture(t, ClientConfig{
-		Retry: RetryPolicy{MaxAttempts: 2},
-		Now:   func() time.Time { return now },
+		Retry:  RetryPolicy{MaxAttempts: 2},
+		Common: Common{Now: func() time.Time { return now }},
 	}, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", now.Add(7*time.Second).Format(http.TimeFormat))
 		w.WriteHeader(429)
@@ -248,9 +248,9 @@ func TestClientFourXXNeverOpensBreaker(t *testing.T) {
 	rec := record(name)
 	srv := httptest.NewServer(status(404))
 	defer srv.Close()
-	c, err := NewClient(ClientConfig{Command: Settings{
+	c, err := NewClient(ClientConfig{Common: Common{Command: Settings{
 		Name: name, RequestVolumeThreshold: 1, ErrorPercentThreshold: 1, SleepWindow: time.Hour,
-	}})
+	}}})
 	require.NoError(t, err)
 	defer c.Close()
 	for range 30 {
@@ -269,8 +269,8 @@ func TestClientFourXXNeverOpensBreaker(t *testing.T) {
 func TestClientTimeoutCancelsUpstreamRequest(t *testing.T) {
 	observed := make(chan error, 1)
 	f := newFixture(t, ClientConfig{
-		Command: Settings{Timeout: 20 * time.Millisecond},
-		Retry:   RetryPolicy{MaxAttempts: 1},
+		Common: Common{Command: Settings{Timeout: 20 * time.Millisecond}},
+		Retry:  RetryPolicy{MaxAttempts: 1},
 	}, func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // hangs until its request is cancelled
 		observed <- r.Context().Err()
@@ -293,8 +293,8 @@ func TestClientTimeoutCancelsUpstreamRequest(t *testing.T) {
 
 func TestClientNoLeakAfter500TimedOutCalls(t *testing.T) {
 	f := newFixture(t, ClientConfig{
-		Command: Settings{Timeout: 20 * time.Millisecond, MaxConcurrent: 600, RequestVolumeThreshold: 1 << 30},
-		Retry:   RetryPolicy{MaxAttempts: 1},
+		Common: Common{Command: Settings{Timeout: 20 * time.Millisecond, MaxConcurrent: 600, RequestVolumeThreshold: 1 << 30}},
+		Retry:  RetryPolicy{MaxAttempts: 1},
 	}, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	var wg sync.WaitGroup
 	var timeouts atomic.Int64
@@ -320,7 +320,7 @@ func TestClientBodyReadableAfterDoForSlowStream(t *testing.T) {
 	// of the body is sent only once the timeout has passed.
 	const timeout = time.Second
 	proceed := make(chan struct{})
-	f := newFixture(t, ClientConfig{Command: Settings{Timeout: timeout}}, func(w http.ResponseWriter, r *http.Request) {
+	f := newFixture(t, ClientConfig{Common: Common{Command: Settings{Timeout: timeout}}}, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "first,")
 		w.(http.Flusher).Flush()
 		select {
@@ -359,7 +359,7 @@ func TestClientShortBodyIsAnErrorOnRead(t *testing.T) {
 
 func TestClientRateLimit(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := newFixture(t, ClientConfig{RateLimit: 1, Burst: 2, Now: func() time.Time { return now }}, status(200))
+	f := newFixture(t, ClientConfig{RateLimit: 1, Burst: 2, Common: Common{Now: func() time.Time { return now }}}, status(200))
 	for range 2 {
 		resp, err := f.c.Do(f.req(t, "GET", nil))
 		require.NoError(t, err)
@@ -381,7 +381,7 @@ func TestClientCredentialPerAttemptNeverLogged(t *testing.T) {
 	var seen []string
 	var mu sync.Mutex
 	f := newFixture(t, ClientConfig{
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Common: Common{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
 		Credential: func(context.Context) (string, string, error) {
 			calls.Add(1)
 			return "Authorization", "Bearer " + secret, nil
@@ -417,7 +417,7 @@ func TestClientConnectError(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
-	c, err := NewClient(ClientConfig{Command: Settings{Name: t.Name()}, Sleep: (&sleeps{}).sleep})
+	c, err := NewClient(ClientConfig{Common: Common{Command: Settings{Name: t.Name()}}, Sleep: (&sleeps{}).sleep})
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.Do(must(http.NewRequest("GET", "http://"+addr+"/", nil)))
@@ -431,15 +431,15 @@ func TestClientConfigValidationNamesTheField(t *testing.T) {
 		cfg   ClientConfig
 		field string
 	}{
-		{ClientConfig{Command: base, Retry: RetryPolicy{MaxAttempts: -1}}, "RetryPolicy.MaxAttempts"},
-		{ClientConfig{Command: base, Retry: RetryPolicy{BaseDelay: -1}}, "RetryPolicy.BaseDelay"},
-		{ClientConfig{Command: base, Retry: RetryPolicy{MaxDelay: -1}}, "RetryPolicy.MaxDelay"},
-		{ClientConfig{Command: base, Retry: RetryPolicy{MaxRetryAfter: -1}}, "RetryPolicy.MaxRetryAfter"},
-		{ClientConfig{Command: base, Retry: RetryPolicy{RetryStatuses: []int{42}}}, "RetryPolicy.RetryStatuses"},
-		{ClientConfig{Command: base, RateLimit: -1}, "ClientConfig.RateLimit"},
-		{ClientConfig{Command: base, Burst: -1}, "ClientConfig.Burst"},
-		{ClientConfig{Command: base, FailureStatuses: []int{1000}}, "ClientConfig.FailureStatuses"},
-		{ClientConfig{}, "Settings.Name"},
+		{ClientConfig{Common: Common{Command: base}, Retry: RetryPolicy{MaxAttempts: -1}}, "RetryPolicy.MaxAttempts"},
+		{ClientConfig{Common: Common{Command: base}, Retry: RetryPolicy{BaseDelay: -1}}, "RetryPolicy.BaseDelay"},
+		{ClientConfig{Common: Common{Command: base}, Retry: RetryPolicy{MaxDelay: -1}}, "RetryPolicy.MaxDelay"},
+		{ClientConfig{Common: Common{Command: base}, Retry: RetryPolicy{MaxRetryAfter: -1}}, "RetryPolicy.MaxRetryAfter"},
+		{ClientConfig{Common: Common{Command: base}, Retry: RetryPolicy{RetryStatuses: []int{42}}}, "RetryPolicy.RetryStatuses"},
+		{ClientConfig{Common: Common{Command: base}, RateLimit: -1}, "ClientConfig.RateLimit"},
+		{ClientConfig{Common: Common{Command: base}, Burst: -1}, "ClientConfig.Burst"},
+		{ClientConfig{Common: Common{Command: base, FailureStatuses: []int{1000}}}, "ClientConfig.FailureStatuses"},
+		{ClientConfig{}, "ClientConfig.Command.Name"},
 	}
 	for _, c := range cases {
 		_, err := NewClient(c.cfg)
@@ -458,7 +458,7 @@ func TestClientCloseClosesOwnIdleConnections(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c, err := NewClient(ClientConfig{Command: Settings{Name: t.Name()}})
+	c, err := NewClient(ClientConfig{Common: Common{Command: Settings{Name: t.Name()}}})
 	require.NoError(t, err)
 	resp, err := c.Do(must(http.NewRequest("GET", srv.URL, nil)))
 	require.NoError(t, err)
@@ -479,7 +479,7 @@ func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
 
 func TestClientClosesRequestBodyWhenNothingIsSent(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := newFixture(t, ClientConfig{RateLimit: 1, Now: func() time.Time { return now }}, status(200))
+	f := newFixture(t, ClientConfig{RateLimit: 1, Common: Common{Now: func() time.Time { return now }}}, status(200))
 	resp, err := f.c.Do(f.req(t, "GET", nil))
 	require.NoError(t, err)
 	resp.Body.Close()

@@ -21,7 +21,7 @@ func ExampleClient_DoWith() {
 		panic(err)
 	}
 	defer route.Close()
-	client, err := upstream.NewClient(upstream.ClientConfig{Command: upstream.Settings{Name: "example-dowith/client"}})
+	client, err := upstream.NewClient(upstream.ClientConfig{Common: upstream.Common{Command: upstream.Settings{Name: "example-dowith/client"}}})
 	if err != nil {
 		panic(err)
 	}

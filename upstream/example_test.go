@@ -67,8 +67,8 @@ func ExampleClient_Do() {
 	defer srv.Close()
 
 	c, err := upstream.NewClient(upstream.ClientConfig{
-		Command: upstream.Settings{Name: "greeter", Timeout: time.Second},
-		Retry:   upstream.RetryPolicy{MaxAttempts: 3},
+		Common: upstream.Common{Command: upstream.Settings{Name: "greeter", Timeout: time.Second}},
+		Retry:  upstream.RetryPolicy{MaxAttempts: 3},
 		Credential: func(context.Context) (string, string, error) {
 			return "Authorization", "Bearer token", nil
 		},
@@ -97,8 +97,8 @@ func ExampleClient_RoundTrip() {
 	defer srv.Close()
 
 	c, err := upstream.NewClient(upstream.ClientConfig{
-		Command: upstream.Settings{Name: "proxy"},
-		Retry:   upstream.RetryPolicy{MaxAttempts: 1},
+		Common: upstream.Common{Command: upstream.Settings{Name: "proxy"}},
+		Retry:  upstream.RetryPolicy{MaxAttempts: 1},
 	})
 	if err != nil {
 		panic(err)

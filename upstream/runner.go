@@ -80,24 +80,34 @@ func (s Settings) withDefaults() (Settings, error) {
 	if s.Name == "" {
 		return s, errors.New("upstream: Settings.Name is required")
 	}
-	if s.Timeout < 0 {
-		return s, fmt.Errorf("upstream: Settings.Timeout %v is negative", s.Timeout)
+	if err := s.check("Settings"); err != nil {
+		return s, fmt.Errorf("upstream: %w", err)
 	}
-	if s.MaxConcurrent < 0 || s.MaxConcurrent > maxConcurrentLimit {
-		return s, fmt.Errorf("upstream: Settings.MaxConcurrent %d is outside 0..%d", s.MaxConcurrent, maxConcurrentLimit)
+	return s.filled(), nil
+}
+
+// check reports the first invalid field of s (Name aside), named under field.
+func (s Settings) check(field string) error {
+	switch {
+	case s.Timeout < 0:
+		return fmt.Errorf("%s.Timeout %v is negative", field, s.Timeout)
+	case s.MaxConcurrent < 0 || s.MaxConcurrent > maxConcurrentLimit:
+		return fmt.Errorf("%s.MaxConcurrent %d is outside 0..%d", field, s.MaxConcurrent, maxConcurrentLimit)
+	case s.RequestVolumeThreshold < 0:
+		return fmt.Errorf("%s.RequestVolumeThreshold %d is negative", field, s.RequestVolumeThreshold)
+	case s.ErrorPercentThreshold < 0 || s.ErrorPercentThreshold > 100:
+		return fmt.Errorf("%s.ErrorPercentThreshold %d is outside 0..100", field, s.ErrorPercentThreshold)
+	case s.SleepWindow < 0:
+		return fmt.Errorf("%s.SleepWindow %v is negative", field, s.SleepWindow)
+	case s.StatePollInterval < 0:
+		return fmt.Errorf("%s.StatePollInterval %v is negative", field, s.StatePollInterval)
 	}
-	if s.RequestVolumeThreshold < 0 {
-		return s, fmt.Errorf("upstream: Settings.RequestVolumeThreshold %d is negative", s.RequestVolumeThreshold)
-	}
-	if s.ErrorPercentThreshold < 0 || s.ErrorPercentThreshold > 100 {
-		return s, fmt.Errorf("upstream: Settings.ErrorPercentThreshold %d is outside 0..100", s.ErrorPercentThreshold)
-	}
-	if s.SleepWindow < 0 {
-		return s, fmt.Errorf("upstream: Settings.SleepWindow %v is negative", s.SleepWindow)
-	}
-	if s.StatePollInterval < 0 {
-		return s, fmt.Errorf("upstream: Settings.StatePollInterval %v is negative", s.StatePollInterval)
-	}
+	return nil
+}
+
+// filled returns s with its zero values (Name aside) replaced by their defaults, and the
+// timeout and sleep window rounded up to whole milliseconds as hystrix-go counts them.
+func (s Settings) filled() Settings {
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
 	}
@@ -118,7 +128,7 @@ func (s Settings) withDefaults() (Settings, error) {
 	if s.StatePollInterval == 0 {
 		s.StatePollInterval = DefaultStatePollInterval
 	}
-	return s, nil
+	return s
 }
 
 // maxConcurrentLimit bounds Settings.MaxConcurrent: hystrix-go allocates a ticket per

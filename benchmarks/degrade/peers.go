@@ -153,16 +153,16 @@ func newFailsoft(cfg Config, upstreamURL, name string) (peer, error) {
 			// Timeout 0: the wait for the response headers is bounded by the client's
 			// per-attempt timeout times its attempts, plus its backoffs and a tenth of an
 			// attempt (the documented default).
-			Command: upstream.Settings{
+			Common: upstream.Common{Command: upstream.Settings{
 				MaxConcurrent:          100,
 				RequestVolumeThreshold: cfg.BreakerVolume,
 				ErrorPercentThreshold:  cfg.BreakerPercent,
 				SleepWindow:            cfg.BreakerSleep,
-			},
+			}},
 		},
 		Client: upstream.ClientConfig{
 			// The other fields of the client's command (its breaker) are the engine's.
-			Command: upstream.Settings{Timeout: cfg.Attempt},
+			Common: upstream.Common{Command: upstream.Settings{Timeout: cfg.Attempt}},
 			Retry: upstream.RetryPolicy{
 				MaxAttempts: cfg.Retries + 1,
 				BaseDelay:   cfg.BackoffBase,

@@ -14,6 +14,7 @@ import (
 	"github.com/failsoft/failsoft/cache"
 	"github.com/failsoft/failsoft/internal/fakeclock"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/upstream"
 )
 
 // origin is a wrapped handler whose health the test switches.
@@ -56,7 +57,7 @@ func newReplica(t *testing.T, name string, clk *fakeclock.Clock, addr string, o 
 func newReplicaConfig(t *testing.T, name string, clk *fakeclock.Clock, cfg Config, o *origin) *replica {
 	t.Helper()
 	ts := newTiered(t, clk, cfg)
-	eng, err := httpfallback.New(httpfallback.Config{Name: t.Name() + "/" + name, Store: ts, Now: clk.Now})
+	eng, err := httpfallback.New(httpfallback.Config{Name: t.Name() + "/" + name, Store: ts, Common: upstream.Common{Now: clk.Now}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = eng.Close() })
 	return &replica{eng: eng, store: ts, origin: o, h: eng.Handler(o)}

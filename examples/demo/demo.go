@@ -201,13 +201,13 @@ func run(ctx context.Context, cfg Config, timeline io.Writer) (Summary, error) {
 		Name:     fmt.Sprintf("demo-%d", time.Now().UnixNano()),
 		MaxBytes: 16 << 20,
 		Policy:   cache.Policy{FreshFor: cfg.Fresh, StaleIfError: time.Hour},
-		Command: upstream.Settings{
+		Common: upstream.Common{Command: upstream.Settings{
 			Timeout:                cfg.Timeout,
 			MaxConcurrent:          4 * cfg.Clients,
 			RequestVolumeThreshold: 10,
 			ErrorPercentThreshold:  50,
 			SleepWindow:            time.Second,
-		},
+		}},
 		Defaults: map[string]*httpfallback.Default{"/items/:id": {
 			Status: http.StatusOK,
 			Header: http.Header{"Content-Type": {"application/json"}},

@@ -188,7 +188,7 @@ func newProxy(o options, log *slog.Logger) (*proxy.Proxy, error) {
 			Name:     o.name,
 			MaxBytes: o.cacheBytes,
 			Policy:   cache.Policy{FreshFor: o.fresh, StaleIfError: stale},
-			Logger:   log,
+			Common:   upstream.Common{Logger: log},
 			// 0 would mean the default; the flag's 0 means "do not wait at all", which
 			// the engine spells as the shortest wait.
 			SoftTimeout: softTimeout(o.softTimeout),
@@ -197,9 +197,11 @@ func newProxy(o options, log *slog.Logger) (*proxy.Proxy, error) {
 			// attempt's too, leaving no time for a retry after a timed-out attempt.
 		},
 		Client: upstream.ClientConfig{
-			Command: upstream.Settings{Timeout: o.timeout}, // per attempt
-			Retry:   upstream.RetryPolicy{MaxAttempts: o.retries + 1},
-			Logger:  log,
+			Common: upstream.Common{
+				Command: upstream.Settings{Timeout: o.timeout}, // per attempt
+				Logger:  log,
+			},
+			Retry: upstream.RetryPolicy{MaxAttempts: o.retries + 1},
 		},
 	})
 }

@@ -72,13 +72,12 @@ func TestInMemoryReaderSeesAnswersLatencyBreakerAndStore(t *testing.T) {
 	clock := fakeclock.New()
 	eng, err := httpfallback.New(httpfallback.Config{
 		Name:    "o" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Now:     clock.Now,
+		Common:  upstream.Common{Now: clock.Now, Command: upstream.Settings{RequestVolumeThreshold: 2, SleepWindow: time.Hour}},
 		OnEvent: m.OnEvent,
 		Route: func(r *http.Request) string {
 			seg, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 			return "/" + seg + "/{id}"
 		},
-		Command: upstream.Settings{RequestVolumeThreshold: 2, SleepWindow: time.Hour},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, eng.Close()) })

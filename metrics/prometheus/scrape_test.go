@@ -26,13 +26,12 @@ func outageEngine(t *testing.T, m *Collector, clock *fakeclock.Clock) (*httpfall
 	t.Helper()
 	eng, err := httpfallback.New(httpfallback.Config{
 		Name:    "m" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Now:     clock.Now,
+		Common:  upstream.Common{Now: clock.Now, Command: upstream.Settings{RequestVolumeThreshold: 2, SleepWindow: time.Hour}},
 		OnEvent: m.OnEvent,
 		Route: func(r *http.Request) string {
 			seg, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 			return "/" + seg + "/{id}"
 		},
-		Command: upstream.Settings{RequestVolumeThreshold: 2, SleepWindow: time.Hour},
 		Default: &httpfallback.Default{Body: []byte(`{}`), Header: http.Header{"Content-Type": {"application/json"}}},
 	})
 	require.NoError(t, err)
@@ -134,7 +133,7 @@ func TestStaleAnswersCarryTheirReason(t *testing.T) {
 	require.NoError(t, reg.Register(m))
 	failing := false
 	eng, err := httpfallback.New(httpfallback.Config{
-		Name: "s" + strconv.FormatInt(time.Now().UnixNano(), 36), Now: clock.Now, OnEvent: m.OnEvent,
+		Name: "s" + strconv.FormatInt(time.Now().UnixNano(), 36), Common: upstream.Common{Now: clock.Now}, OnEvent: m.OnEvent,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, eng.Close()) })

@@ -11,6 +11,7 @@ import (
 
 	"github.com/failsoft/failsoft/middleware/echofallback"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/upstream"
 )
 
 // Mount the middleware on an Echo app: the second request is a fresh hit, answered from
@@ -19,8 +20,8 @@ func ExampleNew() {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) // a fixed clock keeps the output stable
 	m, err := echofallback.New(echofallback.Config{
 		Engine: httpfallback.Config{
-			Name: "example-echo",
-			Now:  func() time.Time { return now },
+			Name:   "example-echo",
+			Common: upstream.Common{Now: func() time.Time { return now }},
 			Defaults: map[string]*httpfallback.Default{ // keyed by Echo route template
 				"/hello/:name": {Status: http.StatusOK, Body: []byte("hello, whoever you are")},
 			},

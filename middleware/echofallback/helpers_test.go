@@ -34,11 +34,11 @@ func testConfig(t testing.TB, clk *clock) httpfallback.Config {
 		// Off unless the test is about it: a busy machine must not turn a quick fetch
 		// into a soft-timeout answer in tests that check other paths.
 		SoftTimeout: -1,
-		Command: upstream.Settings{
+		Common: upstream.Common{Command: upstream.Settings{
 			Timeout:                10 * time.Second,
 			MaxConcurrent:          1000,
 			RequestVolumeThreshold: 1 << 20,
-		},
+		}},
 	}
 	if clk != nil {
 		cfg.Now = clk.Now

@@ -28,9 +28,9 @@ func getItem(c echo.Context) error {
 // middleware stops its background fetches and closes its store.
 func Example_quickStart() {
 	fallback, err := echofallback.New(echofallback.Config{Engine: httpfallback.Config{
-		Name:    "catalog", // hystrix command namespace
-		Policy:  cache.Policy{FreshFor: 5 * time.Second, StaleIfError: 24 * time.Hour},
-		Command: upstream.Settings{Timeout: 800 * time.Millisecond},
+		Name:   "catalog", // hystrix command namespace
+		Policy: cache.Policy{FreshFor: 5 * time.Second, StaleIfError: 24 * time.Hour},
+		Common: upstream.Common{Command: upstream.Settings{Timeout: 800 * time.Millisecond}},
 		Defaults: map[string]*httpfallback.Default{
 			"/items/:id": { // per route template
 				Header: http.Header{"Content-Type": {"application/json"}},

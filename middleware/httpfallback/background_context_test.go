@@ -26,8 +26,7 @@ type paramKey struct{}
 // background (InBackground), and the request's own fetch does not.
 func TestBackgroundFetchKeepsTheRequestsContextValues(t *testing.T) {
 	clk := fakeclock.New()
-	eng, err := New(Config{Now: clk.Now, SoftTimeout: time.Hour,
-		Command: upstream.Settings{Timeout: 30 * time.Second}})
+	eng, err := New(Config{Common: upstream.Common{Now: clk.Now, Command: upstream.Settings{Timeout: 30 * time.Second}}, SoftTimeout: time.Hour})
 	require.NoError(t, err)
 	background := make(chan bool, 4)
 	h := eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/failsoft/failsoft/upstream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,7 +35,7 @@ func TestPanickingOnEventInBackgroundRefreshDoesNotKillTheProcess(t *testing.T) 
 // The same for EventBreaker, which the route command's state goroutine reports.
 func TestPanickingOnEventForBreakerDoesNotKillTheProcess(t *testing.T) {
 	var opened atomic.Bool
-	cfg := Config{Command: fastCommand(), OnEvent: func(ev Event) {
+	cfg := Config{Common: upstream.Common{Command: fastCommand()}, OnEvent: func(ev Event) {
 		if ev.Kind == EventBreaker {
 			opened.Store(true)
 			panic("hook bug")

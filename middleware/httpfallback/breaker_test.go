@@ -20,7 +20,7 @@ import (
 
 func TestBreakerOpenServesStaleWithoutCallingHandler(t *testing.T) {
 	sw := &switchable{}
-	cfg := Config{Command: fastCommand()}
+	cfg := Config{Common: upstream.Common{Command: fastCommand()}}
 	cfg.Command.SleepWindow = time.Hour
 	hs := newEngHarness(t, cfg, sw.handler(t))
 	hs.get("/b")
@@ -45,7 +45,7 @@ func TestBreakerProbeAfterSleepWindowCloses(t *testing.T) {
 	var mu sync.Mutex
 	cmd := fastCommand()
 	cmd.SleepWindow = 50 * time.Millisecond
-	cfg := Config{Command: cmd, OnEvent: func(ev Event) {
+	cfg := Config{Common: upstream.Common{Command: cmd}, OnEvent: func(ev Event) {
 		if ev.Kind == EventBreaker {
 			mu.Lock()
 			changes = append(changes, ev.From.String()+"->"+ev.To.String())

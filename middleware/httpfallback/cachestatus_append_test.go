@@ -15,12 +15,13 @@ import (
 
 	"github.com/failsoft/failsoft/cache"
 	"github.com/failsoft/failsoft/internal/fakeclock"
+	"github.com/failsoft/failsoft/upstream"
 )
 
 // After Close the source answers directly; our member still goes after the answer's own
 // (RFC 9211), and after one already on the writer, on every way out of the bypass.
 func TestBypassAppendsCacheStatus(t *testing.T) {
-	eng, err := New(Config{Now: fakeclock.New().Now})
+	eng, err := New(Config{Common: upstream.Common{Now: fakeclock.New().Now}})
 	require.NoError(t, err)
 	h := eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

@@ -84,7 +84,7 @@ func TestRunCommandGoexitReleasesTheSlot(t *testing.T) {
 func oneSlotEngine(t *testing.T) *Engine {
 	t.Helper()
 	e, err := New(Config{
-		Command: upstream.Settings{MaxConcurrent: 1, Timeout: time.Hour},
+		Common: upstream.Common{Command: upstream.Settings{MaxConcurrent: 1, Timeout: time.Hour}},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, e.Close()) })

@@ -16,7 +16,7 @@ import (
 func TestRunCommandWithPlainWriterCountsFailures(t *testing.T) {
 	stayOpen := fastCommand()
 	stayOpen.SleepWindow = time.Hour // open stays open, however slow the machine
-	eng, err := New(Config{Command: stayOpen})
+	eng, err := New(Config{Common: upstream.Common{Command: stayOpen}})
 	require.NoError(t, err)
 	defer eng.Close()
 	req := httptest.NewRequest(http.MethodGet, "http://svc.test/x", nil)
@@ -40,7 +40,7 @@ func TestRunCommandWithPlainWriterCountsFailures(t *testing.T) {
 	assert.Equal(t, "circuit-open", reason(err))
 	assert.False(t, called, "open: the fetch is not called")
 	// a 4xx is an answer, not a failure; the caller's cancellation is returned as is
-	eng2, err := New(Config{Command: fastCommand()})
+	eng2, err := New(Config{Common: upstream.Common{Command: fastCommand()}})
 	require.NoError(t, err)
 	defer eng2.Close()
 	for range 10 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -117,8 +116,26 @@ type Event struct {
 	Duration time.Duration
 }
 
-// Config configures an Engine. Every zero value is a documented default.
+// Config configures an Engine. Every zero value is a documented default; bad values are
+// refused by New with an error naming the field.
+//
+// Of the shared settings (upstream.Common): Command is the template for every route's
+// command (its Name is ignored: see Name), and Command.Timeout also bounds background
+// fetches and, by default, LockTimeout. FailureStatuses count for the wrapped handler's
+// (or Fetcher's) answers as they do for a Client's. Now ages the stored entries.
+//
+// Logger: each request is logged at Debug only (hits, misses, failures served stale,
+// defaults, errors, and each background fetch). At Warn and above the engine logs what
+// changes, per route: a breaker opening or closing; a route starting to serve stale
+// entries or defaults (Warn) or errors (Error); while that lasts, one summary line per
+// LogInterval with its answers by outcome; and the route answering normally again. An
+// outage of thousands of requests a second is a few lines a minute. The breaker's
+// half-open probes while it lasts (one per sleep window) are logged at Info. The query
+// string is never logged.
 type Config struct {
+	// Common holds the settings shared with an upstream.Client: Command,
+	// FailureStatuses, Logger, Now.
+	upstream.Common
 	// Name is the command namespace: route r runs as the command Name+"/"+r and the
 	// alternate as Name+"/alternate/"+r; "" means "failsoft". Engines may share a Name, at
 	// once or one after another (an engine rebuilt on a config reload): each has circuits
@@ -132,8 +149,6 @@ type Config struct {
 	// Policy holds the storage rules and default windows (see cache.Policy); its
 	// MaxBodyBytes (0: 8 MiB) is also the size beyond which a response is streamed.
 	Policy cache.Policy
-	// Command is the template for every route's command (Name is ignored; see Name).
-	Command upstream.Settings
 	// Route names the route template of a request, for command names and Defaults;
 	// nil means r.Pattern (set by a Go 1.22 ServeMux), else "*". Never return a raw path:
 	// each distinct route creates a hystrix circuit that lives for the process.
@@ -169,8 +184,6 @@ type Config struct {
 	// LockTimeout is how long a request waits for another request's fetch of the same key
 	// before fetching on its own (and not storing); 0 means Command.Timeout (itself 0: 1s).
 	LockTimeout time.Duration
-	// FailureStatuses count as failures besides 5xx (e.g. 429).
-	FailureStatuses []int
 	// Default is the global default payload, served when no stale entry can be.
 	Default *Default
 	// Defaults are per route: the key is a route template (exact match) or a path prefix
@@ -196,22 +209,10 @@ type Config struct {
 	// OnEvent is called synchronously on the request's goroutine (or the refresh's, or the
 	// runner's for EventBreaker); nil means none. Keep it fast.
 	OnEvent func(Event)
-	// Logger receives logs. Each request is logged at Debug only (hits, misses, failures
-	// served stale, defaults, errors, and each background fetch). At Warn and above the
-	// engine logs what changes, per route: a breaker opening or closing; a route starting
-	// to serve stale entries or defaults (Warn) or errors (Error); while that lasts, one
-	// summary line per LogInterval with its answers by outcome; and the route answering
-	// normally again. An outage of thousands of requests a second is a few lines a minute.
-	// The breaker's half-open probes while it lasts (one per sleep window) are logged at
-	// Info. nil means no logging. Header values are never logged; neither is the query
-	// string.
-	Logger *slog.Logger
 	// LogInterval is how often a degraded route's summary line is written (see Logger):
 	// 0 means one minute. A summary is written by the route's first answer after the
 	// interval, by Now: no goroutine runs for it. Negative is an error.
 	LogInterval time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 	// MaxTargetBytes bounds the request target (path and query as sent): a longer one is
 	// answered 414 (application/problem+json) before it is keyed, fetched or stored, as
 	// NGINX answers it. 0 means DefaultMaxTargetBytes (8 KiB); negative means no limit
@@ -358,11 +359,9 @@ func (cfg Config) normalize() (Config, error) {
 	if cfg.LockTimeout < 0 {
 		return cfg, fmt.Errorf("httpfallback: Config.LockTimeout is negative (%v)", cfg.LockTimeout)
 	}
-	if cfg.Command.Timeout < 0 {
-		return cfg, fmt.Errorf("httpfallback: Config.Command.Timeout is negative (%v)", cfg.Command.Timeout)
-	}
-	if cfg.Command.SleepWindow < 0 {
-		return cfg, fmt.Errorf("httpfallback: Config.Command.SleepWindow is negative (%v)", cfg.Command.SleepWindow)
+	var err error
+	if cfg.Common, err = cfg.Common.WithDefaults("Config"); err != nil {
+		return cfg, fmt.Errorf("httpfallback: %w", err)
 	}
 	if cfg.Policy.MaxBodyBytes < 0 {
 		return cfg, fmt.Errorf("httpfallback: Config.Policy.MaxBodyBytes is negative (%d)", cfg.Policy.MaxBodyBytes)
@@ -386,19 +385,8 @@ func (cfg Config) normalize() (Config, error) {
 			}
 		}
 	}
-	if cfg.Command.Timeout == 0 {
-		cfg.Command.Timeout = upstream.DefaultTimeout
-	}
-	if cfg.Command.SleepWindow == 0 {
-		cfg.Command.SleepWindow = upstream.DefaultSleepWindow
-	}
 	if cfg.LockTimeout == 0 {
 		cfg.LockTimeout = cfg.Command.Timeout
-	}
-	for i, s := range cfg.FailureStatuses {
-		if s < 100 || s > 999 {
-			return cfg, fmt.Errorf("httpfallback: Config.FailureStatuses[%d] is not an HTTP status (%d)", i, s)
-		}
 	}
 	if err := cfg.Default.check("Config.Default"); err != nil {
 		return cfg, err
@@ -419,9 +407,6 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	if err := cfg.checkScreen(); err != nil {
 		return cfg, err
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	return cfg, nil
 }

@@ -20,13 +20,13 @@ func TestNewValidation(t *testing.T) {
 		"lock":        {Config{LockTimeout: -1}, "LockTimeout"},
 		"maxbytes":    {Config{MaxBytes: -1}, "MaxBytes"},
 		"maxbody":     {Config{Policy: cache.Policy{MaxBodyBytes: -1}}, "MaxBodyBytes"},
-		"timeout":     {Config{Command: upstream.Settings{Timeout: -1}}, "Timeout"},
+		"timeout":     {Config{Common: upstream.Common{Command: upstream.Settings{Timeout: -1}}}, "Timeout"},
 		"status":      {Config{Default: &Default{Status: 42}}, "Default.Status"},
 		"crlf value":  {Config{Default: &Default{Header: http.Header{"X-A": {"a\r\nSet-Cookie: x"}}}}, "Default.Header"},
 		"bad name":    {Config{Defaults: map[string]*Default{"/a": {Header: http.Header{"Bad Name": {"v"}}}}}, `Defaults["/a"].Header`},
 		"nil default": {Config{Defaults: map[string]*Default{"/a": nil}}, `Defaults["/a"]`},
-		"failure":     {Config{FailureStatuses: []int{7}}, "FailureStatuses"},
-		"concurrency": {Config{Command: upstream.Settings{MaxConcurrent: -1}}, "MaxConcurrent"},
+		"failure":     {Config{Common: upstream.Common{FailureStatuses: []int{7}}}, "FailureStatuses"},
+		"concurrency": {Config{Common: upstream.Common{Command: upstream.Settings{MaxConcurrent: -1}}}, "MaxConcurrent"},
 		"fresh for":   {Config{Policy: cache.Policy{FreshFor: -time.Second}}, "Policy.FreshFor"},
 		"override":    {Config{Policy: cache.Policy{OverrideFreshness: -time.Second}}, "Policy.OverrideFreshness"},
 		"swr":         {Config{Policy: cache.Policy{StaleWhileRevalidate: -time.Second}}, "Policy.StaleWhileRevalidate"},
@@ -48,7 +48,7 @@ func TestNameReusedAfterCloseAndAlongside(t *testing.T) {
 	stayOpen.SleepWindow = time.Hour
 	sw := &switchable{}
 	sw.set("500")
-	a := newEngHarness(t, Config{Name: "reload", Command: stayOpen}, sw.handler(t))
+	a := newEngHarness(t, Config{Name: "reload", Common: upstream.Common{Command: stayOpen}}, sw.handler(t))
 	a.waitOpen(defaultRoute, func() { a.get("/n") })
 
 	b, err := New(Config{Name: "reload"})

@@ -73,16 +73,16 @@ func ExampleEngine_Runner() {
 	}))
 	defer up.Close()
 	eng, err := httpfallback.New(httpfallback.Config{
-		Name:    "example-runner",
-		Command: upstream.Settings{RequestVolumeThreshold: 1, ErrorPercentThreshold: 1},
+		Name:   "example-runner",
+		Common: upstream.Common{Command: upstream.Settings{RequestVolumeThreshold: 1, ErrorPercentThreshold: 1}},
 	})
 	if err != nil {
 		panic(err)
 	}
 	defer eng.Close()
 	client, err := upstream.NewClient(upstream.ClientConfig{
-		Command: upstream.Settings{Name: "example-runner-client"},
-		Retry:   upstream.RetryPolicy{MaxAttempts: 1},
+		Common: upstream.Common{Command: upstream.Settings{Name: "example-runner-client"}},
+		Retry:  upstream.RetryPolicy{MaxAttempts: 1},
 	})
 	if err != nil {
 		panic(err)

@@ -17,7 +17,7 @@ import (
 func ExampleEngine_Handler() {
 	// A fixed clock keeps the output stable (ttl counts down with real time).
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	eng, err := httpfallback.New(httpfallback.Config{Name: "example-handler", Now: func() time.Time { return now }})
+	eng, err := httpfallback.New(httpfallback.Config{Name: "example-handler", Common: upstream.Common{Now: func() time.Time { return now }}})
 	if err != nil {
 		panic(err)
 	}

@@ -53,9 +53,9 @@ func TestErrorResponses(t *testing.T) {
 	cases := []tc{
 		{name: "own5xx", mode: "503", status: 503, cs: "failsoft; fwd=uri-miss; fwd-status=503; detail=upstream-5xx", body: "own 503"},
 		{name: "panic", mode: "panic", status: 500, cs: "failsoft; fwd=uri-miss; detail=panic", problem: true},
-		{name: "timeout", mode: "slow", cfg: Config{Command: upstream.Settings{Timeout: 30 * time.Millisecond}}, status: 504, cs: "failsoft; fwd=uri-miss; detail=timeout", problem: true},
+		{name: "timeout", mode: "slow", cfg: Config{Common: upstream.Common{Command: upstream.Settings{Timeout: 30 * time.Millisecond}}}, status: 504, cs: "failsoft; fwd=uri-miss; detail=timeout", problem: true},
 		{name: "invalid", mode: "badjson", cfg: Config{Validate: validJSON}, status: 502, cs: "failsoft; fwd=uri-miss; detail=invalid-response", problem: true},
-		{name: "circuit-open", mode: "500", cfg: Config{Command: func() upstream.Settings { s := fastCommand(); s.SleepWindow = time.Minute; return s }()},
+		{name: "circuit-open", mode: "500", cfg: Config{Common: upstream.Common{Command: func() upstream.Settings { s := fastCommand(); s.SleepWindow = time.Minute; return s }()}},
 			setupBreaker: true, status: 503, cs: "failsoft; detail=circuit-open", problem: true, retryAfter: "60"},
 	}
 	for _, c := range cases {
@@ -101,7 +101,7 @@ func validJSON(status int, h http.Header, body []byte) error {
 
 func TestOverloadedAnswers503RetryAfter(t *testing.T) {
 	g := newGate()
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second, MaxConcurrent: 1}}
+	cfg := Config{Common: upstream.Common{Command: upstream.Settings{Timeout: 30 * time.Second, MaxConcurrent: 1}}}
 	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
 		g.Hold(1)
 		fmt.Fprint(w, "ok")
@@ -117,7 +117,7 @@ func TestOverloadedAnswers503RetryAfter(t *testing.T) {
 }
 
 func TestConnectErrorFromFetcherIs502(t *testing.T) {
-	eng, err := New(Config{Now: fakeclock.New().Now})
+	eng, err := New(Config{Common: upstream.Common{Now: fakeclock.New().Now}})
 	require.NoError(t, err)
 	defer eng.Close()
 	w := newRecorder()
@@ -131,7 +131,7 @@ func TestConnectErrorFromFetcherIs502(t *testing.T) {
 
 func TestFourXXPassesThroughNotStoredNotAFailure(t *testing.T) {
 	sw := &switchable{}
-	cfg := Config{Command: fastCommand()}
+	cfg := Config{Common: upstream.Common{Command: fastCommand()}}
 	hs := newEngHarness(t, cfg, sw.handler(t))
 	hs.get("/f")
 	hs.clock.Advance(10 * time.Second)
@@ -151,7 +151,7 @@ func TestDefaultsPerRouteGlobalFuncNeverStored(t *testing.T) {
 	sw := &switchable{}
 	sw.set("500")
 	eng, err := New(Config{
-		Now:     fakeclock.New().Now,
+		Common:  upstream.Common{Now: fakeclock.New().Now},
 		Default: &Default{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("global")},
 		Defaults: map[string]*Default{
 			"GET /users/{id}": {Func: func(r *http.Request, reason string) (int, http.Header, []byte) {
@@ -244,7 +244,7 @@ func TestHandlerIgnoringContextGetsTimeoutNotItsLateAnswer(t *testing.T) {
 	sw := &switchable{}
 	// The first, good fetch must finish within the timeout: 500 ms leaves room on a loaded
 	// CI machine; the slow handler waits for its context, so the test takes one timeout.
-	cfg := Config{Command: upstream.Settings{Timeout: 500 * time.Millisecond}}
+	cfg := Config{Common: upstream.Common{Command: upstream.Settings{Timeout: 500 * time.Millisecond}}}
 	hs := newEngHarness(t, cfg, sw.handler(t))
 	r := hs.storeThenFail(sw, "/t", 3*time.Second, "slow")
 	assert.Equal(t, `{"good":true}`, r.body, "stale, not the late answer")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/failsoft/failsoft/internal/testgate"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/failsoft/failsoft/internal/testgate"
 
 	"github.com/stretchr/testify/require"
 
@@ -211,7 +212,7 @@ func TestMain(m *testing.M) { leaktest.Main(m) }
 // heldLeaderConfig is a Config under which a fetch the test holds is never timed out (a
 // 30 s command timeout), and a waiter gives up on it after lockTimeout.
 func heldLeaderConfig(lockTimeout time.Duration) Config {
-	return Config{Command: upstream.Settings{Timeout: 30 * time.Second}, LockTimeout: lockTimeout}
+	return Config{Common: upstream.Common{Command: upstream.Settings{Timeout: 30 * time.Second}}, LockTimeout: lockTimeout}
 }
 
 // gate holds one chosen call of a handler until the test opens it (internal/testgate).

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/failsoft/failsoft/upstream"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -13,7 +14,7 @@ func TestLogsNeverCarryCredentials(t *testing.T) {
 	var logs strings.Builder
 	var mu sync.Mutex
 	sw := &switchable{}
-	cfg := Config{Logger: newTestLogger(&logs, &mu)}
+	cfg := Config{Common: upstream.Common{Logger: newTestLogger(&logs, &mu)}}
 	hs := newEngHarness(t, cfg, sw.handler(t))
 	hs.get("/l?api_key=SECRET1")
 	hs.get("/l?api_key=SECRET1", "Authorization", "Bearer SECRET2", "Cookie", "s=SECRET3", "X-Api-Key", "SECRET4")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/failsoft/failsoft/internal/fakeclock"
+	"github.com/failsoft/failsoft/upstream"
 )
 
 // purgeServer is an engine mounted on a loopback server whose handler counts its calls and
@@ -28,7 +29,7 @@ type purgeServer struct {
 func newPurgeServer(t *testing.T) *purgeServer {
 	t.Helper()
 	ps := &purgeServer{}
-	eng, err := New(Config{Now: fakeclock.New().Now})
+	eng, err := New(Config{Common: upstream.Common{Now: fakeclock.New().Now}})
 	require.NoError(t, err)
 	ps.eng = eng
 	ps.srv = httptest.NewServer(eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -75,11 +75,9 @@ func TestOutageOf10000RequestsLogsAHandfulOfWarnLines(t *testing.T) {
 	})
 	eng, err := New(Config{
 		Name:        t.Name() + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Logger:      slog.New(logs),
+		Common:      upstream.Common{Logger: slog.New(logs), Now: clock.Now, Command: upstream.Settings{SleepWindow: time.Millisecond}},
 		LogInterval: time.Minute,
-		Now:         clock.Now,
 		// A short sleep window lets the recovery below close the breaker without waiting.
-		Command: upstream.Settings{SleepWindow: time.Millisecond},
 		Default: &Default{Body: []byte("{}"), Header: http.Header{"Content-Type": {"application/json"}}},
 	})
 	require.NoError(t, err)

@@ -71,7 +71,7 @@ func TestCloseStopsBackgroundRefresh(t *testing.T) {
 	entered := make(chan struct{})
 	var n atomic.Int64
 	clock := fakeclock.New()
-	eng, err := New(Config{Now: clock.Now, Command: upstream.Settings{Timeout: time.Minute}})
+	eng, err := New(Config{Common: upstream.Common{Now: clock.Now, Command: upstream.Settings{Timeout: time.Minute}}})
 	require.NoError(t, err)
 	h := eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=100")

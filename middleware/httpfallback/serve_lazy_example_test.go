@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/failsoft/failsoft/middleware/httpfallback"
+	"github.com/failsoft/failsoft/upstream"
 )
 
 // An adapter whose Fetcher needs per-request state builds it only when the engine may
 // call the source: the miss builds it, the fresh hit does not.
 func ExampleEngine_ServeLazy() {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // a still clock: the ttl reads 60
-	eng, err := httpfallback.New(httpfallback.Config{Name: "example-serve-lazy", Now: func() time.Time { return now }})
+	eng, err := httpfallback.New(httpfallback.Config{Name: "example-serve-lazy", Common: upstream.Common{Now: func() time.Time { return now }}})
 	if err != nil {
 		panic(err)
 	}

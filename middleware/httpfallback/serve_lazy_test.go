@@ -86,7 +86,7 @@ func (lr *lazyRig) command(ctx context.Context, w http.ResponseWriter, r *http.R
 // built during the ServeLazy call, never after it.
 func TestServeLazyBuildsTheFetcherOnlyWhenTheSourceMayBeCalled(t *testing.T) {
 	cmd := fastCommand()
-	lr := newLazyRig(t, Config{Command: cmd, Default: &Default{Body: []byte("default")}})
+	lr := newLazyRig(t, Config{Common: upstream.Common{Command: cmd}, Default: &Default{Body: []byte("default")}})
 
 	rec, built := lr.get("/lazy/1")
 	require.Equal(t, "failsoft; fwd=uri-miss; fwd-status=200; stored", rec.Header().Get("Cache-Status"))

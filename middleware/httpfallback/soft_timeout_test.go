@@ -18,7 +18,7 @@ import (
 // softConfig is a config whose soft timeout is short and whose command timeout is long:
 // a held handler can only be answered for by the soft timeout.
 func softConfig(soft time.Duration, events chan<- Event) Config {
-	cfg := Config{Command: upstream.Settings{Timeout: 30 * time.Second}, SoftTimeout: soft}
+	cfg := Config{Common: upstream.Common{Command: upstream.Settings{Timeout: 30 * time.Second}}, SoftTimeout: soft}
 	if events != nil {
 		cfg.OnEvent = func(ev Event) {
 			if ev.Kind == EventRefresh {
@@ -100,7 +100,7 @@ func TestSoftTimeoutFailureInTimeServesStaleWithItsReason(t *testing.T) {
 // soft timeout: the request waits for its fetch.
 func TestSoftTimeoutNeverServesWhatMustRevalidate(t *testing.T) {
 	var calls atomic.Int64
-	hs := newEngHarness(t, Config{Command: upstream.Settings{Timeout: 50 * time.Millisecond}, SoftTimeout: time.Millisecond},
+	hs := newEngHarness(t, Config{Common: upstream.Common{Command: upstream.Settings{Timeout: 50 * time.Millisecond}}, SoftTimeout: time.Millisecond},
 		func(w http.ResponseWriter, r *http.Request) {
 			if calls.Add(1) > 1 {
 				<-r.Context().Done() // the refetch never answers
@@ -170,7 +170,7 @@ func TestSoftTimeoutPerRoute(t *testing.T) {
 // flight, a fetch or a goroutine: the handler is not called, and the request never waits.
 func TestBreakerOpenStaleNeedsNoFetch(t *testing.T) {
 	sw := &switchable{}
-	cfg := Config{Command: fastCommand(), SoftTimeout: time.Hour}
+	cfg := Config{Common: upstream.Common{Command: fastCommand()}, SoftTimeout: time.Hour}
 	cfg.Command.SleepWindow = time.Hour
 	hs := newEngHarness(t, cfg, sw.handler(t))
 	hs.get("/o")
@@ -200,7 +200,7 @@ func TestSoftTimeoutIsOnByDefault(t *testing.T) {
 // validator) is not served: the client gets the open-circuit error.
 func TestBreakerOpenNeverServesWhatMustRevalidate(t *testing.T) {
 	var calls atomic.Int64
-	cfg := Config{Command: fastCommand(), SoftTimeout: time.Hour}
+	cfg := Config{Common: upstream.Common{Command: fastCommand()}, SoftTimeout: time.Hour}
 	cfg.Command.SleepWindow = time.Hour
 	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) > 1 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/failsoft/failsoft/upstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +34,7 @@ func TestBreakerOpenNeverServesProxyRevalidateNoCacheOrSMaxAge(t *testing.T) {
 		t.Run(cc, func(t *testing.T) {
 			var ok atomic.Bool
 			ok.Store(true)
-			cfg := Config{Command: fastCommand(), SoftTimeout: time.Hour}
+			cfg := Config{Common: upstream.Common{Command: fastCommand()}, SoftTimeout: time.Hour}
 			cfg.Command.SleepWindow = time.Hour
 			hs := newEngHarness(t, cfg, forbidsStale(cc, &ok))
 			require.Equal(t, "v1", hs.get("/m").body)

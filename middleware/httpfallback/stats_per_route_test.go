@@ -26,10 +26,9 @@ func routeByFirstSegment(r *http.Request) string {
 func TestStatsCarryEachRouteWithItsBreakerStateAsJSON(t *testing.T) {
 	clock := fakeclock.New()
 	eng, err := New(Config{
-		Name:    t.Name() + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Now:     clock.Now,
-		Route:   routeByFirstSegment,
-		Command: upstream.Settings{RequestVolumeThreshold: 2, SleepWindow: time.Hour},
+		Name:   t.Name() + strconv.FormatInt(time.Now().UnixNano(), 36),
+		Common: upstream.Common{Now: clock.Now, Command: upstream.Settings{RequestVolumeThreshold: 2, SleepWindow: time.Hour}},
+		Route:  routeByFirstSegment,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, eng.Close()) })
@@ -109,8 +108,8 @@ func TestAnswerEventsCarryTheirDurationByTheInjectedClock(t *testing.T) {
 	var mu sync.Mutex
 	var events []Event
 	eng, err := New(Config{
-		Name: t.Name() + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Now:  clock.Now,
+		Name:   t.Name() + strconv.FormatInt(time.Now().UnixNano(), 36),
+		Common: upstream.Common{Now: clock.Now},
 		OnEvent: func(ev Event) {
 			mu.Lock()
 			events = append(events, ev)

@@ -55,7 +55,7 @@ func TestIsStreaming(t *testing.T) {
 // context: the answer would be a timeout, counted against the breaker.
 func TestHandlerPassesEventStreamsThrough(t *testing.T) {
 	read := make(chan struct{})
-	hs := newEngHarness(t, Config{Command: upstream.Settings{Timeout: 50 * time.Millisecond}}, func(w http.ResponseWriter, r *http.Request) {
+	hs := newEngHarness(t, Config{Common: upstream.Common{Command: upstream.Settings{Timeout: 50 * time.Millisecond}}}, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = w.Write([]byte("data: 1\n\n"))

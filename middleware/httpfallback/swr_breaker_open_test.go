@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/failsoft/failsoft/upstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +18,7 @@ import (
 // the breaker would refuse.
 func TestBreakerOpenStaleWhileRevalidateStartsNoRefresh(t *testing.T) {
 	var failing atomic.Bool
-	cfg := Config{Command: fastCommand()}
+	cfg := Config{Common: upstream.Common{Command: fastCommand()}}
 	cfg.Command.SleepWindow = time.Hour
 	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() {

@@ -52,7 +52,7 @@ func upgradeStatus(t *testing.T, addr string) string {
 // (with eng.Handler(mux), the one "*" breaker of the whole mux opened on reconnecting
 // WebSocket clients).
 func TestHandlerPassesProtocolUpgradesThrough(t *testing.T) {
-	cfg := Config{Command: fastCommand(), Policy: cache.Policy{FreshFor: time.Minute}}
+	cfg := Config{Common: upstream.Common{Command: fastCommand()}, Policy: cache.Policy{FreshFor: time.Minute}}
 	hs := newEngHarness(t, cfg, upgradeHandler)
 	addr := strings.TrimPrefix(hs.srv.URL, "http://")
 

@@ -16,7 +16,7 @@ import (
 // was held forever, so that MaxConcurrent such answers made the route overloaded for good).
 func TestValidatePanicIsInvalidResponseAndFreesTheSlot(t *testing.T) {
 	cfg := Config{
-		Command: upstream.Settings{MaxConcurrent: 1},
+		Common: upstream.Common{Command: upstream.Settings{MaxConcurrent: 1}},
 		Validate: func(int, http.Header, []byte) error {
 			panic("validator bug")
 		},

@@ -70,8 +70,8 @@ func TestClientBudget(t *testing.T) {
 		clientBudget(upstream.ClientConfig{}), "the upstream package's defaults")
 	require.Equal(t, 500*time.Millisecond+25*time.Millisecond+20*time.Millisecond,
 		clientBudget(upstream.ClientConfig{
-			Command: upstream.Settings{Timeout: 250 * time.Millisecond},
-			Retry:   upstream.RetryPolicy{MaxAttempts: 2, BaseDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
+			Common: upstream.Common{Command: upstream.Settings{Timeout: 250 * time.Millisecond}},
+			Retry:  upstream.RetryPolicy{MaxAttempts: 2, BaseDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
 		}))
 	require.Equal(t, 4*time.Second+100*time.Millisecond+(100+200+250)*time.Millisecond,
 		clientBudget(upstream.ClientConfig{Retry: upstream.RetryPolicy{MaxAttempts: 4, MaxDelay: 250 * time.Millisecond}}), "backoffs capped")

@@ -24,8 +24,8 @@ func proxyMount(t *testing.T, cfg httpfallback.Config, origin http.Handler) (str
 		Upstream: up.URL,
 		Engine:   cfg,
 		Client: upstream.ClientConfig{
-			Command: upstream.Settings{Timeout: 5 * time.Second},
-			Sleep:   func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+			Common: upstream.Common{Command: upstream.Settings{Timeout: 5 * time.Second}},
+			Sleep:  func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 		},
 	})
 	require.NoError(t, err)

@@ -28,7 +28,7 @@ func ExampleNew() {
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	p, err := proxy.New(proxy.Config{
 		Upstream: up.URL + "/v1",
-		Engine:   httpfallback.Config{Name: "example-proxy", Now: now},
+		Engine:   httpfallback.Config{Name: "example-proxy", Common: upstream.Common{Now: now}},
 		Client:   upstream.ClientConfig{Retry: upstream.RetryPolicy{MaxAttempts: 1}},
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"github.com/failsoft/failsoft/internal/testgate"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/failsoft/failsoft/internal/testgate"
 
 	"github.com/stretchr/testify/require"
 
@@ -135,10 +136,10 @@ func newPxHarness(t *testing.T, base string, mod func(*Config)) *pxHarness {
 	h := &pxHarness{t: t, clock: fakeclock.New()}
 	cfg := Config{
 		Upstream: base,
-		Engine:   httpfallback.Config{Name: pxName(t), Now: h.clock.Now, SoftTimeout: -1}, // soft timeout: see soft_timeout_test.go
+		Engine:   httpfallback.Config{Name: pxName(t), Common: upstream.Common{Now: h.clock.Now}, SoftTimeout: -1}, // soft timeout: see soft_timeout_test.go
 		Client: upstream.ClientConfig{
-			Command: upstream.Settings{Timeout: 5 * time.Second},
-			Sleep:   func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+			Common: upstream.Common{Command: upstream.Settings{Timeout: 5 * time.Second}},
+			Sleep:  func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 		},
 	}
 	if mod != nil {

@@ -52,35 +52,32 @@ type Config struct {
 	Upstream string
 	// Engine configures the engine the proxy serves through (store, policy, stale windows,
 	// defaults, events). Engine.Store nil: the proxy owns a cache.Memory of Engine.MaxBytes
-	// (shared by every route) and closes it in Close. Engine.Command.Timeout bounds each
-	// forwarded request until its response headers arrive (every attempt and backoff: it is
-	// the client's context deadline, so a Retry-After wait that would pass it is not taken,
-	// and past it the request is a "timeout" failure), background refreshes, and how long
-	// requests wait for another's fetch of the same key; 0: the client's per-attempt
-	// timeout times its attempts, plus its longest backoffs and a tenth of an attempt, so
-	// that attempts end by their own timeouts, which the breaker counts. Engine.Route
-	// names the route of a request under no Routes prefix (nil: see SegmentRoutes).
-	// Engine.ErrorHandler: see MaskErrors.
+	// and closes it in Close. Engine.Command.Timeout is a forwarded request's budget until
+	// its response headers arrive, every attempt and backoff included (a Retry-After wait
+	// that would pass it is not taken; past it the request fails with "timeout"); it also
+	// bounds background refreshes and how long requests wait for another's fetch of the
+	// same key. 0: long enough for every attempt to end by its own timeout, which the
+	// breaker counts (attempts x per-attempt timeout, plus the backoffs and a tenth of an
+	// attempt). Engine.Route names the route of a request under no Routes prefix (nil: see
+	// SegmentRoutes). Engine.ErrorHandler: see MaskErrors.
 	Engine httpfallback.Config
-	// Client configures the upstream client every forwarded request goes through (its
-	// retries, rate limit, credential, per-attempt timeout). Its attempts run as the
-	// engine's command of the request's route (httpfallback.Engine.Runner): one breaker and
-	// one concurrency limit per route, which the engine reads before it fetches. Those
-	// commands take Client.Command's breaker settings (MaxConcurrent,
-	// RequestVolumeThreshold, ErrorPercentThreshold, SleepWindow, StatePollInterval,
-	// OnStateChange) where they are set, else Engine.Command's; the resulting SleepWindow is
-	// the Retry-After of a 503 while a route's breaker is open. Client.Command.Timeout is
-	// the per-attempt timeout (0: Engine.Command.Timeout, itself 0: 1s). Client.Command.Name
-	// "": Engine.Name (or "failsoft") + "/proxy", the client's own command, which runs the
-	// attempts only after Close. Client.FailureStatuses nil: Engine.FailureStatuses.
+	// Client configures the upstream client every forwarded request goes through (retries,
+	// rate limit, credential, per-attempt timeout). Its shared settings (upstream.Common)
+	// left unset take the Engine's: each field of Command but Name, FailureStatuses and
+	// Logger (not Now: the engine's clock ages entries, the client's paces retries).
+	// Attempts run as the engine's command of the request's route: one breaker and one
+	// concurrency limit per route, with the resulting breaker settings; the resulting
+	// SleepWindow is the Retry-After of a 503 while a route's breaker is open.
+	// Client.Command.Timeout is the per-attempt timeout (0: Engine.Command.Timeout, itself
+	// 0: upstream.DefaultTimeout). Client.Command.Name "": Engine.Name (or "failsoft") +
+	// "/proxy", the client's own command, which runs the attempts only after Close.
 	// Client.Transport nil: a clone of http.DefaultTransport that ignores proxy environment
 	// variables, does not compress on its own (the client's Accept-Encoding is passed
-	// through) and keeps up to 256 idle connections to the upstream; the proxy closes its
-	// idle connections in Close. Client.BufferBody 0: DefaultBufferBody, at most
-	// Engine.Policy.MaxBodyBytes: each attempt reads that much of the body inside its
-	// command, so a body that breaks off or trickles past the attempt timeout is a failure
-	// the breaker counts and the retries see, not a 200 found broken afterwards. Longer
-	// bodies stream on after that prefix.
+	// through) and keeps up to 256 idle connections to the upstream, closed by Close.
+	// Client.BufferBody 0: DefaultBufferBody, at most Engine.Policy.MaxBodyBytes, read
+	// inside each attempt's command, so a body that breaks off or trickles past the attempt
+	// timeout is a failure the breaker counts and the retries see, not a 200 found broken
+	// afterwards.
 	Client upstream.ClientConfig
 	// Routes override freshness per path prefix; each prefix is a route of its own (its own
 	// breaker).
@@ -241,7 +238,7 @@ func New(cfg Config) (*Proxy, error) {
 	if ccfg.Command.Name == "" {
 		ccfg.Command.Name = name + "/proxy"
 	}
-	ccfg.Command = inheritSettings(ccfg.Command, cfg.Engine.Command)
+	ccfg.Common = inherit(ccfg.Common, cfg.Engine.Common)
 	// The client's own command runs the attempts only after Close (the engine's route
 	// commands run them before): no hook there, the routes' commands report.
 	ccfg.Command.OnStateChange = nil
@@ -255,17 +252,11 @@ func New(cfg Config) (*Proxy, error) {
 			userRetry(req, attempt, reason)
 		}
 	}
-	if ccfg.FailureStatuses == nil {
-		ccfg.FailureStatuses = cfg.Engine.FailureStatuses
-	}
 	if ccfg.BufferBody == 0 {
 		ccfg.BufferBody = DefaultBufferBody
 		if m := cfg.Engine.Policy.MaxBodyBytes; m > 0 && m < ccfg.BufferBody {
 			ccfg.BufferBody = m
 		}
-	}
-	if ccfg.Logger == nil {
-		ccfg.Logger = cfg.Engine.Logger
 	}
 	if ccfg.Transport == nil {
 		p.tr = defaultTransport()
@@ -391,6 +382,21 @@ func clientBudget(c upstream.ClientConfig) time.Duration {
 		budget += min(d, maxDelay)
 	}
 	return budget
+}
+
+// inherit fills the zero fields of c, the client's shared settings, from e, the engine's:
+// Command's field by field (its Name excepted), FailureStatuses and Logger. Now is not
+// inherited: the engine's clock ages stored entries (a test may hold it still), the
+// client's measures Retry-After waits against the request's real deadline.
+func inherit(c, e upstream.Common) upstream.Common {
+	c.Command = inheritSettings(c.Command, e.Command)
+	if c.FailureStatuses == nil {
+		c.FailureStatuses = e.FailureStatuses
+	}
+	if c.Logger == nil {
+		c.Logger = e.Logger
+	}
+	return c
 }
 
 // inheritSettings fills s's zero fields from def (Name excepted).

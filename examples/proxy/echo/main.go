@@ -43,8 +43,8 @@ func run(listen, target string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	p, err := proxy.New(proxy.Config{
 		Upstream: target,
-		Engine:   httpfallback.Config{Name: "echo-proxy", Logger: log},
-		Client:   upstream.ClientConfig{Command: upstream.Settings{Timeout: 2 * time.Second}},
+		Engine:   httpfallback.Config{Name: "echo-proxy", Common: upstream.Common{Logger: log}},
+		Client:   upstream.ClientConfig{Common: upstream.Common{Command: upstream.Settings{Timeout: 2 * time.Second}}},
 	})
 	if err != nil {
 		return err
