@@ -6,6 +6,7 @@ replace github.com/failsoft/failsoft => ../
 
 require (
 	github.com/afex/hystrix-go v0.0.0-20180502004556-fa1af6a1f4f5
+	github.com/dgraph-io/ristretto/v2 v2.4.2
 	github.com/failsafe-go/failsafe-go v0.9.8
 	github.com/failsoft/failsoft v0.0.0-00010101000000-000000000000
 	github.com/gojek/heimdall/v7 v7.0.3
@@ -19,7 +20,6 @@ require (
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
 	github.com/cactus/go-statsd-client/statsd v0.0.0-20200423205355-cb0885a1018c // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/dgraph-io/ristretto/v2 v2.4.2 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/gojek/valkyrie v0.0.0-20180215180059-6aee720afcdf // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
