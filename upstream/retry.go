@@ -23,6 +23,14 @@ type RetryPolicy struct {
 	RetryStatuses []int         // nil: 429, 500, 502, 503, 504; empty, not nil: none
 }
 
+// Defaults of RetryPolicy's zero values.
+const (
+	DefaultMaxAttempts   = 3
+	DefaultBaseDelay     = 100 * time.Millisecond
+	DefaultMaxDelay      = 2 * time.Second
+	DefaultMaxRetryAfter = 30 * time.Second
+)
+
 // defaultRetryStatuses are retried when RetryPolicy.RetryStatuses is nil.
 var defaultRetryStatuses = [...]int{
 	http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
@@ -46,16 +54,16 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 		}
 	}
 	if p.MaxAttempts == 0 {
-		p.MaxAttempts = 3
+		p.MaxAttempts = DefaultMaxAttempts
 	}
 	if p.BaseDelay == 0 {
-		p.BaseDelay = 100 * time.Millisecond
+		p.BaseDelay = DefaultBaseDelay
 	}
 	if p.MaxDelay == 0 {
-		p.MaxDelay = 2 * time.Second
+		p.MaxDelay = DefaultMaxDelay
 	}
 	if p.MaxRetryAfter == 0 {
-		p.MaxRetryAfter = 30 * time.Second
+		p.MaxRetryAfter = DefaultMaxRetryAfter
 	}
 	if p.RetryStatuses == nil {
 		p.RetryStatuses = defaultRetryStatuses[:]

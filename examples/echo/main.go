@@ -23,7 +23,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	timeout := flag.Duration("timeout", time.Second, "handler timeout (the route's hystrix command)")
+	timeout := flag.Duration("timeout", upstream.DefaultTimeout, "handler timeout (the route's hystrix command)")
 	flag.Parse()
 	if err := run(*addr, *timeout); err != nil {
 		log.Print(err)

@@ -103,7 +103,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.DurationVar(&o.stale, "stale", time.Hour, "how long a response may be served stale when the upstream fails (stale-if-error default; 0 to 8760h)")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "per-attempt timeout: the upstream's response headers and the first MiB of its body (over 0, at most 5m)")
 	fs.DurationVar(&o.softTimeout, "soft-timeout", httpfallback.DefaultSoftTimeout, "how long a client holding a stale copy waits for the upstream before it gets the copy (the fetch goes on in the background); negative: off; at most 1m")
-	fs.IntVar(&o.retries, "retries", 2, "retries for idempotent requests (0 to 10)")
+	fs.IntVar(&o.retries, "retries", upstream.DefaultMaxAttempts-1, "retries for idempotent requests (0 to 10)")
 	fs.IntVar(&o.segmentRoutes, "segment-routes", proxy.DefaultSegmentRoutes, "breakers per first path segment (/users, /orders, ...); later segments share one; 0 or negative: one breaker for the whole upstream")
 	fs.BoolVar(&o.maskErrors, "mask-errors", false, "answer the upstream's failing answers (its headers, a stack trace) with failsoft's problem+json when nothing stale or default exists")
 	fs.StringVar(&o.name, "name", "proxy", "hystrix command namespace (unique per process)")

@@ -137,7 +137,7 @@ type Config struct {
 	// FailureStatuses, Logger, Now.
 	upstream.Common
 	// Name is the command namespace: route r runs as the command Name+"/"+r and the
-	// alternate as Name+"/alternate/"+r; "" means "failsoft". Engines may share a Name, at
+	// alternate as Name+"/alternate/"+r; "" means DefaultName. Engines may share a Name, at
 	// once or one after another (an engine rebuilt on a config reload): each has circuits
 	// of its own.
 	Name string
@@ -313,10 +313,8 @@ type RouteStats struct {
 	Retries          uint64 `json:"retries"`
 }
 
-const defaultName = "failsoft"
-
-// defaultMaxBodyBytes is Policy.MaxBodyBytes's default in an engine.
-const defaultMaxBodyBytes = 8 << 20
+// DefaultName is Config.Name's default: the command namespace of an engine without a Name.
+const DefaultName = "failsoft"
 
 // settingsOf returns the settings in force for each route of cfg (normalized), and for
 // every other route.
@@ -331,7 +329,7 @@ func settingsOf(cfg Config) (map[string]*routeSettings, *routeSettings) {
 		if rs.Policy != nil {
 			s.policy = *rs.Policy
 			if s.policy.MaxBodyBytes == 0 {
-				s.policy.MaxBodyBytes = defaultMaxBodyBytes
+				s.policy.MaxBodyBytes = cache.DefaultMaxBodyBytes
 			}
 		}
 		routes[name] = &s
@@ -342,7 +340,7 @@ func settingsOf(cfg Config) (map[string]*routeSettings, *routeSettings) {
 // validate checks cfg and fills defaults in a copy.
 func (cfg Config) normalize() (Config, error) {
 	if cfg.Name == "" {
-		cfg.Name = defaultName
+		cfg.Name = DefaultName
 	}
 	if strings.ContainsAny(cfg.Name, "\r\n") {
 		return cfg, errors.New("httpfallback: Config.Name must not contain CR or LF")
@@ -370,7 +368,7 @@ func (cfg Config) normalize() (Config, error) {
 		return cfg, fmt.Errorf("httpfallback: Config.Policy: %w", err)
 	}
 	if cfg.Policy.MaxBodyBytes == 0 {
-		cfg.Policy.MaxBodyBytes = defaultMaxBodyBytes
+		cfg.Policy.MaxBodyBytes = cache.DefaultMaxBodyBytes
 	}
 	if cfg.SoftTimeout == 0 {
 		cfg.SoftTimeout = DefaultSoftTimeout

@@ -44,6 +44,6 @@ func TestNewFillsSharedDefaults(t *testing.T) {
 	assert.NotNil(t, e.cfg.Now)
 	rn, err := e.runner(defaultRoute)
 	require.NoError(t, err)
-	assert.Equal(t, defaultName+"/"+defaultRoute, rn.Name(), "Command.Name is not the engine's")
+	assert.Equal(t, DefaultName+"/"+defaultRoute, rn.Name(), "Command.Name is not the engine's")
 	assert.Equal(t, 7, rn.MaxConcurrent())
 }

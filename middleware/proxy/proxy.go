@@ -69,7 +69,7 @@ type Config struct {
 	// concurrency limit per route, with the resulting breaker settings; the resulting
 	// SleepWindow is the Retry-After of a 503 while a route's breaker is open.
 	// Client.Command.Timeout is the per-attempt timeout (0: Engine.Command.Timeout, itself
-	// 0: upstream.DefaultTimeout). Client.Command.Name "": Engine.Name (or "failsoft") +
+	// 0: upstream.DefaultTimeout). Client.Command.Name "": Engine.Name (or httpfallback.DefaultName) +
 	// "/proxy", the client's own command, which runs the attempts only after Close.
 	// Client.Transport nil: a clone of http.DefaultTransport that ignores proxy environment
 	// variables, does not compress on its own (the client's Accept-Encoding is passed
@@ -232,7 +232,7 @@ func New(cfg Config) (*Proxy, error) {
 
 	name := cfg.Engine.Name
 	if name == "" {
-		name = "failsoft"
+		name = httpfallback.DefaultName
 	}
 	ccfg := cfg.Client
 	if ccfg.Command.Name == "" {
@@ -361,21 +361,21 @@ func parseUpstream(raw string) (*url.URL, error) {
 // between them, plus a tenth of an attempt for scheduling. The engine's budget defaults to
 // it, so that an attempt ends by its own timeout (a failure the breaker counts) rather than
 // by the budget (a cancellation, which it does not). The upstream package's defaults apply
-// to zero fields: 1s, 3 attempts, backoff base 100ms and cap 2s.
+// to zero fields.
 func clientBudget(c upstream.ClientConfig) time.Duration {
 	per, attempts := c.Command.Timeout, c.Retry.MaxAttempts
 	base, maxDelay := c.Retry.BaseDelay, c.Retry.MaxDelay
 	if per <= 0 {
-		per = time.Second
+		per = upstream.DefaultTimeout
 	}
 	if attempts <= 0 {
-		attempts = 3
+		attempts = upstream.DefaultMaxAttempts
 	}
 	if base <= 0 {
-		base = 100 * time.Millisecond
+		base = upstream.DefaultBaseDelay
 	}
 	if maxDelay <= 0 {
-		maxDelay = 2 * time.Second
+		maxDelay = upstream.DefaultMaxDelay
 	}
 	budget := per*time.Duration(attempts) + per/10
 	for i, d := 0, base; i < attempts-1; i, d = i+1, d*2 {
