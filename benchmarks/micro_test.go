@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/failsoft/failsoft/internal/benchtest"
 	"github.com/failsoft/failsoft/middleware/echofallback"
 	"github.com/failsoft/failsoft/middleware/httpfallback"
 	"github.com/failsoft/failsoft/middleware/proxy"
@@ -204,7 +205,8 @@ func goroutinesCreated() (n uint64, ok bool) {
 
 // run times h on a fixed URL (target nil) or on a URL per iteration, serial or parallel,
 // and reports goroutines/op: goroutines created per request (RunParallel's own few are
-// spread over b.N), which shows a goroutine started per answer.
+// spread over b.N), which shows a goroutine started per answer; and cpu-ns/op, the
+// process's CPU time per request, which a busy machine disturbs less than sec/op.
 func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i uint64) string) {
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
@@ -214,6 +216,7 @@ func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i ui
 			b.ReportMetric(float64(g1-g0)/float64(max(b.N, 1)), "goroutines/op")
 		}()
 	}
+	defer benchtest.ReportCPU(b, benchtest.ProcessCPU())
 	var seq atomic.Uint64
 	if !parallel {
 		w := &discard{h: make(http.Header)}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Path is the request target the loops send ("/items/42?b=2&a=1").
@@ -55,6 +56,19 @@ func BareHandler() http.Handler {
 	})
 }
 
+// ReportCPU reports cpu-ns/op, the process's CPU time per op since cpu0 (a ProcessCPU
+// reading taken before the loop), where the platform tells it. On a machine that other
+// processes keep busy it varies much less than wall-clock time.
+func ReportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := processCPU() - cpu0; cpu > 0 && b.N > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// ProcessCPU is the CPU time (user and system) the process has used so far; 0 where the
+// platform does not tell.
+func ProcessCPU() time.Duration { return processCPU() }
+
 // NewRequest is a GET of Path on http://bench.test.
 func NewRequest() *http.Request {
 	req, _ := http.NewRequest(http.MethodGet, "http://bench.test"+Path, nil)
@@ -76,9 +90,7 @@ func SerialReq(b *testing.B, h http.Handler, req *http.Request) {
 		w.Reset()
 		h.ServeHTTP(w, req)
 	}
-	if cpu := processCPU() - cpu0; cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
+	ReportCPU(b, cpu0)
 	if w.N != len(Body) {
 		b.Fatalf("wrote %d bytes", w.N)
 	}

@@ -122,7 +122,10 @@ type Event struct {
 // Of the shared settings (upstream.Common): Command is the template for every route's
 // command (its Name is ignored: see Name), and Command.Timeout also bounds background
 // fetches and, by default, LockTimeout. FailureStatuses count for the wrapped handler's
-// (or Fetcher's) answers as they do for a Client's. Now ages the stored entries.
+// (or Fetcher's) answers as they do for a Client's. Now ages the stored entries; nil means
+// the wall clock as the Engine reads it: time.Now at most once a second, and in between
+// that reading plus the monotonic time elapsed since (cheaper to read; the two differ only
+// by a step of the wall clock within the second).
 //
 // Logger: each request is logged at Debug only (hits, misses, failures served stale,
 // defaults, errors, and each background fetch). At Warn and above the engine logs what

@@ -81,6 +81,9 @@ type source struct {
 // New validates cfg and returns an Engine. It fails when a field is invalid (the error
 // names it) or when Config.Name is already used by a live Engine in this process.
 func New(cfg Config) (*Engine, error) {
+	if cfg.Now == nil {
+		cfg.Now = new(wallClock).now
+	}
 	cfg, err := cfg.normalize()
 	if err != nil {
 		return nil, err
