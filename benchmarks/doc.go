@@ -1,4 +1,4 @@
-// Package benchmarks holds failsoft's micro benchmarks (micro_test.go: fresh hit, miss and
+// Package benchmarks holds failsoft's micro benchmarks (fresh hit, miss and
 // store, stale on error, stale with the breaker open, default payload; through net/http,
 // Echo and the proxy; serial and parallel; each beside a bare handler) and, in degrade and
 // cmd/degrade, the degradation harness that compares failsoft with hystrix-go, failsafe-go,

@@ -4,6 +4,10 @@
 // (RFC 9111, as a shared cache), the cache key, and a byte-bounded in-memory Store built on
 // ristretto.
 //
+// Most users only write a Policy (httpfallback.Config.Policy: what is stored, for how long,
+// how long it may be served stale) and, to size or share a store, pass a Memory from New as
+// httpfallback.Config.Store. The rest is what the engine is built on.
+//
 // The pieces:
 //
 //   - Policy.NewEntry applies the storage rules to a response and builds an Entry, or says why

@@ -141,8 +141,8 @@ func (e *Entry) Expires() time.Time {
 }
 
 // Cost is the entry's accounted size in bytes: what the Entry holds in memory (body, the
-// compact header, Vary data, the Entry itself), measured rather than guessed (see
-// entryOverhead). A Memory store charges it, plus the key and its own per-entry
+// compact header, Vary data, the Entry itself), measured with runtime.MemStats rather than
+// guessed. A Memory store charges it, plus the key and its own per-entry
 // bookkeeping, against MaxBytes.
 func (e *Entry) Cost() int64 {
 	n := int64(entryOverhead) + allocSize(len(e.Body)) + allocSize(e.Header.size()) + int64(len(e.ETag)) + int64(len(e.LastModified))

@@ -11,7 +11,7 @@ import (
 // name and value in one string, each preceded by its length (and each name by its number
 // of values), so that an entry's header costs one allocation of about its own bytes
 // instead of a map with its groups, value slices and strings (about 650 bytes more for
-// three fields, measured: see entryOverhead). Names are kept as they were given (the
+// three fields, measured). Names are kept as they were given (the
 // engine's are canonical). The zero Header has no fields.
 //
 // A hit writes it with Entry.CopyHeader; Get, Values and Has read one field; Clone makes an

@@ -1,6 +1,12 @@
 // Package upstream calls upstream APIs through hystrix-go commands, with safe retries and
 // typed failures. It is the only package of failsoft that touches hystrix-go.
 //
+// To call an HTTP API, create a Client with NewClient (only ClientConfig.Command.Name is
+// required) and call its Do, or use it as an http.Client's Transport; to run any other call
+// as a command, create a Runner with NewRunner. With the fallback engine (httpfallback) or
+// the proxy, this package is met as their configs' Settings, RetryPolicy and Common (the
+// settings a ClientConfig and an httpfallback.Config share).
+//
 // A Runner runs work as one named hystrix command and handles hystrix-go's sharp edges:
 // the work gets a context that really ends at the timeout, panics are recovered as
 // *PanicError, the caller's own cancellation never counts against the breaker, an answer

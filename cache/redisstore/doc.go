@@ -1,6 +1,7 @@
 // Package redisstore is failsoft's shared cache tier: a cache.Store backed by Redis, so that
 // last-good responses survive restarts and are shared by every replica, and Tiered, a two-tier
-// store with the in-process cache.Memory in front of Redis.
+// store with the in-process cache.Memory in front of Redis. Create a Store with New and put it
+// behind a local cache.Memory with NewTiered; give the Tiered to httpfallback.Config.Store.
 //
 // It is a module of its own (github.com/failsoft/failsoft/cache/redisstore), so that users who
 // do not want Redis never inherit its client.
