@@ -45,6 +45,12 @@ type ClientConfig struct {
 	Retry RetryPolicy
 	// Transport sends each attempt. nil: a clone of http.DefaultTransport, owned by the
 	// Client (Close closes its idle connections).
+	//
+	// With an *http.Transport (nil included), each attempt runs on the calling goroutine
+	// (Runner.Admit): such a transport returns as soon as the attempt's context ends, so
+	// the call still ends at the timeout, and no goroutine is started for it. Any other
+	// RoundTripper, which might not heed the context, runs through Runner.Run, which
+	// returns at the timeout even while the attempt goes on (two goroutines per attempt).
 	Transport http.RoundTripper
 	// RateLimit per second (0: none) and Burst (0: 1) before the upstream is called. An
 	// attempt over the limit fails at once with ErrOverloaded.
@@ -87,6 +93,7 @@ type Client struct {
 	runner   *Runner
 	rt       http.RoundTripper
 	own      *http.Transport // the transport the Client created, nil when given one
+	inline   bool            // rt is an *http.Transport: attempts run on the caller's goroutine
 	limiter  *rate.Limiter
 	retry    RetryPolicy
 	failures []int
@@ -147,6 +154,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.own = http.DefaultTransport.(*http.Transport).Clone()
 		c.rt = c.own
 	}
+	_, c.inline = c.rt.(*http.Transport)
 	return c, nil
 }
 
@@ -305,7 +313,7 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 	var mu sync.Mutex
 	var got *http.Response
 	abandoned, sent, gotFull := false, false, false
-	err := rn.Run(ctx, func(wctx context.Context) error {
+	run := func(wctx context.Context) error {
 		if rn != c.runner && c.runner.Timeout() < rn.Timeout() {
 			// Another command's run: the client's per-attempt timeout bounds it too, and
 			// an attempt it cuts is a timeout that command's breaker counts (not a
@@ -383,7 +391,13 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 			return &StatusError{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}
 		}
 		return nil // 2xx-4xx: answered
-	})
+	}
+	var err error
+	if c.inline {
+		err = rn.runInline(ctx, run)
+	} else {
+		err = rn.Run(ctx, run)
+	}
 	mu.Lock()
 	resp, full := got, gotFull
 	abandoned = true

@@ -280,6 +280,19 @@ func (r *Runner) Run(ctx context.Context, fn func(ctx context.Context) error) er
 	return r.final(ctx, err)
 }
 
+// runInline is Run on the calling goroutine (Admit, fn, done): the same admission,
+// context, panic recovery, breaker accounting and result, without Run's goroutines and
+// hystrix's channels, but it returns only when fn does. Only for work that returns as soon
+// as its context ends (an *http.Transport round trip and body read), so that the call
+// still ends at the timeout.
+func (r *Runner) runInline(ctx context.Context, fn func(ctx context.Context) error) error {
+	wctx, done, err := r.Admit(ctx)
+	if err != nil {
+		return err
+	}
+	return done(safeCall(wctx, fn))
+}
+
 // outcome turns the work's raw result into what hystrix is told: the caller's own
 // cancellation as the bare context error (not counted), a failure caused by our timeout
 // as ErrTimeout.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -167,6 +168,14 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 	return o
 }
 
+// declaresLength reports whether h's Content-Length is already exactly n's decimal, one
+// value (what the source usually wrote): setting it again would allocate the same field.
+func declaresLength(h http.Header, n int) bool {
+	cl := h["Content-Length"]
+	var b [20]byte
+	return len(cl) == 1 && cl[0] == string(strconv.AppendInt(b[:0], int64(n), 10))
+}
+
 // otherStrongETag reports whether h carries a strong ETag other than etag.
 func otherStrongETag(h http.Header, etag string) bool {
 	got := h.Get("Etag")
@@ -260,7 +269,9 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 	if buf.header.Get("Content-Type") == "" && len(buf.body) > 0 {
 		buf.header.Set("Content-Type", http.DetectContentType(buf.body))
 	}
-	buf.header.Set("Content-Length", itoa(len(buf.body)))
+	if !declaresLength(buf.header, len(buf.body)) {
+		buf.header.Set("Content-Length", itoa(len(buf.body)))
+	}
 	newEntry := pol.NewEntry
 	if len(buf.body) == cap(buf.body) {
 		// Exactly sized (see buffer.sizeHint), and the buffer is done with: the entry keeps
