@@ -2,10 +2,10 @@ package upstream
 
 import (
 	"context"
-	"runtime/metrics"
 	"testing"
 	"time"
 
+	"github.com/failsoft/failsoft/internal/leaktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -44,14 +44,7 @@ func TestAdmitCallerGoneIsNeutral(t *testing.T) {
 // counts are compared: Admit must create at least 1.5 fewer goroutines per call than Run.
 // Counted with runtime/metrics over many calls, not timed.
 func TestAdmitStartsNoGoroutine(t *testing.T) {
-	created := func() uint64 {
-		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(s)
-		if s[0].Value.Kind() != metrics.KindUint64 {
-			t.Skip("this runtime does not export /sched/goroutines-created")
-		}
-		return s[0].Value.Uint64()
-	}
+	created := func() uint64 { return leaktest.GoroutinesCreated(t) }
 	r, err := NewRunner(Settings{Name: t.Name(), Timeout: time.Minute, RequestVolumeThreshold: 1 << 30})
 	require.NoError(t, err)
 	defer r.Close()

@@ -3,10 +3,10 @@ package upstream
 import (
 	"io"
 	"net/http"
-	"runtime/metrics"
 	"testing"
 	"time"
 
+	"github.com/failsoft/failsoft/internal/leaktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,14 +21,7 @@ func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { r
 // the transport (and so runs through Run) create at least 1.5 more goroutines per call.
 // Counted with runtime/metrics over many calls on kept-alive connections, not timed.
 func TestClientAttemptOverHTTPTransportStartsNoGoroutine(t *testing.T) {
-	created := func() uint64 {
-		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(s)
-		if s[0].Value.Kind() != metrics.KindUint64 {
-			t.Skip("this runtime does not export /sched/goroutines-created")
-		}
-		return s[0].Value.Uint64()
-	}
+	created := func() uint64 { return leaktest.GoroutinesCreated(t) }
 	const calls = 200
 	count := func(rt http.RoundTripper, name string) uint64 {
 		f := newFixture(t, ClientConfig{

@@ -1,6 +1,7 @@
 package leaktest
 
 import (
+	"runtime/metrics"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -22,4 +23,17 @@ func Options() []goleak.Option {
 // pass them); none is needed for failsoft's own code.
 func Main(m *testing.M, extra ...goleak.Option) {
 	goleak.VerifyTestMain(m, append(Options(), extra...)...)
+}
+
+// GoroutinesCreated is the number of goroutines the process has created so far
+// (runtime/metrics /sched/goroutines-created), for tests that count the goroutines a path
+// starts per call; it skips tb where the runtime does not export it.
+func GoroutinesCreated(tb testing.TB) uint64 {
+	tb.Helper()
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		tb.Skip("this runtime does not export /sched/goroutines-created")
+	}
+	return s[0].Value.Uint64()
 }

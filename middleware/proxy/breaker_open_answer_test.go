@@ -3,12 +3,12 @@ package proxy
 import (
 	"net/http"
 	"net/http/httptest"
-	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/failsoft/failsoft/internal/leaktest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,14 +37,7 @@ func TestProxyOpenBreakerAnswersWithoutAFetch(t *testing.T) {
 	failing.Store(true)
 	untilOpen(t, opened, func() { h.get("/item/other") }) // the route /item; nothing stored: fails, and counts
 
-	created := func() uint64 {
-		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(s)
-		if s[0].Value.Kind() != metrics.KindUint64 {
-			t.Skip("this runtime does not export /sched/goroutines-created")
-		}
-		return s[0].Value.Uint64()
-	}
+	created := func() uint64 { return leaktest.GoroutinesCreated(t) }
 	const answers = 200
 	hits := up.hits.Load()
 	g0 := created()
