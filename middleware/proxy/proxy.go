@@ -69,8 +69,9 @@ type Config struct {
 	// concurrency limit per route, with the resulting breaker settings; the resulting
 	// SleepWindow is the Retry-After of a 503 while a route's breaker is open.
 	// Client.Command.Timeout is the per-attempt timeout (0: Engine.Command.Timeout, itself
-	// 0: upstream.DefaultTimeout). Client.Command.Name "": Engine.Name (or httpfallback.DefaultName) +
-	// "/proxy", the client's own command, which runs the attempts only after Close.
+	// 0: upstream.DefaultTimeout). Client.Command.Name "": Engine.Name (or
+	// httpfallback.DefaultName) + "/proxy", the client's own command, which runs the
+	// attempts only after Close.
 	// Client.Transport nil: a clone of http.DefaultTransport that ignores proxy environment
 	// variables, does not compress on its own (the client's Accept-Encoding is passed
 	// through) and keeps up to 256 idle connections to the upstream, closed by Close.
