@@ -11,14 +11,16 @@ import (
 // name and value in one string, each preceded by its length (and each name by its number
 // of values), so that an entry's header costs one allocation of about its own bytes
 // instead of a map with its groups, value slices and strings (about 650 bytes more for
-// three fields, measured). Names are kept as they were given (the
+// three fields, measured). Names most responses carry (Content-Type, Cache-Control, Date,
+// Etag...) take one byte each. Names are kept as they were given (the
 // engine's are canonical). The zero Header has no fields.
 //
 // A hit writes it with Entry.CopyHeader; Get, Values and Has read one field; Clone makes an
 // http.Header of it.
 type Header struct {
-	// b: uvarint(fields) uvarint(values), then per field uvarint(len(name)) name
-	// uvarint(len(values)), then per value uvarint(len(value)) value.
+	// b: uvarint(fields) uvarint(values), then per field its name (uvarint(2*i) for the
+	// common name of index i, else uvarint(2*len(name)+1) name), uvarint(len(values)), then
+	// per value uvarint(len(value)) value.
 	b string
 }
 
@@ -38,7 +40,7 @@ func makeHeader(h http.Header, skip func(name string) bool) Header {
 		}
 		fields++
 		values += len(vs)
-		size += uvarintLen(len(k)) + len(k) + uvarintLen(len(vs))
+		size += nameLen(k) + uvarintLen(len(vs))
 		for _, v := range vs {
 			size += uvarintLen(len(v)) + len(v)
 		}
@@ -52,8 +54,12 @@ func makeHeader(h http.Header, skip func(name string) bool) Header {
 		if skip != nil && skip(k) {
 			continue
 		}
-		writeUvarint(&b, len(k))
-		b.WriteString(k)
+		if i := commonIndex(k); i >= 0 {
+			writeUvarint(&b, 2*i)
+		} else {
+			writeUvarint(&b, 2*len(k)+1)
+			b.WriteString(k)
+		}
 		writeUvarint(&b, len(vs))
 		for _, v := range vs {
 			writeUvarint(&b, len(v))
@@ -119,7 +125,7 @@ func (h Header) All() iter.Seq2[string, []string] {
 		for range fields {
 			var name string
 			var n int
-			name, i = h.str(i)
+			name, i = h.name(i)
 			n, i = h.uvarint(i)
 			vs := make([]string, n)
 			for j := range vs {
@@ -154,7 +160,7 @@ func (h Header) copyTo(dst http.Header, extra int) []string {
 	for range fields {
 		var name string
 		var n int
-		name, i = h.str(i)
+		name, i = h.name(i)
 		n, i = h.uvarint(i)
 		start := k
 		for ; k < start+n; k++ {
@@ -194,20 +200,38 @@ func (h Header) field(name string) (at, n int, ok bool) {
 	fields, _ := h.counts()
 	i := h.start()
 	for range fields {
-		var l int
-		l, i = h.uvarint(i)
-		match := h.b[i:i+l] == name
-		i += l
+		var field string
+		field, i = h.name(i)
 		n, i = h.uvarint(i)
-		if match {
+		if field == name {
 			return i, n, true
 		}
 		for range n {
+			var l int
 			l, i = h.uvarint(i)
 			i += l
 		}
 	}
 	return 0, 0, false
+}
+
+// name reads the field name at i and returns it (a common name, or a substring: no
+// allocation) and the offset after it.
+func (h Header) name(i int) (string, int) {
+	x, i := h.uvarint(i)
+	if x&1 == 0 {
+		return commonName(x >> 1), i
+	}
+	l := x >> 1
+	return h.b[i : i+l], i + l
+}
+
+// nameLen is the size of name's encoding.
+func nameLen(name string) int {
+	if i := commonIndex(name); i >= 0 {
+		return uvarintLen(2 * i)
+	}
+	return uvarintLen(2*len(name)+1) + len(name)
 }
 
 // str reads the length-prefixed string at i and returns it (a substring: no allocation)

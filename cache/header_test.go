@@ -77,3 +77,18 @@ func TestNewEntryStoresTheCleanedHeaderAndLeavesTheResponses(t *testing.T) {
 	equal(t, http.Header{"Cache-Control": before["Cache-Control"], "Content-Type": {"text/plain"}}, e.Header.Clone())
 	equal(t, before, h)
 }
+
+// Every common name maps to its index and back, and no other name has an index.
+func TestCommonNamesRoundTrip(t *testing.T) {
+	for i := range numCommonNames {
+		name := commonName(i)
+		if name == "" || commonIndex(name) != i {
+			t.Fatalf("index %d: name %q, back to %d", i, name, commonIndex(name))
+		}
+		h := MakeHeader(http.Header{name: {"v"}, "X-Other": {"w"}})
+		equal(t, http.Header{name: {"v"}, "X-Other": {"w"}}, h.Clone())
+		equal(t, "v", h.Get(name))
+	}
+	equal(t, "", commonName(numCommonNames))
+	equal(t, -1, commonIndex("content-type"), "only the canonical spelling is common")
+}
