@@ -777,13 +777,14 @@ func unhex(c byte) byte {
 // its digest (see storedKey).
 const maxStoredKey = 256
 
-// storedKey is the key a Memory store holds for key: key itself when it is at most 256
-// bytes and does not start with a NUL byte, else a NUL byte and the key's SHA-256 (33
-// bytes). A hostile URL then costs the store 33 bytes while its entry lives, not its
-// length; the digests, which start with NUL, never meet a key kept as it is, and two keys
-// share a digest only if SHA-256 collides.
+// storedKey is the key a Memory store uses for key: key itself when it is at most 256
+// bytes and does not start with a NUL or hashMark byte, else a NUL byte and the key's
+// SHA-256 (33 bytes). A hostile URL then costs the protected part 33 bytes while its entry
+// lives there, not its length (the other part holds no key: see slot); the digests, which
+// start with NUL, never meet a key kept as it is, two keys share a digest only if SHA-256
+// collides, and no stored key starts with hashMark (see hashKey).
 func storedKey(key string) string {
-	if len(key) <= maxStoredKey && (key == "" || key[0] != 0) {
+	if len(key) <= maxStoredKey && (key == "" || key[0] != 0 && key[0] != hashMark) {
 		return key
 	}
 	sum := sha256.Sum256([]byte(key))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/dgraph-io/ristretto/v2/z"
 )
 
 // Config configures the ristretto-backed Memory store.
@@ -99,12 +100,39 @@ type stripe struct {
 	_  [64 - 24]byte // keep stripes on separate cache lines
 }
 
-// slot is what ristretto holds: the entry, its stored key (so that the sweeper can delete
-// it); its charged cost is charge(key, e), computed again when needed rather than held
-// (24 bytes a slot instead of 32).
+// slot is what ristretto holds: the entry and ristretto's two hashes of its stored key, so
+// that the sweeper can delete it (see hashKey) without the slot holding the key's bytes;
+// its charged cost is charge(key, e), computed again when needed rather than held.
 type slot struct {
-	key string
-	e   *Entry
+	h1, h2 uint64
+	e      *Entry
+}
+
+// hashMark starts a hashKey, and no stored key (see storedKey).
+const hashMark = 1
+
+// hashKey is a key ristretto reads as the hashes h1 and h2 it computes for a stored key
+// (see keyToHash): the sweeper deletes an entry under it, from its slot alone.
+func hashKey(h1, h2 uint64) string {
+	var b [17]byte
+	b[0] = hashMark
+	for i := range 8 {
+		b[1+i], b[9+i] = byte(h1>>(8*i)), byte(h2>>(8*i))
+	}
+	return string(b[:])
+}
+
+// keyToHash is ristretto's KeyToHash: a hashKey's hashes, else ristretto's own of the key.
+func keyToHash(k string) (uint64, uint64) {
+	if len(k) == 17 && k[0] == hashMark {
+		var h1, h2 uint64
+		for i := range 8 {
+			h1 |= uint64(k[1+i]) << (8 * i)
+			h2 |= uint64(k[9+i]) << (8 * i)
+		}
+		return h1, h2
+	}
+	return z.KeyToHash(k)
 }
 
 // Memory is the default Store: in-process, ristretto, bounded in bytes. Create it with New
@@ -189,6 +217,7 @@ func New(cfg Config) (*Memory, error) {
 		BufferItems:        64,
 		Metrics:            true,
 		IgnoreInternalCost: true,
+		KeyToHash:          keyToHash,
 		OnEvict: func(*ristretto.Item[*slot]) {
 			if !m.closing.Load() {
 				m.evictions.Add(1)
@@ -232,7 +261,7 @@ func (m *Memory) Sweep() int {
 	if !m.closed {
 		m.rc.IterValues(func(s *slot) bool {
 			if s != nil && s.e.State(now) == Gone {
-				gone = append(gone, s.key)
+				gone = append(gone, hashKey(s.h1, s.h2))
 			}
 			return false
 		})
@@ -253,8 +282,8 @@ func (m *Memory) Sweep() int {
 	return n
 }
 
-// deleteIf deletes the entry under the stored key sk when it satisfies cond; it reports
-// whether it deleted one.
+// deleteIf deletes the entry under the stored key sk (or, in the unprotected part, the
+// hashKey of one) when it satisfies cond; it reports whether it deleted one.
 func (m *Memory) deleteIf(sk string, cond func(*Entry) bool) bool {
 	st, open := m.rlock(sk)
 	defer st.mu.RUnlock()
@@ -434,7 +463,8 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 	if ok && prev != nil && charge(sk, prev.e) < cost {
 		m.rc.Del(sk)
 	}
-	v := &slot{key: sk, e: e}
+	h1, h2 := keyToHash(sk)
+	v := &slot{h1: h1, h2: h2, e: e}
 	set := false
 	for range setRetries {
 		if set = m.rc.Set(sk, v, cost); set {
