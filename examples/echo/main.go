@@ -46,7 +46,7 @@ func run(addr string, timeout time.Duration) error {
 // serve runs the app on ln until ctx ends, then drains requests and stops the middleware.
 func serve(ctx context.Context, ln net.Listener, name string, timeout time.Duration) error {
 	fb, err := echofallback.New(echofallback.Config{Engine: httpfallback.Config{
-		Name:   name, // hystrix command namespace, unique per process
+		Name:   name, // hystrix command namespace
 		Common: upstream.Common{Command: upstream.Settings{Timeout: timeout}},
 		Defaults: map[string]*httpfallback.Default{ // keyed by Echo route template
 			"/quotes/:id": {Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"quote":"Be patient."}`)},

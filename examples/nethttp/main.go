@@ -44,7 +44,7 @@ func run(addr string, timeout time.Duration) error {
 func serve(ctx context.Context, ln net.Listener, name string, timeout time.Duration) error {
 	const route = "GET /quotes/{id}"
 	fb, err := httpfallback.New(httpfallback.Config{
-		Name:   name, // hystrix command namespace, unique per process
+		Name:   name, // hystrix command namespace
 		Common: upstream.Common{Command: upstream.Settings{Timeout: timeout}},
 		Defaults: map[string]*httpfallback.Default{ // keyed by mux pattern
 			route: {Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"quote":"Be patient."}`)},

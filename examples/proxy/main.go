@@ -106,7 +106,7 @@ func newFlagSet() (*flag.FlagSet, *options) {
 	fs.IntVar(&o.retries, "retries", upstream.DefaultMaxAttempts-1, "retries for idempotent requests (0 to 10)")
 	fs.IntVar(&o.segmentRoutes, "segment-routes", proxy.DefaultSegmentRoutes, "breakers per first path segment (/users, /orders, ...); later segments share one; 0 or negative: one breaker for the whole upstream")
 	fs.BoolVar(&o.maskErrors, "mask-errors", false, "answer the upstream's failing answers (its headers, a stack trace) with failsoft's problem+json when nothing stale or default exists")
-	fs.StringVar(&o.name, "name", "proxy", "hystrix command namespace (unique per process)")
+	fs.StringVar(&o.name, "name", "proxy", "hystrix command namespace (routes run as name/route)")
 	fs.BoolVar(&o.quiet, "quiet", false, "log warnings and errors only")
 	fs.StringVar(&o.admin, "admin", "", "address of the admin endpoints (/metrics, /healthz, /readyz, /stats, DELETE /cache), e.g. 127.0.0.1:9091; off when empty; loopback only unless -admin-public")
 	fs.StringVar(&o.adminToken, "admin-token", "", "when set, the admin endpoints require Authorization: Bearer <token>")

@@ -125,10 +125,8 @@
 //	cfg.Route = func(r *http.Request) string { _, pattern := mux.Handler(r); return pattern }
 //	srv.Handler = eng.Handler(mux)
 //
-// Because hystrix circuits
-// are global, New refuses a Name already used in the process, and a Name stays taken after
-// Close: two Engines never share circuits (one would silently run with the other's
-// settings).
+// Each Engine has circuits of its own, whatever its Name: Engines may share a Name, at once
+// or one after another (an Engine rebuilt on a config reload), and never share a breaker.
 //
 // # Fetchers and errors
 //

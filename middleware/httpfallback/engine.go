@@ -79,7 +79,7 @@ type source struct {
 }
 
 // New validates cfg and returns an Engine. It fails when a field is invalid (the error
-// names it) or when Config.Name is already used by a live Engine in this process.
+// names it).
 func New(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = new(wallClock).now
@@ -119,9 +119,8 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	sort.Slice(e.prefixes, func(i, j int) bool { return len(e.prefixes[i]) > len(e.prefixes[j]) })
-	// The catch-all route's command is created now: it validates Config.Command and
-	// reserves the namespace, so a second Engine with the same Name fails here rather
-	// than sharing (and silently re-using the settings of) this one's circuits.
+	// The catch-all route's command is created now (a circuit of this Engine's own, even
+	// when another Engine has the same Name), so that a failure to create it fails New.
 	if _, err := e.runner(defaultRoute); err != nil {
 		return nil, fmt.Errorf("httpfallback: Config.Name %q / Config.Command: %w", cfg.Name, err)
 	}
