@@ -22,7 +22,8 @@ type Common struct {
 	// Logger receives the owner's logs; nil means nothing is logged. Header values are
 	// never logged.
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means the system's (time.Now; an engine reads it more
+	// cheaply, see httpfallback.Config).
 	Now func() time.Time
 }
 
