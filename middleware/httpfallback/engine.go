@@ -375,7 +375,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 				e.serveStale(ex, now, e.open.reason, false)
 				return
 			}
-			e.serveFailure(ex, e.open)
+			e.serveFailureAt(ex, e.open, now)
 			return
 		}
 		if newFetch == nil {

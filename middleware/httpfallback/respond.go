@@ -65,8 +65,11 @@ func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwar
 
 // serveFailure runs the failure chain after the source (and the alternate) failed:
 // stale within stale-if-error, else the default payload, else an error response.
-func (e *Engine) serveFailure(ex *exchange, o *outcome) {
-	now := e.cfg.Now()
+func (e *Engine) serveFailure(ex *exchange, o *outcome) { e.serveFailureAt(ex, o, e.cfg.Now()) }
+
+// serveFailureAt is serveFailure at now, for a request that has just read the clock (the
+// breaker-open path: one reading per request).
+func (e *Engine) serveFailureAt(ex *exchange, o *outcome, now time.Time) {
 	r := ex.r
 	if ex.ent != nil && ex.ent.State(now).ServableStale() {
 		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving stale", r, ex.route, slog.String("reason", o.reason))
