@@ -25,6 +25,10 @@ import (
 // The micro benchmarks: each scenario through each mount (net/http middleware, Echo
 // middleware, the reverse proxy), serial and parallel, beside a bare handler (for the proxy:
 // httputil.ReverseProxy over the same in-memory upstream) serving the bytes the client gets.
+// Requests are built in process (httptest.NewRequest): their context lacks the
+// http.LocalAddrContextKey a net/http server sets, which no mount's path depends on (the
+// Echo adapter's did until it told its own fetches by httpfallback.InBackground alone;
+// echofallback's BenchmarkFreshHit measures both kinds of request).
 // Names are key=value for benchstat:
 //
 //	go test -run '^$' -bench . -benchmem -count 6 . | tee new.txt && benchstat new.txt

@@ -72,15 +72,17 @@ func benchApps(b *testing.B) (bare, wrapped benchApp) {
 }
 
 // BenchmarkFreshHit compares a fresh hit through the middleware with the same Echo handler
-// without middleware writing the same bytes, serially and in parallel:
+// without middleware writing the same bytes, serially and in parallel, for a request as a
+// net/http server builds it (its context carries the connection's local address); and,
+// "direct", serially for a request built in process (httptest.NewRequest, as the
+// benchmarks module's micro benchmarks send), which takes the same path:
 //
 //	go test -run '^$' -bench '^BenchmarkFreshHit$' -benchmem ./middleware/echofallback/
 func BenchmarkFreshHit(b *testing.B) {
 	bare, wrapped := benchApps(b)
 
-	// As a net/http server builds it: its context carries the connection's local address.
-	req := httptest.NewRequest(http.MethodGet, "http://example.test/items/42?x=1", nil)
-	req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}))
+	direct := httptest.NewRequest(http.MethodGet, "http://example.test/items/42?x=1", nil)
+	req := direct.WithContext(context.WithValue(direct.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}))
 	prime := httptest.NewRecorder()
 	wrapped.h.ServeHTTP(prime, req)
 	check := httptest.NewRecorder()
@@ -96,6 +98,14 @@ func BenchmarkFreshHit(b *testing.B) {
 			for b.Loop() {
 				w.reset()
 				bc.h.ServeHTTP(w, req)
+			}
+		})
+		b.Run(bc.name+"/serial-direct", func(b *testing.B) {
+			w := &discardWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.reset()
+				bc.h.ServeHTTP(w, direct)
 			}
 		})
 		b.Run(bc.name+"/parallel", func(b *testing.B) {
