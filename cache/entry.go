@@ -45,11 +45,12 @@ func (s State) String() string {
 // The parts of an entry's Cost besides the bytes of its body, its Header's compact form and
 // its strings, measured with runtime.MemStats (TestMemoryChargesWhatItHolds, go1.26, amd64)
 // and rounded up:
-//   - entryOverhead: the Entry struct (288 bytes, a size class of its own);
+//   - entryOverhead: the Entry struct (256 bytes, a size class of its own: its validators
+//     are read from its Header, not held beside it);
 //   - valueOverhead: per Vary name and value, its string header in its slice and the
 //     allocation slack of its bytes.
 const (
-	entryOverhead = 288
+	entryOverhead = 256
 	valueOverhead = 48
 )
 
@@ -58,7 +59,7 @@ const (
 // Policy.NewEntry or Policy.Refresh.
 type Entry struct {
 	Status int
-	Header Header // copied at creation, hop-by-hop and Age removed
+	Header Header // copied at creation, hop-by-hop and Age removed; see also ETag, LastModified
 	Body   []byte // owned
 
 	RequestTime  time.Time     // when the request that produced it was sent
@@ -71,9 +72,6 @@ type Entry struct {
 	// ValidateUntil ends the time the entry is kept only to be revalidated (State
 	// Revalidate); zero, or not after ErrorUntil, when there is none.
 	ValidateUntil time.Time
-
-	ETag         string // validator, "" when none
-	LastModified string // validator, "" when none
 
 	// Vary lists the canonical request header names the response varies on, and
 	// VaryValues the values the storing request had for them (same order).
@@ -90,6 +88,14 @@ type Entry struct {
 	// stored before the deletion, not only the one the primary key held.
 	Generation uint64
 }
+
+// ETag returns the entry's validator: the first value of its Header's Etag field, "" when
+// none.
+func (e *Entry) ETag() string { return e.Header.exactValue("Etag") }
+
+// LastModified returns the entry's Last-Modified validator: the first value of its
+// Header's Last-Modified field, "" when none.
+func (e *Entry) LastModified() string { return e.Header.exactValue("Last-Modified") }
 
 // Age is the entry's current age at now: RFC 9111 4.2.3 current_age, that is
 // corrected_initial_age + resident_time, where resident_time = now - ResponseTime (never
@@ -145,7 +151,7 @@ func (e *Entry) Expires() time.Time {
 // guessed. A Memory store charges it, plus the key and its own per-entry
 // bookkeeping, against MaxBytes.
 func (e *Entry) Cost() int64 {
-	n := int64(entryOverhead) + allocSize(len(e.Body)) + allocSize(e.Header.size()) + int64(len(e.ETag)) + int64(len(e.LastModified))
+	n := int64(entryOverhead) + allocSize(len(e.Body)) + allocSize(e.Header.size())
 	for i := range e.Vary {
 		n += int64(len(e.Vary[i])) + valueOverhead
 	}

@@ -251,8 +251,6 @@ func (p Policy) build(req *http.Request, status int, h Header, body []byte, cc C
 		RequestTime:  reqTime,
 		ResponseTime: respTime,
 	}
-	// Substrings of the compact header: no copies of their own.
-	e.ETag, e.LastModified = h.exactValue("Etag"), h.exactValue("Last-Modified")
 	date, dateOK := parseDate(h, "Date", respTime)
 	e.InitialAge = initialAge(date, ageValue, reqTime, respTime)
 
@@ -268,7 +266,7 @@ func (p Policy) build(req *http.Request, status int, h Header, body []byte, cc C
 	swr, sie, keep := p.windows(cc, status)
 	e.RevalidateUntil = e.FreshUntil.Add(swr)
 	e.ErrorUntil = e.FreshUntil.Add(sie)
-	if keep > 0 && (e.ETag != "" || e.LastModified != "") {
+	if keep > 0 && (e.ETag() != "" || e.LastModified() != "") {
 		// Never served stale, but its validators can still spare the upstream a full
 		// answer: kept for revalidation only (State Revalidate).
 		e.ValidateUntil = e.FreshUntil.Add(keep)

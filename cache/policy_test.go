@@ -116,8 +116,8 @@ func TestNewEntryOwnsHeaderAndBody(t *testing.T) {
 			t.Errorf("stored header keeps %s", f)
 		}
 	}
-	equal(t, `"v1"`, e.ETag)
-	equal(t, httpDate(t0.Add(-time.Hour)), e.LastModified)
+	equal(t, `"v1"`, e.ETag())
+	equal(t, httpDate(t0.Add(-time.Hour)), e.LastModified())
 	if e.Cost() < int64(len("hello"))+entryOverhead {
 		t.Fatalf("cost %d too small", e.Cost())
 	}

@@ -94,8 +94,8 @@ func Encode(e *cache.Entry) ([]byte, error) {
 	}
 	b = binary.AppendVarint(b, int64(e.InitialAge))
 	b = binary.AppendUvarint(b, e.Generation)
-	b = appendString(b, e.ETag)
-	b = appendString(b, e.LastModified)
+	b = appendString(b, e.ETag()) // kept in the encoding, though the header carries it too
+	b = appendString(b, e.LastModified())
 
 	header := e.Header.Clone()
 	names := make([]string, 0, len(header))
@@ -177,8 +177,9 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 	if v != version1 {
 		e.Generation = d.uvarint()
 	}
-	e.ETag = d.string()
-	e.LastModified = d.string()
+	// ETag and LastModified: the Header carries them (an entry reads its validators from
+	// it); one encoded by a store that held them apart gets them back in its Header.
+	etag, lastModified := d.string(), d.string()
 
 	n := d.count(2) // a field is at least a name length and a value count
 	header := make(http.Header, n)
@@ -198,6 +199,12 @@ func decode(data []byte, owned bool) (*cache.Entry, error) {
 			values = append(values, d.string())
 		}
 		header[name] = values
+	}
+	if etag != "" && len(header["Etag"]) == 0 {
+		header["Etag"] = []string{etag}
+	}
+	if lastModified != "" && len(header["Last-Modified"]) == 0 {
+		header["Last-Modified"] = []string{lastModified}
 	}
 	e.Header = cache.MakeHeader(header)
 	nvary := d.count(2)
@@ -234,7 +241,7 @@ func entryTimePointers(e *cache.Entry) [numTimes]*time.Time {
 }
 
 func encodedSizeHint(e *cache.Entry) int {
-	n := headerLen + crcLen + 9*binary.MaxVarintLen64 + len(e.ETag) + len(e.LastModified) + len(e.Body)
+	n := headerLen + crcLen + 9*binary.MaxVarintLen64 + len(e.ETag()) + len(e.LastModified()) + len(e.Body)
 	for name, values := range e.Header.All() {
 		n += len(name) + 2*binary.MaxVarintLen32
 		for _, v := range values {

@@ -119,14 +119,13 @@ func newTiered(t testing.TB, clk *fakeclock.Clock, cfg Config) *Tiered {
 func entry(now time.Time, body string, fresh, swr, sie time.Duration) *cache.Entry {
 	return &cache.Entry{
 		Status:          http.StatusOK,
-		Header:          cache.MakeHeader(http.Header{"Content-Type": {"text/plain"}, "X-Test": {"a", "b"}}),
+		Header:          cache.MakeHeader(http.Header{"Content-Type": {"text/plain"}, "X-Test": {"a", "b"}, "Etag": {`"v1"`}}),
 		Body:            []byte(body),
 		RequestTime:     now.Add(-time.Millisecond),
 		ResponseTime:    now,
 		FreshUntil:      now.Add(fresh),
 		RevalidateUntil: now.Add(fresh + swr),
 		ErrorUntil:      now.Add(fresh + sie),
-		ETag:            `"v1"`,
 	}
 }
 

@@ -118,13 +118,13 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 		req.Host = cache.KeyHost(req)
 	}
 	conditional := false
-	if ent != nil && (ent.ETag != "" || ent.LastModified != "") {
+	if ent != nil && (ent.ETag() != "" || ent.LastModified() != "") {
 		conditional = true
-		if ent.ETag != "" {
-			req.Header.Set("If-None-Match", ent.ETag)
+		if etag := ent.ETag(); etag != "" {
+			req.Header.Set("If-None-Match", etag)
 		}
-		if ent.LastModified != "" {
-			req.Header.Set("If-Modified-Since", ent.LastModified)
+		if lm := ent.LastModified(); lm != "" {
+			req.Header.Set("If-Modified-Since", lm)
 		}
 	}
 	fwd := fwdOf(ent)
@@ -133,7 +133,7 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 	reqTime := e.cfg.Now()
 	err := e.runObserved(ctx, ex.route, ex.src, buf, req)
 	respTime := e.cfg.Now()
-	if err == nil && conditional && buf.status == http.StatusNotModified && otherStrongETag(buf.header, ent.ETag) {
+	if err == nil && conditional && buf.status == http.StatusNotModified && otherStrongETag(buf.header, ent.ETag()) {
 		// RFC 9111 4.3.4: a 304 whose strong validator is not the entry's must not update
 		// it (the entry's old body would go out under the new validator): ask again,
 		// unconditionally.

@@ -246,8 +246,8 @@ func serveRange(w http.ResponseWriter, r *http.Request, ent *cache.Entry) {
 		rr.Header["If-Range"] = ir
 	}
 	var modified time.Time
-	if ent.LastModified != "" {
-		modified, _ = http.ParseTime(strings.TrimSpace(ent.LastModified))
+	if lm := ent.LastModified(); lm != "" {
+		modified, _ = http.ParseTime(strings.TrimSpace(lm))
 	}
 	// ServeContent sets the length of what it sends, except under Content-Encoding, where
 	// the stored whole length would be wrong: the server then frames the part itself.
@@ -309,7 +309,7 @@ func notModified(r *http.Request, ent *cache.Entry, now time.Time) bool {
 	// If-None-Match, when present, decides alone (RFC 9110 13.2.2); "*" matches any
 	// stored representation, with or without an ETag.
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
-		return etagMatch(inm, ent.ETag)
+		return etagMatch(inm, ent.ETag())
 	}
 	return notModifiedSince(r.Header["If-Modified-Since"], ent, now)
 }
@@ -331,8 +331,8 @@ func notModifiedSince(ims []string, ent *cache.Entry, now time.Time) bool {
 // its Last-Modified, else its Date, else the time it was stored, to the second (the
 // resolution of an HTTP date). A value that does not parse counts as absent.
 func modifiedAt(ent *cache.Entry) time.Time {
-	if ent.LastModified != "" {
-		if t, err := http.ParseTime(strings.TrimSpace(ent.LastModified)); err == nil {
+	if lm := ent.LastModified(); lm != "" {
+		if t, err := http.ParseTime(strings.TrimSpace(lm)); err == nil {
 			return t
 		}
 	}
