@@ -29,7 +29,7 @@ func (e *Engine) respond(ex *exchange, o *outcome) {
 	if o.alternate {
 		m.detail = "alternate"
 	}
-	cs := m.String()
+	cs := e.memo.forwarded(m)
 	if o.entry != nil {
 		e.writeEntry(ex.w, ex.r, o.entry, e.cfg.Now(), cs)
 		return
@@ -369,6 +369,34 @@ const memoSize = 4096
 type hitMemo struct {
 	hit, ages [memoSize]atomic.Pointer[string]
 	stale     [len(staleReasons)][memoSize]atomic.Pointer[string] // by staleReasons index, then -ttl
+	fwd       [2][2][100]atomic.Pointer[string]                   // see forwarded
+}
+
+// forwarded is m.String(), memoised for the members of a 2xx answer fetched for the
+// request ("failsoft; fwd=uri-miss; fwd-status=200; stored", or fwd=stale) with no hit,
+// ttl, collapsed or detail parameter: the member every miss writes.
+func (m *hitMemo) forwarded(mb member) string {
+	fi := -1
+	switch mb.fwd {
+	case "uri-miss":
+		fi = 0
+	case "stale":
+		fi = 1
+	}
+	if fi < 0 || mb.hit || mb.hasTTL || mb.collapsed || mb.detail != "" || mb.fwdStatus < 200 || mb.fwdStatus >= 300 {
+		return mb.String()
+	}
+	si := 0
+	if mb.stored {
+		si = 1
+	}
+	p := &m.fwd[fi][si][mb.fwdStatus-200]
+	if s := p.Load(); s != nil {
+		return *s
+	}
+	s := mb.String()
+	p.Store(&s)
+	return s
 }
 
 // staleReasons are the reasons of stale answers given without calling the source whose
