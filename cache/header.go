@@ -4,6 +4,7 @@ import (
 	"iter"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 )
 
@@ -24,8 +25,9 @@ type Header struct {
 	b string
 }
 
-// MakeHeader returns the compact form of h (its names as given, each field's values in
-// order). A field with no values is kept, as a name without values.
+// MakeHeader returns the compact form of h (its names as given, in sorted order; each
+// field's values in order). A field with no values is kept, as a name without values.
+// Headers made of equal http.Headers are equal (==).
 func MakeHeader(h http.Header) Header { return makeHeader(h, nil) }
 
 // makeHeader is MakeHeader without the fields skip reports (nil: none).
@@ -33,27 +35,30 @@ func makeHeader(h http.Header, skip func(name string) bool) Header {
 	if h == nil {
 		return Header{}
 	}
-	fields, values, size := 0, 0, 0
+	// Fields in name order: equal headers give equal (==) Headers, whatever the order the
+	// map hands them out in.
+	var buf [16]string
+	names := buf[:0]
+	values, size := 0, 0
 	for k, vs := range h {
 		if skip != nil && skip(k) {
 			continue
 		}
-		fields++
+		names = append(names, k)
 		values += len(vs)
 		size += nameLen(k) + uvarintLen(len(vs))
 		for _, v := range vs {
 			size += uvarintLen(len(v)) + len(v)
 		}
 	}
-	size += uvarintLen(fields) + uvarintLen(values)
+	slices.Sort(names)
+	size += uvarintLen(len(names)) + uvarintLen(values)
 	var b strings.Builder
 	b.Grow(size)
-	writeUvarint(&b, fields)
+	writeUvarint(&b, len(names))
 	writeUvarint(&b, values)
-	for k, vs := range h {
-		if skip != nil && skip(k) {
-			continue
-		}
+	for _, k := range names {
+		vs := h[k]
 		if i := commonIndex(k); i >= 0 {
 			writeUvarint(&b, 2*i)
 		} else {

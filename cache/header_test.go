@@ -92,3 +92,19 @@ func TestCommonNamesRoundTrip(t *testing.T) {
 	equal(t, "", commonName(numCommonNames))
 	equal(t, -1, commonIndex("content-type"), "only the canonical spelling is common")
 }
+
+// Headers made of equal http.Headers are equal, whatever order the map iterates in: the
+// fields are stored in name order.
+func TestMakeHeaderIsDeterministic(t *testing.T) {
+	src := http.Header{}
+	for i := range 20 {
+		src["X-Field-"+string(rune('a'+i))] = []string{"v"}
+	}
+	first := MakeHeader(src)
+	for range 20 {
+		if MakeHeader(src) != first {
+			t.Fatal("the same header made two different Headers")
+		}
+	}
+	equal(t, src, first.Clone())
+}
