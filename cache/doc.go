@@ -22,7 +22,9 @@
 //     primary key with the request's values of the headers a response varies on. Lookup and
 //     Save implement the two-level Vary scheme on top of any Store; deleting the primary key
 //     retires every variant stored before (Entry.Generation).
-//   - Entry.CopyHeader writes an entry's header onto a response, each response its own copy.
+//   - An Entry's Header is a compact, immutable Header (MakeHeader: one string, no map);
+//     Entry.CopyHeader writes it onto a response, each response its own copy, and
+//     Entry.ETag and Entry.LastModified read its validators from it.
 //   - Store is the small interface the engine needs; Memory (New) is the default implementation:
 //     bounded by MaxBytes, charging each entry's Cost, its key (a digest for keys over 256
 //     bytes) and the store's bookkeeping; half of it protected for keys requested twice within
