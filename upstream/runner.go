@@ -372,12 +372,18 @@ func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error
 	r.noteRun()
 	a := &admission{r: r, ctx: ctx, start: time.Now()}
 	a.wctx, a.cancel = context.WithTimeout(ctx, r.s.Timeout)
-	// The command's context ends at the timeout or when ctx ends: each is watched on its
-	// own (a timer, and ctx's AfterFunc only when ctx can end at all: a fetch's context
-	// often cannot), which costs fewer allocations than an AfterFunc on the command's
-	// context (its done channel, children map, callback context and stop func).
+	// The command's context ends at its own deadline or when ctx ends: each is watched on
+	// its own (a timer, and ctx's AfterFunc only when ctx can end at all: a fetch's
+	// context often cannot), which costs fewer allocations than an AfterFunc on the
+	// command's context (its done channel, children map, callback context and stop
+	// func). When ctx's own deadline comes first, the command's context is ctx's (it has
+	// no deadline of its own) and ends only with ctx: no timer then, so that its end is
+	// the caller's (neutral), never raced by a timer as a timeout.
 	expire := a.expire
-	a.timer = time.AfterFunc(r.s.Timeout, expire)
+	wd, _ := a.wctx.Deadline()
+	if pd, ok := ctx.Deadline(); !ok || wd.Before(pd) {
+		a.timer = time.AfterFunc(time.Until(wd), expire)
+	}
 	if ctx.Done() != nil {
 		a.stopCaller = context.AfterFunc(ctx, expire)
 	}
@@ -389,7 +395,7 @@ type admission struct {
 	r          *Runner
 	ctx, wctx  context.Context
 	cancel     context.CancelFunc
-	timer      *time.Timer // runs expire at the timeout
+	timer      *time.Timer // runs expire at the timeout; nil when ctx's deadline comes first
 	stopCaller func() bool // unregisters expire from ctx; nil when ctx cannot end
 	start      time.Time
 	reported   atomic.Bool // the breaker has been told (by done or by expire)
@@ -439,7 +445,9 @@ func (a *admission) done(outcome error) error {
 			// expire recorded the end first: the timeout passed, or the caller went away.
 			a.final = r.final(ctx, fmt.Errorf("%w (command %s)", ErrTimeout, r.s.Name))
 		}
-		a.timer.Stop()
+		if a.timer != nil {
+			a.timer.Stop()
+		}
 		if a.stopCaller != nil {
 			a.stopCaller()
 		}
