@@ -435,7 +435,14 @@ func (a *admission) done(outcome error) error {
 			if answered {
 				err = nil
 			}
-			r.b.report(eventOf(err), a.start)
+			ev := eventOf(err)
+			if ev == evFailure && errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+				// The command's own timeout passed before the outcome came (the work saw
+				// its context end just before expire's timer fired): a timeout, as
+				// expire would have recorded it and as DoC's timer does.
+				ev = evTimeout
+			}
+			r.b.report(ev, a.start)
 			if err == nil {
 				a.final = inner
 			} else {
