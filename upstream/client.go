@@ -51,6 +51,11 @@ type ClientConfig struct {
 	// the call still ends at the timeout, and no goroutine is started for it. Any other
 	// RoundTripper, which might not heed the context, runs through Runner.Run, which
 	// returns at the timeout even while the attempt goes on (two goroutines per attempt).
+	// Code an *http.Transport calls on the attempt's goroutine must heed the request's
+	// context too, or the call outlasts the timeout: its Proxy function (called before the
+	// context is looked at again), and a RoundTripper registered with RegisterProtocol for
+	// the request's scheme. Wrap such a transport in a RoundTripper of your own to keep
+	// Runner.Run's bound.
 	Transport http.RoundTripper
 	// RateLimit per second (0: none) and Burst (0: 1) before the upstream is called. An
 	// attempt over the limit fails at once with ErrOverloaded.
