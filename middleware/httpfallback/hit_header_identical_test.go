@@ -66,8 +66,9 @@ func TestHitWritesTheStoredHeaderFieldForField(t *testing.T) {
 	assert.Equal(t, []string{"", "second"}, got["X-Empty-Then"])
 	assert.Contains(t, got, "X-No-Values")
 	assert.Empty(t, got["X-No-Values"])
-	assert.Equal(t, []string{"as given"}, got["x-lower-case"])
-	assert.Equal(t, []string{"lower"}, got["content-language"])
+	exact := func(name string) []string { return got[name] } // no canonicalisation
+	assert.Equal(t, []string{"as given"}, exact("x-lower-case"))
+	assert.Equal(t, []string{"lower"}, exact("content-language"))
 	assert.Equal(t, []string{"canonical"}, got["Content-Language"])
 }
 
