@@ -194,8 +194,11 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 // client's.
 func (c *Client) DoWith(rn *Runner, req *http.Request) (*http.Response, error) {
 	resp, err := c.send(rn, req)
-	var se *StatusError
-	if resp != nil && errors.As(err, &se) {
+	if se, ok := errors.AsType[*StatusError](err); ok && resp != nil {
+		if fb, ok := resp.Body.(*fullBody); ok {
+			se.Body = fb.excerpt() // read ahead whole: no copy, nothing to drain
+			return nil, err
+		}
 		se.Body, _ = io.ReadAll(io.LimitReader(resp.Body, MaxExcerpt))
 		drainClose(resp.Body)
 		return nil, err
@@ -297,7 +300,14 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 	// The attempt's context is not derived from the run's context: the run's context ends
 	// when the run returns, and the caller still has to read the body.
 	actx, acancel := context.WithCancel(ctx)
-	areq := req.Clone(actx)
+	// A shallow copy shares req's header, which a RoundTripper must not modify; only a
+	// credential, set on the attempt's header, needs a deep one.
+	var areq *http.Request
+	if c.cred != nil {
+		areq = req.Clone(actx)
+	} else {
+		areq = req.WithContext(actx)
+	}
 	if n > 1 && req.Body != nil && req.Body != http.NoBody {
 		body, err := req.GetBody()
 		if err != nil {
@@ -315,9 +325,15 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 		}
 		areq.Header.Set(name, value)
 	}
-	var mu sync.Mutex
-	var got *http.Response
-	abandoned, sent, gotFull := false, false, false
+	// What the run and the caller share, under st.mu (one value, so that the run's
+	// closure moves one variable to the heap, not five).
+	var st struct {
+		mu        sync.Mutex
+		got       *http.Response
+		abandoned bool
+		sent      bool
+		gotFull   bool
+	}
 	run := func(wctx context.Context) error {
 		if rn != c.runner && c.runner.Timeout() < rn.Timeout() {
 			// Another command's run: the client's per-attempt timeout bounds it too, and
@@ -327,13 +343,13 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 			wctx, cancel = context.WithTimeoutCause(wctx, c.runner.Timeout(), errAttemptTimeout)
 			defer cancel()
 		}
-		mu.Lock()
-		if abandoned { // the verdict was given before the request could be sent
-			mu.Unlock()
+		st.mu.Lock()
+		if st.abandoned { // the verdict was given before the request could be sent
+			st.mu.Unlock()
 			return nil
 		}
-		sent = true // from here the transport owns areq.Body
-		mu.Unlock()
+		st.sent = true // from here the transport owns areq.Body
+		st.mu.Unlock()
 		// The timeout bounds the attempt until the response headers, and with BufferBody
 		// until the body is buffered (or its first BufferBody bytes are).
 		stop := context.AfterFunc(wctx, acancel)
@@ -382,18 +398,21 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 			return fmt.Errorf("upstream: %s %s%s: reading the body: %w: %v",
 				req.Method, req.URL.Host, req.URL.Path, io.ErrUnexpectedEOF, rerr)
 		}
-		mu.Lock()
-		if abandoned { // the verdict was given without this response
-			mu.Unlock()
+		st.mu.Lock()
+		if st.abandoned { // the verdict was given without this response
+			st.mu.Unlock()
 			drainClose(resp.Body)
 			acancel()
 			return nil
 		}
-		gotFull = full
-		got = resp
-		mu.Unlock()
+		st.gotFull = full
+		st.got = resp
+		st.mu.Unlock()
 		if c.failureStatus(resp.StatusCode) {
-			return &StatusError{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}
+			// resp's own header: resp goes back with the error only to send, which either
+			// drops resp (DoWith, a retry) or the error (RoundTrip), so neither copy is
+			// seen beside the other.
+			return &StatusError{StatusCode: resp.StatusCode, Header: resp.Header}
 		}
 		return nil // 2xx-4xx: answered
 	}
@@ -403,15 +422,14 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 	} else {
 		err = rn.Run(ctx, run)
 	}
-	mu.Lock()
-	resp, full := got, gotFull
-	abandoned = true
-	if !sent {
+	st.mu.Lock()
+	resp, full := st.got, st.gotFull
+	st.abandoned = true
+	if !st.sent {
 		closeBody(areq.Body)
 	}
-	mu.Unlock()
-	var se *StatusError
-	if resp != nil && (err == nil || errors.As(err, &se)) {
+	st.mu.Unlock()
+	if resp != nil && (err == nil || isType[*StatusError](err)) {
 		if full || resp.Body == nil || resp.Body == http.NoBody {
 			acancel() // nothing left to read from the connection
 		} else {
@@ -454,7 +472,10 @@ func readAhead(resp *http.Response, limit int64) (full bool, err error) {
 	if want <= 0 { // limit is math.MaxInt64
 		want = limit
 	}
-	size := min(want, 32<<10)
+	// An unknown length starts small and grows as the body arrives: a failing answer's
+	// body is mostly a line or a short JSON, and a long body's reads come in a few KiB
+	// at a time (the transport's buffer) whatever the room.
+	size := min(want, 512)
 	if cl := resp.ContentLength; cl >= 0 && cl < want {
 		size = cl + 1 // room for the known length, and for reading its end
 	}
@@ -467,7 +488,7 @@ func readAhead(resp *http.Response, limit int64) (full bool, err error) {
 		buf = buf[:len(buf)+n]
 		if rerr == io.EOF {
 			_ = resp.Body.Close()
-			resp.Body = io.NopCloser(bytes.NewReader(buf))
+			resp.Body = newFullBody(buf)
 			resp.ContentLength = int64(len(buf))
 			resp.TransferEncoding = nil
 			return true, nil
@@ -479,6 +500,31 @@ func readAhead(resp *http.Response, limit int64) (full bool, err error) {
 	}
 	resp.Body = &prefixBody{r: io.MultiReader(bytes.NewReader(buf), resp.Body), rc: resp.Body}
 	return false, nil
+}
+
+// fullBody is a body read ahead to its end (readAhead): its bytes, read back. Closing it
+// does nothing (the original body is closed already).
+type fullBody struct {
+	bytes.Reader
+	b []byte
+}
+
+func newFullBody(b []byte) *fullBody {
+	fb := &fullBody{b: b}
+	fb.Reset(b)
+	return fb
+}
+
+func (*fullBody) Close() error { return nil }
+
+// excerpt returns the body's first MaxExcerpt bytes for a StatusError: the buffer itself
+// (capped) when the body is no longer, else a copy, so that the error does not keep a
+// larger buffer alive.
+func (b *fullBody) excerpt() []byte {
+	if len(b.b) <= MaxExcerpt {
+		return b.b[:len(b.b):len(b.b)]
+	}
+	return bytes.Clone(b.b[:MaxExcerpt])
 }
 
 // prefixBody yields a body's buffered prefix and then the rest of its stream.

@@ -541,7 +541,9 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// 400 or 413 here.
 	octx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	out := &http.Request{
+	// Built as a value and handed to the client as its one copy with the context
+	// (WithContext), so that only that copy is allocated.
+	out := http.Request{
 		Method:     r.Method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -570,23 +572,21 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// arrived, so a long body is bounded by BodyIdleTimeout only. A request with a body (an
 	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
 	// upload is not cut by it.
-	rctx := context.WithValue(octx, routeKey{}, route) // for OnRetry
+	fctx := &fetchContext{Context: octx, route: route}
 	var timer *time.Timer
 	if out.Body == nil {
 		timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
-		out = out.WithContext(headerBudget{Context: rctx, deadline: time.Now().Add(p.budget)})
-	} else {
-		out = out.WithContext(rctx)
+		fctx.budget = time.Now().Add(p.budget)
 	}
 
-	resp, err := p.client.DoWith(rn, out)
+	resp, err := p.client.DoWith(rn, out.WithContext(fctx))
 	if timer != nil && !timer.Stop() && err == nil {
 		// The budget ran out just as the headers arrived: the body would fail anyway.
 		_ = resp.Body.Close()
 		resp, err = nil, errHeaderBudget
 	}
 	if err != nil {
-		if se := (*upstream.StatusError)(nil); errors.As(err, &se) && se.Header != nil {
+		if se, ok := errors.AsType[*upstream.StatusError](err); ok && se.Header != nil {
 			// The failing answer may be served as the last resort: hop-by-hop fields
 			// stay on this hop, as for any answer.
 			removeHopByHop(se.Header)
@@ -637,22 +637,33 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	return nil
 }
 
-// headerBudget is a proxy fetch's context until the response headers: its Deadline is the
-// header budget's end (or the parent's, when earlier), so that the client does not start a
-// retry wait that would pass it. The budget is enforced by a timer cancelling the parent,
-// not by this context, and that timer is stopped once headers arrive, which a context
-// deadline could not be.
-type headerBudget struct {
+// fetchContext is the context of a proxy fetch's outbound request. Its value for routeKey
+// is the request's route (for the client's OnRetry). With a header budget (budget not
+// zero), its Deadline is the budget's end (or the parent's, when earlier), so that the
+// client does not start a retry wait that would pass it. The budget is enforced by a
+// timer cancelling the parent, not by this context, and that timer is stopped once
+// headers arrive, which a context deadline could not be.
+type fetchContext struct {
 	context.Context
-	deadline time.Time
+	route  string
+	budget time.Time
 }
 
 // Deadline reports the earlier of the budget's end and the parent's deadline.
-func (c headerBudget) Deadline() (time.Time, bool) {
-	if d, ok := c.Context.Deadline(); ok && d.Before(c.deadline) {
-		return d, true
+func (c *fetchContext) Deadline() (time.Time, bool) {
+	d, ok := c.Context.Deadline()
+	if c.budget.IsZero() || (ok && d.Before(c.budget)) {
+		return d, ok
 	}
-	return c.deadline, true
+	return c.budget, true
+}
+
+// Value answers routeKey with the route; any other key is the parent's.
+func (c *fetchContext) Value(key any) any {
+	if _, ok := key.(routeKey); ok {
+		return c.route
+	}
+	return c.Context.Value(key)
 }
 
 // copyBody copies body to w with a pooled buffer. stalled is called when a read has waited
