@@ -177,7 +177,7 @@ func (c *Client) Close() error {
 }
 
 // Do sends req: 2xx-4xx answers come back as a response with a nil error; failures as typed
-// errors, a failing status as *StatusError (with a header clone and a body excerpt of at
+// errors, a failing status as *StatusError (with the answer's header and a body excerpt of at
 // most 4 KiB; the body is closed). The body stays readable after Do returns, until the
 // caller closes it or reads it to the end, bounded by req's context only.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
