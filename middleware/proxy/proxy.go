@@ -152,10 +152,11 @@ type Proxy struct {
 	pass     map[string]bool
 
 	engine   *httpfallback.Engine
-	prefixes []string // Routes prefixes, longest first: each is a route
+	prefixes []*proxyRoute // Routes prefixes, longest first: each is a route
 	route    func(*http.Request) string
 	segs     segmentRoutes
-	fetchers sync.Map      // route name -> httpfallback.Fetcher of that route
+	star     *proxyRoute   // "*"
+	named    sync.Map      // Engine.Route's names -> *proxyRoute
 	budget   time.Duration // the engine's Command.Timeout: bounds a fetch until response headers
 	client   *upstream.Client
 	store    *cache.Memory // owned store, nil when the caller gave one
@@ -194,6 +195,8 @@ func New(cfg Config) (*Proxy, error) {
 	if p.maxBody == 0 {
 		p.maxBody = defaultMaxRequestBody
 	}
+	p.star = p.newRoute("*")
+	p.segs.star, p.segs.newRoute = p.star, p.newRoute
 	switch {
 	case cfg.BodyIdleTimeout < 0:
 		return nil, fmt.Errorf("proxy: Config.BodyIdleTimeout is negative (%v)", cfg.BodyIdleTimeout)
@@ -300,7 +303,7 @@ func New(cfg Config) (*Proxy, error) {
 			pol.OverrideFreshness = ro.Fresh
 			rs.Policy = &pol
 			ecfg.Routes[ro.Prefix] = rs
-			p.prefixes = append(p.prefixes, ro.Prefix)
+			p.prefixes = append(p.prefixes, p.newRoute(ro.Prefix))
 		}
 	}
 	if ecfg.Store == nil {
@@ -321,7 +324,7 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, fmt.Errorf("proxy: Config.Engine: %w", err)
 	}
 	// Longest prefix first, so the first match is the most specific.
-	slices.SortStableFunc(p.prefixes, func(a, b string) int { return len(b) - len(a) })
+	slices.SortStableFunc(p.prefixes, func(a, b *proxyRoute) int { return len(b.name) - len(a.name) })
 	return p, nil
 }
 
@@ -478,8 +481,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Range and If-Range reach the engine, which answers them from the stored entry
 	// (206, 416, or the whole when If-Range does not match); forward never sends Range
 	// upstream for a GET or HEAD (see there).
-	route := p.routeOf(r, clean)
-	p.engine.Serve(w, r, route, p.fetcher(route))
+	rt := p.routeOf(r, clean)
+	p.engine.Serve(w, r, rt.name, rt.fetch)
 }
 
 // refuse answers a request the proxy refuses itself (the engine's problem+json,
@@ -488,33 +491,41 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, status int, detai
 	p.engine.WriteError(w, r, &httpfallback.RefusalError{Status: status, Detail: detail})
 }
 
-// routeOf names the route of a request whose cleaned path is clean: the longest Routes
+// proxyRoute is one of the Proxy's routes: its name, the engine's route (and command), and
+// its Fetcher, made once per route (routes are bounded: the prefixes, the segment routes,
+// "*", and Engine.Route's names) and found with the route in one lookup.
+type proxyRoute struct {
+	name  string
+	fetch httpfallback.Fetcher
+}
+
+// newRoute makes the route named name.
+func (p *Proxy) newRoute(name string) *proxyRoute {
+	return &proxyRoute{name: name, fetch: func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		return p.forward(ctx, w, r, name)
+	}}
+}
+
+// routeOf returns the route of a request whose cleaned path is clean: the longest Routes
 // prefix; else Engine.Route's name; else the route of its first path segment.
-func (p *Proxy) routeOf(r *http.Request, clean string) string {
-	for _, prefix := range p.prefixes {
-		if strings.HasPrefix(clean, prefix) {
-			return prefix
+func (p *Proxy) routeOf(r *http.Request, clean string) *proxyRoute {
+	for _, rt := range p.prefixes {
+		if strings.HasPrefix(clean, rt.name) {
+			return rt
 		}
 	}
 	if p.route != nil {
-		if rt := p.route(r); rt != "" {
-			return rt
+		name := p.route(r)
+		if name == "" {
+			return p.star
 		}
-		return "*"
+		if rt, ok := p.named.Load(name); ok {
+			return rt.(*proxyRoute)
+		}
+		rt, _ := p.named.LoadOrStore(name, p.newRoute(name))
+		return rt.(*proxyRoute)
 	}
 	return p.segs.of(clean)
-}
-
-// fetcher returns the Fetcher of route, made once per route (routes are bounded: the
-// prefixes, the segment routes, "*", and Engine.Route's names).
-func (p *Proxy) fetcher(route string) httpfallback.Fetcher {
-	if f, ok := p.fetchers.Load(route); ok {
-		return f.(httpfallback.Fetcher)
-	}
-	f, _ := p.fetchers.LoadOrStore(route, httpfallback.Fetcher(func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		return p.forward(ctx, w, r, route)
-	}))
-	return f.(httpfallback.Fetcher)
 }
 
 // forward is the Fetcher of route: it sends r upstream through the client, each attempt
