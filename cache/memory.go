@@ -77,8 +77,8 @@ type Stats struct {
 	ProtectedBytes int64  `json:"protected_bytes"`
 	Promoted       uint64 `json:"promoted"`
 	// Entries is the number of entries held now (both parts), counted where Bytes is: an
-	// entry counts from the moment ristretto applies its Set (before Set returns true) or
-	// it enters the protected part, until it is deleted, evicted, swept or the store is
+	// entry counts from the moment ristretto applies its Set (Stats first applies those
+	// of the Sets that returned true) or it enters the protected part, until it is deleted, evicted, swept or the store is
 	// closed; replacing an entry does not change it, a refused Set never counts. It is exact
 	// once ristretto has applied the writes queued so far; until then, a Delete of an
 	// unprotected entry, or its move into the protected part, is still counted (so it
@@ -97,7 +97,85 @@ const setRetries = 8
 
 type stripe struct {
 	mu sync.RWMutex
-	_  [64 - 24]byte // keep stripes on separate cache lines
+
+	// The keys (by their stripe hash) of the stripe whose write Set handed to ristretto
+	// without waiting for it to be applied, each with the generation it was handed in
+	// (see Memory.settle); npend is len(pend), read without pmu.
+	pmu     sync.Mutex
+	npend   atomic.Int32
+	forgets atomic.Uint32 // how many times forget dropped marks
+	pend    map[uint64]uint64
+
+	_ [64 - 48]byte // keep stripes on separate cache lines
+}
+
+// mark records that a write of the key hashed h is handed to ristretto in generation gen;
+// false when one is already pending (a concurrent Set of the key, or one not yet settled).
+func (s *stripe) mark(h, gen uint64) bool {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if _, ok := s.pend[h]; ok {
+		return false
+	}
+	if s.pend == nil {
+		s.pend = make(map[uint64]uint64)
+	}
+	s.pend[h] = gen
+	s.npend.Store(int32(len(s.pend)))
+	return true
+}
+
+// pending reports whether a write of the key hashed h may not be applied yet.
+func (s *stripe) pending(h uint64) bool {
+	if s.npend.Load() == 0 {
+		return false
+	}
+	s.pmu.Lock()
+	_, ok := s.pend[h]
+	s.pmu.Unlock()
+	return ok
+}
+
+// forget drops the marks of generations before gen (their writes are applied) and
+// returns how many it dropped.
+func (s *stripe) forget(gen uint64) int {
+	if s.npend.Load() == 0 {
+		return 0
+	}
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	n := len(s.pend)
+	for h, g := range s.pend {
+		if g < gen {
+			delete(s.pend, h)
+		}
+	}
+	s.npend.Store(int32(len(s.pend)))
+	if n != len(s.pend) {
+		s.forgets.Add(1)
+	}
+	return n - len(s.pend)
+}
+
+// lookup is ristretto's Get of the stored key sk, hashed h, in stripe s (read-locked),
+// after the write a Set handed over unwaited for it (see setNew) is applied. Only a miss
+// looks further: at a key still pending, settle applies its write; at one whose mark was
+// dropped meanwhile (applied since the first look) ristretto is asked again. Each first
+// look that missed and was not the answer is counted as internal.
+func (m *Memory) lookup(s *stripe, sk string, h uint64) (*slot, bool) {
+	forgets := s.forgets.Load()
+	v, ok := m.rc.Get(sk)
+	if ok {
+		return v, ok
+	}
+	switch {
+	case s.pending(h):
+		m.settle()
+	case s.forgets.Load() == forgets:
+		return v, ok
+	}
+	m.internalMisses.Add(1)
+	return m.rc.Get(sk)
 }
 
 // slot is what ristretto holds: the entry and ristretto's two hashes of its stored key, so
@@ -169,10 +247,27 @@ type Memory struct {
 	stored, tooLarge, notAdmitted, dropped, evictions, swept atomic.Uint64
 	goneHits, internalHits, internalMisses                   atomic.Uint64
 
+	// Writes Set hands to ristretto without waiting for them (see Set and settle).
+	// admitMu is held for reading from a Set's accounting to its handing the write over,
+	// and for writing while settle starts a generation or updates base and since.
+	// base is ristretto's cost in use when the last settle ended; since is the cost of
+	// every write handed over after that settle began: base+since bounds the cost in use
+	// once those are applied.
+	admitMu   sync.RWMutex
+	settleMu  sync.Mutex // one settle at a time
+	gen       atomic.Uint64
+	marks     atomic.Int64 // pending marks, all stripes
+	base      atomic.Int64
+	since     atomic.Int64
+	probation int64 // ristretto's MaxCost
+
 	stopSweep chan struct{}
 	stopOnce  sync.Once
 	sweepDone chan struct{}
 }
+
+// maxMarks bounds the pending marks: the Set that reaches it settles them all.
+const maxMarks = 1024
 
 // New returns a Memory store bounded by cfg.MaxBytes.
 func New(cfg Config) (*Memory, error) {
@@ -208,6 +303,7 @@ func New(cfg Config) (*Memory, error) {
 		m.prot = newProtected(m.maxBytes/2, after, window, m.maxBytes)
 		probation = m.maxBytes - m.prot.max
 	}
+	m.probation = probation
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = DefaultSweepInterval
 	}
@@ -259,6 +355,9 @@ func (m *Memory) Sweep() int {
 		m.stripes[i].mu.RLock()
 	}
 	if !m.closed {
+		if m.marks.Load() > 0 {
+			m.settle() // the writes Set handed over unwaited are swept too, and their marks dropped
+		}
 		m.rc.IterValues(func(s *slot) bool {
 			if s != nil && s.e.State(now) == Gone {
 				gone = append(gone, hashKey(s.h1, s.h2))
@@ -348,7 +447,7 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 	if e, st, ok := m.getProtected(s, sk, now); ok {
 		return e, st
 	}
-	v, ok := m.rc.Get(sk)
+	v, ok := m.lookup(s, sk, h)
 	if !ok && m.prot != nil {
 		// A promotion (or a protected Set) may have moved the entry between our two
 		// lookups: it is stored in the protected part before its copy here is deleted.
@@ -413,8 +512,12 @@ const storeOverhead = 256
 //
 // Guarantee: when Set returns true, e was admitted and every Get for key that starts after
 // Set returned, from any goroutine, sees e until it is replaced, deleted, evicted to make
-// room for other entries, or its TTL ends. Set waits for ristretto's asynchronous write to
-// be applied to achieve that: it costs microseconds, not nanoseconds.
+// room for other entries, or its TTL ends. ristretto applies writes on its own goroutine:
+// a new key's entry that ristretto will surely admit (the store has room for it once the
+// writes already handed over are applied) is handed over and Set returns at once, the key
+// marked pending so that the next Get, Set or Delete of it waits for the write first (and
+// Stats and Sweep for all of them); any other Set waits for its write to be applied and
+// checks it (microseconds, not nanoseconds).
 //
 // An entry whose key has been requested Config.ProtectAfter times within ProtectWindow (or
 // whose key is already protected) goes into the protected part; any other through
@@ -458,16 +561,24 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 		m.stored.Add(1)
 		return true
 	}
+	if s.pending(h) {
+		m.settle() // an earlier Set of the key, not applied yet: the one to replace
+	}
 	prev, ok := m.rc.Get(sk)
 	m.countInternal(ok)
 	if ok && prev != nil && charge(sk, prev.e) < cost {
 		m.rc.Del(sk)
+		ok = false
 	}
 	h1, h2 := keyToHash(sk)
 	v := &slot{h1: h1, h2: h2, e: e}
+	if !ok && m.setNew(s, sk, h, v, cost) {
+		m.stored.Add(1)
+		return true
+	}
 	set := false
 	for range setRetries {
-		if set = m.rc.Set(sk, v, cost); set {
+		if set = m.hand(sk, v, cost); set {
 			break
 		}
 		m.rc.Wait()
@@ -476,7 +587,12 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 		m.dropped.Add(1)
 		return false
 	}
-	m.rc.Wait()
+	if m.settleMu.TryLock() {
+		m.settleLocked()
+		m.settleMu.Unlock()
+	} else {
+		m.rc.Wait() // another settle is running: not waiting for it, as two Waits run at once
+	}
 	got, ok := m.rc.Get(sk)
 	m.countInternal(ok)
 	switch {
@@ -490,12 +606,83 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 	return true
 }
 
+// setNew hands the write of a key absent from ristretto (and from the protected part)
+// over without waiting for it, when ristretto will surely admit it: its cost fits in what
+// is left of MaxCost once every write handed over is applied (base+since), so that
+// ristretto's admission, which refuses an entry only to make room, takes it. The key is
+// marked pending in its stripe (s, h) so that a Get, Set or Delete of it settles first. It
+// reports false, having handed nothing over, when the write might be refused or the key
+// is already pending (a concurrent Set of it): Set then waits for ristretto as before.
+// s is read-locked.
+func (m *Memory) setNew(s *stripe, sk string, h uint64, v *slot, cost int64) bool {
+	m.admitMu.RLock()
+	if m.base.Load()+m.since.Add(cost) > m.probation || !s.mark(h, m.gen.Load()) {
+		m.since.Add(-cost)
+		m.admitMu.RUnlock()
+		return false
+	}
+	set := m.rc.Set(sk, v, cost)
+	m.admitMu.RUnlock()
+	if n := m.marks.Add(1); !set || n >= maxMarks {
+		// Dropped (ristretto's buffer is full): the caller retries after settling. Or
+		// too many marks: settle them all now.
+		m.settle()
+	}
+	return set
+}
+
+// hand passes a write to ristretto (Set), counting its cost in since.
+func (m *Memory) hand(sk string, v *slot, cost int64) bool {
+	m.admitMu.RLock()
+	defer m.admitMu.RUnlock()
+	m.since.Add(cost)
+	return m.rc.Set(sk, v, cost)
+}
+
+// settle waits until ristretto has applied every write handed to it before the call
+// (ristretto's Wait), then forgets the marks of the writes setNew handed over until then
+// and reads ristretto's cost in use again (base). The caller holds a stripe's read lock
+// (ristretto must not be closed meanwhile).
+func (m *Memory) settle() {
+	m.settleMu.Lock()
+	defer m.settleMu.Unlock()
+	m.settleLocked()
+}
+
+// settleLocked is settle's work; settleMu is held.
+func (m *Memory) settleLocked() {
+	m.admitMu.Lock()
+	gen := m.gen.Add(1) // marks made from here on carry gen: their writes may follow the Wait
+	since := m.since.Load()
+	m.admitMu.Unlock()
+	m.rc.Wait()
+	used := m.probation // unknown without ristretto's metrics: no write is handed over unwaited
+	if mt := m.rc.Metrics; mt != nil {
+		// Read after the writes handed over before the Wait are applied; a write applied
+		// since then (or being applied) is counted in since as well.
+		used = int64(mt.CostAdded() - mt.CostEvicted())
+	}
+	m.admitMu.Lock()
+	m.base.Store(used)
+	m.since.Add(-since)
+	m.admitMu.Unlock()
+	n := 0
+	for i := range m.stripes {
+		n += m.stripes[i].forget(gen)
+	}
+	m.marks.Add(int64(-n))
+}
+
 // Delete removes key. A no-op after Close.
 func (m *Memory) Delete(_ context.Context, key string) {
 	sk := storedKey(key)
-	s, open := m.rlock(sk)
+	h := m.hash(sk)
+	s, open := m.rlockHash(h)
 	defer s.mu.RUnlock()
 	if open {
+		if s.pending(h) {
+			m.settle() // else the pending write would be applied after the deletion
+		}
 		if m.prot != nil {
 			m.prot.remove(sk, nil)
 		}
@@ -536,6 +723,15 @@ func (m *Memory) Close() error {
 // held; it is at most MaxBytes, except that replacing an entry in place by a
 // smaller-or-equal one never raises it.
 func (m *Memory) Stats() Stats {
+	if m.marks.Load() > 0 {
+		// Writes Set handed over unwaited count once applied, as every Set's did when it returned.
+		if s, open := m.rlockHash(0); open {
+			m.settle()
+			s.mu.RUnlock()
+		} else {
+			s.mu.RUnlock()
+		}
+	}
 	st := Stats{
 		Stored:              m.stored.Load(),
 		RejectedTooLarge:    m.tooLarge.Load(),

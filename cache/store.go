@@ -118,7 +118,8 @@ func newGeneration() uint64 {
 // entry or a Gone one.
 func (m *Memory) peek(key string, now time.Time) *Entry {
 	sk := storedKey(key)
-	st, open := m.rlock(sk)
+	h := m.hash(sk)
+	st, open := m.rlockHash(h)
 	defer st.mu.RUnlock()
 	if !open {
 		return nil
@@ -131,7 +132,7 @@ func (m *Memory) peek(key string, now time.Time) *Entry {
 		}
 	}
 	if !protected {
-		s, ok := m.rc.Get(sk)
+		s, ok := m.lookup(st, sk, h)
 		m.countInternal(ok) // not a Get of the cache's users: Stats leaves it out
 		if ok && s != nil {
 			e = s.e
