@@ -19,8 +19,8 @@ type eventBreaker struct {
 func (b *eventBreaker) do(ctx context.Context, fn func(context.Context) error) error {
 	return fn(ctx)
 }
-func (b *eventBreaker) isOpen() bool { return false }
-func (b *eventBreaker) allow() bool  { return true }
+func (b *eventBreaker) isOpen() bool            { return false }
+func (b *eventBreaker) allow(BreakerState) bool { return true }
 func (b *eventBreaker) report(ev event, _ time.Time) {
 	b.mu.Lock()
 	b.events = append(b.events, ev)

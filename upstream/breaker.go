@@ -34,7 +34,9 @@ type breaker interface {
 	isOpen() bool
 	// allow admits one call run by the caller itself (Runner.Admit), as do would: false
 	// when the circuit refuses it (the refusal is recorded); true consumes a half-open probe.
-	allow() bool
+	// read is the state the Runner has just read (Closed or HalfOpen): a circuit read
+	// closed admits the call without being read again.
+	allow(read BreakerState) bool
 	// report records the outcome of a call allow admitted, once: start is when it was
 	// admitted.
 	report(ev event, start time.Time)
@@ -121,9 +123,12 @@ func (h *hystrixBreaker) isOpen() bool { return h.cb.IsOpen() }
 
 // allow is what DoC does before starting a command (AllowRequest, which lets one half-open
 // probe through; a refusal reported as short-circuit), without its goroutines and without
-// hystrix's own ticket: the Runner's semaphore is the limit in force.
-func (h *hystrixBreaker) allow() bool {
-	if h.cb.AllowRequest() {
+// hystrix's own ticket: the Runner's semaphore is the limit in force. A circuit read
+// closed a moment ago is not read again: AllowRequest would read it (IsOpen, which sums
+// the rolling window: about a microsecond) and admit the call unless it opened in between,
+// a race the caller runs anyway.
+func (h *hystrixBreaker) allow(read BreakerState) bool {
+	if read == Closed || h.cb.AllowRequest() {
 		return true
 	}
 	_ = h.cb.ReportEvent(h.events[evShortCircuit], time.Now(), 0)

@@ -62,7 +62,7 @@ func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) er
 	return err
 }
 
-func (f *fakeBreaker) allow() bool {
+func (f *fakeBreaker) allow(BreakerState) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.open {

@@ -358,13 +358,16 @@ func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error
 	if err := ctx.Err(); err != nil {
 		return ctx, noop, err
 	}
-	if err := r.refuseOpen(); err != nil {
-		return ctx, noop, err
+	// The breaker is read once here (hystrix sums its rolling window at each read), and
+	// allow is told what was read: see breaker.allow.
+	state := r.State()
+	if state == Open {
+		return ctx, noop, fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
 	}
 	if !r.tryAcquire() {
 		return ctx, noop, fmt.Errorf("%w (command %s: %d running)", ErrOverloaded, r.s.Name, r.s.MaxConcurrent)
 	}
-	if !r.b.allow() {
+	if !r.b.allow(state) {
 		r.release()
 		r.poke()
 		return ctx, noop, fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
