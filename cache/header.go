@@ -151,14 +151,15 @@ func (h Header) Clone() http.Header {
 	}
 	fields, _ := h.counts()
 	dst := make(http.Header, fields)
-	h.copyTo(dst, 0)
+	h.copyTo(dst, 0, "")
 	return dst
 }
 
 // copyTo sets every field of h on dst, replacing dst's values of those fields, its values
-// in one new slice with extra more slots after them, which it returns. Each field's slice
-// is capped at its own values.
-func (h Header) copyTo(dst http.Header, extra int) []string {
+// in one new slice with extra more slots after them (own). Each field's slice is capped at
+// its own values. field is the copy of the values of the field named exactly want (nil
+// when h has none; "" wants none).
+func (h Header) copyTo(dst http.Header, extra int, want string) (own, field []string) {
 	fields, values := h.counts()
 	vals := make([]string, values+extra)
 	i, k := h.start(), 0
@@ -171,9 +172,13 @@ func (h Header) copyTo(dst http.Header, extra int) []string {
 		for ; k < start+n; k++ {
 			vals[k], i = h.str(i)
 		}
-		dst[name] = vals[start:k:k]
+		v := vals[start:k:k]
+		dst[name] = v
+		if name == want {
+			field = v
+		}
 	}
-	return vals[values:]
+	return vals[values:], field
 }
 
 // size returns the bytes of the compact form.

@@ -12,5 +12,14 @@ import "net/http"
 // The engine writes a stored response with it: dst is the ResponseWriter's header, extra
 // holds Cache-Status and Age.
 func (e *Entry) CopyHeader(dst http.Header, extra int) []string {
-	return e.Header.copyTo(dst, extra)
+	own, _ := e.Header.copyTo(dst, extra, "")
+	return own
+}
+
+// CopyHeaderField is CopyHeader that also returns the entry's values of the field named
+// exactly name (canonical form), as copied onto dst, read in the same pass: nil when the
+// entry has no such field. The engine finds the entry's own Cache-Status members with it,
+// which its member follows, without a second lookup.
+func (e *Entry) CopyHeaderField(dst http.Header, extra int, name string) (own, field []string) {
+	return e.Header.copyTo(dst, extra, name)
 }

@@ -53,3 +53,22 @@ func TestCopyHeaderConcurrentFirstUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestCopyHeaderFieldReturnsTheCopiedField(t *testing.T) {
+	e := &Entry{Status: 200, Header: MakeHeader(http.Header{
+		"Cache-Status": {"upstream; hit", "edge; fwd=miss"},
+		"Content-Type": {"application/json"},
+	})}
+	dst := http.Header{"Cache-Status": {"left by w"}}
+	own, field := e.CopyHeaderField(dst, 1, "Cache-Status")
+	equal(t, 1, len(own))
+	equal(t, []string{"upstream; hit", "edge; fwd=miss"}, field)
+	equal(t, dst["Cache-Status"], field, "the field is the copy on dst")
+	field[0] = "changed"
+	equal(t, "upstream; hit", e.Header.Get("Cache-Status"), "the entry is not written through the copy")
+
+	_, none := (&Entry{Header: MakeHeader(http.Header{"Content-Type": {"text/plain"}})}).CopyHeaderField(http.Header{}, 0, "Cache-Status")
+	if none != nil {
+		t.Fatalf("an entry without the field: %q, want nil", none)
+	}
+}

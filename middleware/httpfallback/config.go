@@ -122,10 +122,11 @@ type Event struct {
 // Of the shared settings (upstream.Common): Command is the template for every route's
 // command (its Name is ignored: see Name), and Command.Timeout also bounds background
 // fetches and, by default, LockTimeout. FailureStatuses count for the wrapped handler's
-// (or Fetcher's) answers as they do for a Client's. Now ages the stored entries; nil means
-// the wall clock as the Engine reads it: time.Now at most once a second, and in between
-// that reading plus the monotonic time elapsed since (cheaper to read; the two differ only
-// by a step of the wall clock within the second).
+// (or Fetcher's) answers as they do for a Client's. Now ages the stored entries and times
+// Event.Duration; nil means the wall clock as the Engine reads it: ages from a reading a
+// goroutine of the Engine's takes every millisecond while requests come in (an atomic load
+// per request instead of a clock read; it lags time.Now by a millisecond or so, which
+// nothing measured in seconds shows), durations from time.Now.
 //
 // Logger: each request is logged at Debug only (hits, misses, failures served stale,
 // defaults, errors, and each background fetch). At Warn and above the engine logs what

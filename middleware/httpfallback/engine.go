@@ -27,6 +27,8 @@ type Engine struct {
 	prefixes       []string                    // Defaults keys ending in "/", longest first
 	defaultHeaders map[*Default]*defaultHeader // the static defaults' headers, laid out
 	keyFn          cache.KeyFunc               // Config.Key, else cache.Key with the default options, prepared
+	clk            *coarseClock                // Config.Now when it was nil; stopped by Close
+	stopwatch      func() time.Time            // times Durations: Config.Now as given, else time.Now
 	memo           *hitMemo                    // strings a fresh hit writes
 	open           *outcome                    // the outcome of a call the open breaker refused (read-only)
 	routes         map[string]*routeSettings   // Config.Routes in force
@@ -81,22 +83,29 @@ type source struct {
 // New validates cfg and returns an Engine. It fails when a field is invalid (the error
 // names it).
 func New(cfg Config) (*Engine, error) {
+	// Without Config.Now, the engine runs on its coarse clock; Durations are timed with
+	// time.Now (see coarseClock). The clock's goroutine starts once New cannot fail.
+	var clk *coarseClock
+	stopwatch := cfg.Now
 	if cfg.Now == nil {
-		cfg.Now = new(wallClock).now
+		clk = newCoarseClock()
+		cfg.Now, stopwatch = clk.now, time.Now
 	}
 	cfg, err := cfg.normalize()
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:     cfg,
-		store:   cfg.Store,
-		flights: make(map[string]*flight),
-		runners: make(map[string]*upstream.Runner),
-		memo:    new(hitMemo),
-		open:    failedOutcome(upstream.ErrCircuitOpen, nil),
-		obs:     observer{quiet: newQuietLog(cfg)},
-		purge:   purgeIndex{tags: cache.NewTags(0)},
+		cfg:       cfg,
+		store:     cfg.Store,
+		flights:   make(map[string]*flight),
+		runners:   make(map[string]*upstream.Runner),
+		memo:      new(hitMemo),
+		clk:       clk,
+		stopwatch: stopwatch,
+		open:      failedOutcome(upstream.ErrCircuitOpen, nil),
+		obs:       observer{quiet: newQuietLog(cfg)},
+		purge:     purgeIndex{tags: cache.NewTags(0)},
 	}
 	e.routes, e.defRoute = settingsOf(cfg)
 	e.defaultHeaders = layoutDefaults(cfg)
@@ -133,6 +142,9 @@ func New(cfg Config) (*Engine, error) {
 		e.store, e.owned = m, m
 	}
 	e.base, e.cancel = context.WithCancel(context.Background())
+	if clk != nil {
+		clk.start()
+	}
 	return e, nil
 }
 
@@ -319,12 +331,12 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		}
 	}
 	ctx := r.Context()
-	now := e.cfg.Now()
+	now, start := e.cfg.Now(), e.clock()
 	key := e.key(r)
 	ent, state := cache.Lookup(ctx, e.store, key, r, now)
 	switch state {
 	case cache.Fresh:
-		e.hit(route, key, ent.Status, now)
+		e.hit(route, key, ent.Status, start)
 		if e.cfg.Logger != nil && e.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 			e.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "failsoft: hit", e.reqAttrs(r, route)...)
 		}
@@ -333,7 +345,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	case cache.Gone:
 		ent = nil
 	}
-	r = e.withStart(r, now)
+	r = e.withStart(r, start)
 	ex := &exchange{w: w, r: r, route: route, key: key, ent: ent, src: src, rt: e.settings(route)} // src: see newFetch
 	if state == cache.Stale {
 		// Within stale-while-revalidate: answer now, refresh once in the background
@@ -747,6 +759,9 @@ func (e *Engine) Close() error {
 		errs := []error{e.closeRunners()}
 		if e.owned != nil {
 			errs = append(errs, e.owned.Close())
+		}
+		if e.clk != nil {
+			e.clk.close()
 		}
 		e.closeErr = errors.Join(errs...)
 	})

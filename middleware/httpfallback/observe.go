@@ -123,9 +123,9 @@ func (e *Engine) emit(ev Event) {
 	}
 }
 
-// hit records a fresh hit found at now; it reads the clock again only when OnEvent wants
-// the Duration.
-func (e *Engine) hit(route, key string, status int, now time.Time) {
+// hit records a fresh hit of a request that reached the engine at start (see clock); it
+// reads the clock again only when OnEvent wants the Duration.
+func (e *Engine) hit(route, key string, status int, start time.Time) {
 	if e.cfg.OnEvent == nil && e.obs.quiet == nil {
 		// All emit would do with the event: count it on its route (Stats.Hits is their
 		// sum). No event is built.
@@ -134,7 +134,7 @@ func (e *Engine) hit(route, key string, status int, now time.Time) {
 	}
 	ev := Event{Kind: EventHit, Route: route, Key: key, Status: status}
 	if e.cfg.OnEvent != nil {
-		ev.Duration = e.cfg.Now().Sub(now)
+		ev.Duration = e.stopwatch().Sub(start)
 	}
 	e.emit(ev)
 }
@@ -164,7 +164,7 @@ func (e *Engine) since(r *http.Request) time.Duration {
 	if !ok {
 		return 0
 	}
-	return e.cfg.Now().Sub(t)
+	return e.stopwatch().Sub(t)
 }
 
 // runObserved calls the source through run and reports the call as EventUpstream: its
@@ -173,7 +173,7 @@ func (e *Engine) since(r *http.Request) time.Duration {
 func (e *Engine) runObserved(ctx context.Context, route string, src source, w http.ResponseWriter, r *http.Request) error {
 	var start time.Time
 	if e.cfg.OnEvent != nil {
-		start = e.cfg.Now()
+		start = e.stopwatch()
 	}
 	err := e.run(ctx, route, src, w, r)
 	ev := Event{Kind: EventUpstream, Route: route, Reason: reason(err)}
@@ -185,7 +185,7 @@ func (e *Engine) runObserved(ctx context.Context, route string, src source, w ht
 		}
 	}
 	if e.cfg.OnEvent != nil {
-		ev.Duration = e.cfg.Now().Sub(start)
+		ev.Duration = e.stopwatch().Sub(start)
 	}
 	e.emit(ev)
 	return err
@@ -239,12 +239,13 @@ func (e *Engine) routeStats() (routes []RouteStats, forwarded, calls, failures u
 	return routes, forwarded, calls, failures
 }
 
-// clock reads Config.Now when OnEvent wants Durations; the zero time otherwise.
+// clock reads the clock that times Durations (Config.Now as given, else time.Now) when
+// OnEvent wants them; the zero time otherwise.
 func (e *Engine) clock() time.Time {
 	if e.cfg.OnEvent == nil {
 		return time.Time{}
 	}
-	return e.cfg.Now()
+	return e.stopwatch()
 }
 
 // Outcomes of answered requests, as Event.Outcome names them: the values of the outcome

@@ -211,11 +211,9 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 	// field's slice is capped (see cache.Entry.CopyHeader). Header keys are assigned in
 	// their canonical form, without Header.Set's canonicalisation.
 	// Our Cache-Status replaces whatever w carried; the members before ours are the
-	// entry's own (an upstream cache's): deleted first, what h holds after the copy is
-	// the entry's field, if any (cheaper than asking the compact header for it).
-	delete(h, "Cache-Status")
-	own := ent.CopyHeader(h, 2)
-	own[0], own[1] = withPrior(h["Cache-Status"], cs), e.memo.age(int64(ent.Age(now)/time.Second))
+	// entry's own (an upstream cache's), found by the copy.
+	own, prior := ent.CopyHeaderField(h, 2, "Cache-Status")
+	own[0], own[1] = withPrior(prior, cs), e.memo.age(int64(ent.Age(now)/time.Second))
 	h["Cache-Status"] = own[0:1:1]
 	h["Age"] = own[1:2:2]
 	if notModified(r, ent, now) {
