@@ -15,23 +15,23 @@ import (
 // nothing the engine reads the clock for (ages and freshness in seconds, the times of a
 // response) shows it. Durations (Event.Duration) are timed with time.Now instead.
 //
-// The goroutine stops after a second without readings (an idle Engine costs nothing); the
-// first reading after that reads the wall clock itself and wakes it. Readings never go
+// The goroutine ends after a second without readings (an idle Engine has none); the first
+// reading after that reads the wall clock itself and starts one. Readings never go
 // backwards: a reading is always the last one published, and the goroutine publishes only
 // a later one.
 type coarseClock struct {
-	cur  atomic.Pointer[time.Time] // the last reading; nil while the goroutine is stopped
+	cur  atomic.Pointer[time.Time] // the last reading; nil while no goroutine runs
 	read atomic.Bool               // read since the goroutine's last tick
 
 	wall      func() time.Time                  // time.Now; a test's clock
 	newTicker func() (<-chan time.Time, func()) // the tick and its stop; a test's own
-	idle      int                               // ticks without readings before the goroutine stops
-	wake      chan struct{}                     // buffered 1: a reading found it stopped
-	stop      chan struct{}                     // closed by close
-	done      chan struct{}                     // closed when run returns
-	closed    atomic.Bool                       // after close: readings are the wall clock's
-	once      sync.Once                         // close
-	started   atomic.Bool                       // run was started (close waits for it only then)
+	idle      int                               // ticks without readings before the goroutine ends
+
+	mu      sync.Mutex
+	running bool          // a goroutine runs (it publishes the readings)
+	closed  bool          // after close: readings are the wall clock's, no goroutine starts
+	stop    chan struct{} // closed by close
+	done    chan struct{} // closed when the running goroutine ends
 }
 
 // clockTick is the coarse clock's resolution; clockIdle the ticks without readings after
@@ -49,9 +49,7 @@ func newCoarseClock() *coarseClock {
 			return t.C, t.Stop
 		},
 		idle: clockIdle,
-		wake: make(chan struct{}, 1),
 		stop: make(chan struct{}),
-		done: make(chan struct{}),
 	}
 }
 
@@ -63,52 +61,29 @@ func (c *coarseClock) now() time.Time {
 		}
 		return *t
 	}
+	// No goroutine runs: read the wall clock, publish the reading (unless another was
+	// published first: then that one, so that readings stay in order) and start one.
 	t := c.wall()
-	if c.closed.Load() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
 		return t
 	}
-	// Stopped: publish this reading (unless another reading was published first: then
-	// that one, so that readings stay in order) and wake the goroutine.
 	if !c.cur.CompareAndSwap(nil, &t) {
-		return c.now()
-	}
-	if c.closed.Load() { // closed meanwhile: no goroutine will replace it
-		c.cur.CompareAndSwap(&t, nil)
-		return t
+		return *c.cur.Load()
 	}
 	c.read.Store(true)
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !c.running {
+		c.running, c.done = true, make(chan struct{})
+		go c.run(c.done)
 	}
 	return t
 }
 
-// start starts the goroutine; close stops it.
-func (c *coarseClock) start() {
-	c.started.Store(true)
-	go c.run()
-}
-
-// run publishes a reading per tick while the clock is read, and sleeps until woken when
-// it is not.
-func (c *coarseClock) run() {
-	defer close(c.done)
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-c.wake:
-		}
-		if !c.tick() {
-			return
-		}
-	}
-}
-
-// tick publishes a reading per tick until the clock has gone c.idle ticks unread (it
-// then unpublishes the last reading and returns true) or close (false).
-func (c *coarseClock) tick() bool {
+// run publishes a reading per tick until the clock has gone c.idle ticks unread, or
+// close; it then unpublishes the last reading and ends.
+func (c *coarseClock) run(done chan struct{}) {
+	defer close(done)
 	tc, stopTicker := c.newTicker()
 	defer stopTicker()
 	for unread := 0; ; {
@@ -118,28 +93,34 @@ func (c *coarseClock) tick() bool {
 		}
 		select {
 		case <-c.stop:
-			return false
+			return
 		case <-tc:
 		}
 		if c.read.Swap(false) {
 			unread = 0
-			continue
-		}
-		if unread++; unread >= c.idle {
+		} else if unread++; unread >= c.idle {
+			c.mu.Lock()
+			c.running = false
 			c.cur.Store(nil)
-			return true
+			c.mu.Unlock()
+			return
 		}
 	}
 }
 
-// close stops the goroutine; readings after it are the wall clock's. Safe to call twice.
+// close ends the goroutine; readings after it are the wall clock's. Safe to call twice.
 func (c *coarseClock) close() {
-	c.once.Do(func() {
-		c.closed.Store(true)
-		close(c.stop)
-		if c.started.Load() {
-			<-c.done
-		}
-		c.cur.Store(nil)
-	})
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	close(c.stop)
+	done := c.done
+	c.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	c.cur.Store(nil)
 }

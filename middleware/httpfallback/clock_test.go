@@ -42,7 +42,6 @@ func newFakeClockRig(t *testing.T, idle int) *fakeClockRig {
 	g.c.newTicker = func() (<-chan time.Time, func()) {
 		return g.tick, func() { g.stopped <- struct{}{} }
 	}
-	g.c.start()
 	t.Cleanup(func() {
 		close(g.quit)
 		g.c.close()
@@ -54,7 +53,7 @@ var t0 = time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 
 func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 
-// Stopped, the clock reads the wall clock and wakes its goroutine; running, a reading is
+// Stopped, the clock reads the wall clock and starts its goroutine; running, a reading is
 // the goroutine's last one (the wall clock is not read), and each tick brings a new one.
 func TestCoarseClockPublishesAReadingPerTick(t *testing.T) {
 	g := newFakeClockRig(t, 1000)
@@ -72,8 +71,8 @@ func TestCoarseClockPublishesAReadingPerTick(t *testing.T) {
 	assert.Empty(t, g.wall, "no reader read the wall clock while it ran")
 }
 
-// A clock read by no one for idle ticks stops its goroutine (and unpublishes its reading);
-// the next reading reads the wall clock again and starts it anew.
+// A clock read by no one for idle ticks ends its goroutine (and unpublishes its reading);
+// the next reading reads the wall clock again and starts another.
 func TestCoarseClockStopsWhenUnreadAndRestarts(t *testing.T) {
 	g := newFakeClockRig(t, 2)
 	g.wall <- at(0)
@@ -83,7 +82,7 @@ func TestCoarseClockStopsWhenUnreadAndRestarts(t *testing.T) {
 	g.wall <- at(2)
 	g.tick <- time.Time{} // unread: 1
 	g.wall <- at(3)
-	g.tick <- time.Time{} // unread: 2, stops
+	g.tick <- time.Time{} // unread: 2, ends
 	<-g.stopped
 	assert.Nil(t, g.c.cur.Load(), "stopped: no reading published")
 
@@ -130,7 +129,6 @@ func TestCoarseClockAfterCloseReadsTheWallClock(t *testing.T) {
 // and one goroutine's readings never go backwards.
 func TestCoarseClockConcurrentReadingsStayInOrder(t *testing.T) {
 	c := newCoarseClock()
-	c.start()
 	defer c.close()
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -150,17 +148,19 @@ func TestCoarseClockConcurrentReadingsStayInOrder(t *testing.T) {
 	wg.Wait()
 }
 
-// An Engine built without Config.Now runs on its coarse clock, stopped until first read
-// (that reading is the wall clock's), and Close stops its goroutine. Durations are timed
-// apart from it.
+// An Engine built without Config.Now runs on its coarse clock, with no goroutine until
+// first read (that reading is the wall clock's); Close ends the goroutine. Durations are
+// timed apart from it.
 func TestEngineWithoutNowUsesTheCoarseClock(t *testing.T) {
 	eng, err := New(Config{})
 	require.NoError(t, err)
 	require.NotNil(t, eng.clk)
+	assert.False(t, eng.clk.running, "no goroutine before the first reading")
 	before := time.Now()
 	got := eng.cfg.Now()
 	assert.False(t, got.Before(before) || got.After(time.Now()), "the first reading is the wall clock's")
 	require.NoError(t, eng.Close())
+	require.NotNil(t, eng.clk.done, "the first reading started the goroutine")
 	select {
 	case <-eng.clk.done:
 	default:
@@ -188,7 +188,6 @@ func BenchmarkClock(b *testing.B) {
 	})
 	b.Run("default", func(b *testing.B) {
 		c := newCoarseClock()
-		c.start()
 		defer c.close()
 		for b.Loop() {
 			sink = c.now()

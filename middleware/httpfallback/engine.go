@@ -84,7 +84,7 @@ type source struct {
 // names it).
 func New(cfg Config) (*Engine, error) {
 	// Without Config.Now, the engine runs on its coarse clock; Durations are timed with
-	// time.Now (see coarseClock). The clock's goroutine starts once New cannot fail.
+	// time.Now (see coarseClock).
 	var clk *coarseClock
 	stopwatch := cfg.Now
 	if cfg.Now == nil {
@@ -142,9 +142,6 @@ func New(cfg Config) (*Engine, error) {
 		e.store, e.owned = m, m
 	}
 	e.base, e.cancel = context.WithCancel(context.Background())
-	if clk != nil {
-		clk.start()
-	}
 	return e, nil
 }
 
