@@ -186,13 +186,18 @@ func (k keyer) key(r *http.Request) string {
 	b = append(b, keySep)
 
 	path, rawQuery := "/", ""
-	if r.URL != nil {
-		if p := escapedPath(r.URL); p != "" {
+	if u := r.URL; u != nil {
+		rawQuery = u.RawQuery
+		if u.RawPath == "" && u.Path != "" && cleanPath(u.Path) {
+			path = "" // the usual case: Path as it is, scanned once
+			b = append(b, u.Path...)
+		} else if p := escapedPath(u); p != "" {
 			path = p
 		}
-		rawQuery = r.URL.RawQuery
 	}
-	b = appendEscaped(b, path, maskPath)
+	if path != "" {
+		b = appendEscaped(b, path, maskPath)
+	}
 	if rawQuery != "" {
 		b = append(b, '?')
 		b = appendQuery(b, rawQuery)
@@ -214,16 +219,21 @@ func escapedPath(u *url.URL) string {
 	if u.RawPath != "" && rawPathOf(u.RawPath, u.Path) {
 		return u.RawPath
 	}
-	if u.RawPath == "" {
-		i := 0
-		for i < len(u.Path) && u.Path[i] != '%' && charClasses[u.Path[i]]&maskPath != 0 {
-			i++
-		}
-		if i == len(u.Path) {
-			return u.Path
-		}
+	if u.RawPath == "" && cleanPath(u.Path) {
+		return u.Path
 	}
 	return u.EscapedPath()
+}
+
+// cleanPath reports whether p needs no escaping in a key: path characters only, no '%'
+// (appendEscaped copies such a p as it is).
+func cleanPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' || charClasses[p[i]]&maskPath == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // rawPathOf reports whether raw holds only path characters and valid escapes and decodes
