@@ -43,6 +43,7 @@ type Engine struct {
 	mu      sync.Mutex
 	closed  bool
 	flights map[string]*flight // one fetch per key
+	workers workers            // the goroutines of background fetches (workers.go)
 	timers  timerPool          // the soft timeout's and the lock timeout's timers
 	runners map[string]*upstream.Runner
 
@@ -99,6 +100,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:       cfg,
 		store:     cfg.Store,
 		flights:   make(map[string]*flight),
+		workers:   workers{jobs: make(chan func())},
 		runners:   make(map[string]*upstream.Runner),
 		memo:      new(hitMemo),
 		clk:       clk,
@@ -587,7 +589,7 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 	req.Method = http.MethodGet
 	req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
 	bg := &exchange{r: req, route: ex.route, key: ex.key, ent: ex.ent, src: ex.src, rt: ex.rt, owned: true}
-	go func() {
+	e.goBackground(func() {
 		defer e.wg.Done()
 		defer cancel()
 		defer stop()
@@ -606,7 +608,7 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 		} else {
 			e.log(ctx, slog.LevelDebug, "failsoft: background fetch", req, bg.route, slog.Int("status", o.status), slog.Bool("stored", o.stored))
 		}
-	}()
+	})
 }
 
 // passThrough runs the source as its command for a request the store cannot serve (any
