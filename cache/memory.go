@@ -438,20 +438,21 @@ func (m *Memory) rlockHash(h uint64) (*stripe, bool) {
 // moves its entry into the protected part.
 func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, State) {
 	sk := storedKey(key)
+	if e, st, ok := m.getProtected(sk, now); ok {
+		return e, st
+	}
 	h := m.hash(sk)
 	s, open := m.rlockHash(h)
 	if !open {
 		s.mu.RUnlock()
 		return nil, Gone
 	}
-	if e, st, ok := m.getProtected(s, sk, now); ok {
-		return e, st
-	}
 	v, ok := m.lookup(s, sk, h)
 	if !ok && m.prot != nil {
 		// A promotion (or a protected Set) may have moved the entry between our two
 		// lookups: it is stored in the protected part before its copy here is deleted.
-		if e, st, ok := m.getProtected(s, sk, now); ok {
+		if e, st, ok := m.getProtected(sk, now); ok {
+			s.mu.RUnlock()
 			m.internalMisses.Add(1) // this Get's miss in ristretto is not a miss
 			return e, st
 		}
@@ -475,9 +476,12 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 }
 
 // getProtected is Get's lookup in the protected part; ok reports whether it found the key
-// there, and then it has unlocked s.
-func (m *Memory) getProtected(s *stripe, sk string, now time.Time) (*Entry, State, bool) {
-	if m.prot == nil {
+// there. It takes no lock: the part's index is a sync.Map and a node's entry an atomic
+// pointer, so a Get that runs alongside a Set, Delete or eviction of the key sees the entry
+// before or after it, as under the stripe's lock; a Get that starts after Close began
+// finds nothing.
+func (m *Memory) getProtected(sk string, now time.Time) (*Entry, State, bool) {
+	if m.prot == nil || m.closing.Load() {
 		return nil, Gone, false
 	}
 	n := m.prot.load(sk)
@@ -485,7 +489,6 @@ func (m *Memory) getProtected(s *stripe, sk string, now time.Time) (*Entry, Stat
 		return nil, Gone, false
 	}
 	e := n.e.Load()
-	s.mu.RUnlock()
 	st := e.State(now)
 	if st == Gone {
 		m.protMisses.Add(1)
