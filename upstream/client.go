@@ -239,12 +239,10 @@ func (c *Client) send(rn *Runner, req *http.Request) (*http.Response, error) {
 	canRetry := c.retry.MaxAttempts > 1 && idempotent(req) && replayable(req)
 	var lastErr error
 	for n := 1; ; n++ {
-		if c.limiter != nil && !c.limiter.AllowN(c.now(), 1) {
-			if lastErr != nil {
-				return nil, fmt.Errorf("%w (rate limit refused retry %d): %w", ErrOverloaded, n-1, lastErr)
+		if c.limiter != nil {
+			if err := c.rateLimited(req, n, lastErr); err != nil {
+				return nil, err
 			}
-			closeBody(req.Body) // a RoundTripper closes the body, also when it sends nothing
-			return nil, fmt.Errorf("%w (rate limit)", ErrOverloaded)
 		}
 		resp, err := c.attempt(ctx, rn, req, n)
 		retry := false
@@ -258,13 +256,8 @@ func (c *Client) send(rn *Runner, req *http.Request) (*http.Response, error) {
 		if !retry {
 			return resp, err
 		}
-		wait := c.retry.backoff(n, c.rnd.int64n)
-		if resp != nil {
-			if ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
-				wait = min(ra, c.retry.MaxRetryAfter)
-			}
-		}
-		if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
+		wait, ok := c.retryWait(ctx, n, resp)
+		if !ok {
 			return resp, err // waiting would pass the deadline: the last answer stands
 		}
 		if err == nil {
@@ -274,10 +267,7 @@ func (c *Client) send(rn *Runner, req *http.Request) (*http.Response, error) {
 			drainClose(resp.Body)
 		}
 		if c.log != nil {
-			c.log.LogAttrs(ctx, slog.LevelDebug, "upstream: retrying",
-				slog.String("command", rn.Name()), slog.String("method", req.Method),
-				slog.String("host", req.URL.Host), slog.String("path", req.URL.Path),
-				slog.Int("attempt", n), slog.String("reason", Reason(err)), slog.Duration("delay", wait))
+			c.logRetry(ctx, rn, req, n, err, wait)
 		}
 		if c.onRetry != nil {
 			c.onRetry(req, n, Reason(err))
@@ -290,6 +280,47 @@ func (c *Client) send(rn *Runner, req *http.Request) (*http.Response, error) {
 			return nil, serr
 		}
 	}
+}
+
+// The helpers below are functions of their own so that what they hold does not sit in
+// send's frame, which stays on the stack under every attempt (a goroutine that outgrows
+// its stack copies it whole).
+
+// rateLimited returns the error of attempt n refused by the rate limit (nil: admitted);
+// lastErr is the previous attempt's failure.
+func (c *Client) rateLimited(req *http.Request, n int, lastErr error) error {
+	if c.limiter.AllowN(c.now(), 1) {
+		return nil
+	}
+	if lastErr != nil {
+		return fmt.Errorf("%w (rate limit refused retry %d): %w", ErrOverloaded, n-1, lastErr)
+	}
+	closeBody(req.Body) // a RoundTripper closes the body, also when it sends nothing
+	return fmt.Errorf("%w (rate limit)", ErrOverloaded)
+}
+
+// retryWait returns the wait before the retry of attempt n, whose answer was resp (nil:
+// none): the backoff, or the answer's Retry-After up to MaxRetryAfter. ok is false when
+// the wait would pass ctx's deadline.
+func (c *Client) retryWait(ctx context.Context, n int, resp *http.Response) (wait time.Duration, ok bool) {
+	wait = c.retry.backoff(n, c.rnd.int64n)
+	if resp != nil {
+		if ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
+			wait = min(ra, c.retry.MaxRetryAfter)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
+		return wait, false
+	}
+	return wait, true
+}
+
+// logRetry logs a retry at Debug.
+func (c *Client) logRetry(ctx context.Context, rn *Runner, req *http.Request, n int, err error, wait time.Duration) {
+	c.log.LogAttrs(ctx, slog.LevelDebug, "upstream: retrying",
+		slog.String("command", rn.Name()), slog.String("method", req.Method),
+		slog.String("host", req.URL.Host), slog.String("path", req.URL.Path),
+		slog.Int("attempt", n), slog.String("reason", Reason(err)), slog.Duration("delay", wait))
 }
 
 // attempt sends one attempt as one command run. It returns a response only with a nil

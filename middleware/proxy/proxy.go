@@ -532,7 +532,43 @@ func (p *Proxy) routeOf(r *http.Request, clean string) *proxyRoute {
 // run as the engine's command of route, and copies the answer to w: status, headers
 // minus hop-by-hop ones, and the body streamed. A body that cannot be read to its end is a
 // failure ("invalid-response"), never an answer.
+//
+// Its own frame is kept small (the request is built, and failures are told, in functions
+// of their own): it stays on the stack under every attempt, and a background fetch's
+// goroutine that outgrows its stack copies it whole.
 func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, route string) error {
+	var ob outbound
+	if err := p.outbound(ctx, r, route, &ob); err != nil {
+		return err
+	}
+	defer ob.cancel(nil)
+	resp, err := p.client.DoWith(ob.rn, ob.req)
+	if ob.timer != nil && !ob.timer.Stop() && err == nil {
+		// The budget ran out just as the headers arrived: the body would fail anyway.
+		_ = resp.Body.Close()
+		resp, err = nil, errHeaderBudget
+	}
+	if err != nil {
+		return p.fetchFailed(ctx, ob.ctx, err)
+	}
+	defer resp.Body.Close()
+	return p.answer(ctx, w, r, resp, &ob)
+}
+
+// outbound is what forward sends and how it is bounded.
+type outbound struct {
+	req    *http.Request
+	rn     *upstream.Runner // the route's command (nil after Close: the client's own)
+	ctx    context.Context  // the fetch's: cancelled with a cause when the proxy gives up
+	cancel context.CancelCauseFunc
+	timer  *time.Timer // the header budget's, nil for a request with a body
+}
+
+// outbound prepares the upstream request for r on route into ob: the target under the
+// base path, the forwarded header, the body (streamed, bounded) and the header budget. It
+// returns the refusal of a path that cannot be joined safely; otherwise ob.cancel must
+// be called.
+func (p *Proxy) outbound(ctx context.Context, r *http.Request, route string, ob *outbound) error {
 	target, err := joinPath(p.basePath, r.URL.EscapedPath())
 	if err != nil {
 		return &httpfallback.RefusalError{Status: http.StatusBadRequest, Detail: "The request path cannot be forwarded safely."}
@@ -543,15 +579,15 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	u.RawPath = target
 
-	// The route's command (nil after Close: the client's own), created on the route's
-	// first use: before the header budget starts.
-	rn, _ := p.engine.Runner(route)
+	// The route's command, created on the route's first use: before the header budget
+	// starts.
+	ob.rn, _ = p.engine.Runner(route)
 
 	// A failure to read the request body is the caller's: it cancels the outbound request
 	// (so the client neither counts it against the breaker nor retries it) and is answered
-	// 400 or 413 here.
+	// 400 or 413 (fetchFailed).
 	octx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ob.ctx, ob.cancel = octx, cancel
 	// Built as a value and handed to the client as its one copy with the context
 	// (WithContext), so that only that copy is allocated.
 	out := http.Request{
@@ -584,38 +620,39 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
 	// upload is not cut by it.
 	fctx := &fetchContext{Context: octx, route: route}
-	var timer *time.Timer
 	if out.Body == nil {
-		timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
+		ob.timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
 		fctx.budget = time.Now().Add(p.budget)
 	}
+	ob.req = out.WithContext(fctx)
+	return nil
+}
 
-	resp, err := p.client.DoWith(rn, out.WithContext(fctx))
-	if timer != nil && !timer.Stop() && err == nil {
-		// The budget ran out just as the headers arrived: the body would fail anyway.
-		_ = resp.Body.Close()
-		resp, err = nil, errHeaderBudget
+// fetchFailed returns what forward returns for the client's error err: the caller's end,
+// the header budget's timeout, a refusal of the request body, or err itself. octx is the
+// fetch's context (its cause tells why the proxy cancelled it).
+func (p *Proxy) fetchFailed(ctx, octx context.Context, err error) error {
+	if se, ok := errors.AsType[*upstream.StatusError](err); ok && se.Header != nil {
+		// The failing answer may be served as the last resort: hop-by-hop fields
+		// stay on this hop, as for any answer.
+		removeHopByHop(se.Header)
 	}
-	if err != nil {
-		if se, ok := errors.AsType[*upstream.StatusError](err); ok && se.Header != nil {
-			// The failing answer may be served as the last resort: hop-by-hop fields
-			// stay on this hop, as for any answer.
-			removeHopByHop(se.Header)
-		}
-		switch cause := context.Cause(octx); {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.Is(cause, errHeaderBudget):
-			return fmt.Errorf("%w: %w", upstream.ErrTimeout, errHeaderBudget)
-		case errors.Is(cause, errRequestTooLarge):
-			return &httpfallback.RefusalError{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is larger than " + strconv.FormatInt(p.maxBody, 10) + " bytes."}
-		case errors.Is(cause, errRequestBody):
-			return &httpfallback.RefusalError{Status: http.StatusBadRequest, Detail: "The request body could not be read."}
-		}
-		return err
+	switch cause := context.Cause(octx); {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(cause, errHeaderBudget):
+		return fmt.Errorf("%w: %w", upstream.ErrTimeout, errHeaderBudget)
+	case errors.Is(cause, errRequestTooLarge):
+		return &httpfallback.RefusalError{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is larger than " + strconv.FormatInt(p.maxBody, 10) + " bytes."}
+	case errors.Is(cause, errRequestBody):
+		return &httpfallback.RefusalError{Status: http.StatusBadRequest, Detail: "The request body could not be read."}
 	}
-	defer resp.Body.Close()
+	return err
+}
 
+// answer copies resp to w: the header minus hop-by-hop fields, the status, and the body
+// (none for HEAD), bounded by BodyIdleTimeout per read.
+func (p *Proxy) answer(ctx context.Context, w http.ResponseWriter, r *http.Request, resp *http.Response, ob *outbound) error {
 	removeHopByHop(resp.Header)
 	h := w.Header()
 	for k, vv := range resp.Header {
@@ -625,13 +662,14 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if r.Method == http.MethodHead {
 		return nil
 	}
+	cancel := ob.cancel
 	n, readErr, err := p.copyBody(w, resp.Body, func() { cancel(errBodyStalled) })
 	switch {
 	case readErr != nil:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(context.Cause(octx), errBodyStalled) {
+		if errors.Is(context.Cause(ob.ctx), errBodyStalled) {
 			readErr = errBodyStalled
 		}
 		// Wrapped as io.ErrUnexpectedEOF so that upstream.Reason says "invalid-response",
