@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsoft/failsoft/cache"
@@ -162,6 +163,7 @@ type Proxy struct {
 	store    *cache.Memory // owned store, nil when the caller gave one
 	tr       *http.Transport
 
+	closing   atomic.Bool // Close has begun: fetches no longer use the routes' commands
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -497,13 +499,30 @@ func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, status int, detai
 type proxyRoute struct {
 	name  string
 	fetch httpfallback.Fetcher
+	rn    atomic.Pointer[upstream.Runner] // the route's command, once a fetch has asked for it
 }
 
 // newRoute makes the route named name.
 func (p *Proxy) newRoute(name string) *proxyRoute {
-	return &proxyRoute{name: name, fetch: func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		return p.forward(ctx, w, r, name)
-	}}
+	rt := &proxyRoute{name: name}
+	rt.fetch = func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		return p.forward(ctx, w, r, rt)
+	}
+	return rt
+}
+
+// runner returns rt's command (nil once the Proxy is closing: the client's own), created
+// by the engine on the route's first use and kept in rt, so that a fetch does not take
+// the engine's lock to find it.
+func (p *Proxy) runner(rt *proxyRoute) *upstream.Runner {
+	if rn := rt.rn.Load(); rn != nil && !p.closing.Load() {
+		return rn
+	}
+	rn, _ := p.engine.Runner(rt.name) // nil after Close
+	if rn != nil {
+		rt.rn.Store(rn)
+	}
+	return rn
 }
 
 // routeOf returns the route of a request whose cleaned path is clean: the longest Routes
@@ -536,9 +555,9 @@ func (p *Proxy) routeOf(r *http.Request, clean string) *proxyRoute {
 // Its own frame is kept small (the request is built, and failures are told, in functions
 // of their own): it stays on the stack under every attempt, and a background fetch's
 // goroutine that outgrows its stack copies it whole.
-func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, route string) error {
+func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *proxyRoute) error {
 	var ob outbound
-	if err := p.outbound(ctx, r, route, &ob); err != nil {
+	if err := p.outbound(ctx, r, rt, &ob); err != nil {
 		return err
 	}
 	defer ob.cancel(nil)
@@ -564,11 +583,11 @@ type outbound struct {
 	timer  *time.Timer // the header budget's, nil for a request with a body
 }
 
-// outbound prepares the upstream request for r on route into ob: the target under the
+// outbound prepares the upstream request for r on route rt into ob: the target under the
 // base path, the forwarded header, the body (streamed, bounded) and the header budget. It
 // returns the refusal of a path that cannot be joined safely; otherwise ob.cancel must
 // be called.
-func (p *Proxy) outbound(ctx context.Context, r *http.Request, route string, ob *outbound) error {
+func (p *Proxy) outbound(ctx context.Context, r *http.Request, rt *proxyRoute, ob *outbound) error {
 	target, err := joinPath(p.basePath, r.URL.EscapedPath())
 	if err != nil {
 		return &httpfallback.RefusalError{Status: http.StatusBadRequest, Detail: "The request path cannot be forwarded safely."}
@@ -581,7 +600,7 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, route string, ob 
 
 	// The route's command, created on the route's first use: before the header budget
 	// starts.
-	ob.rn, _ = p.engine.Runner(route)
+	ob.rn = p.runner(rt)
 
 	// A failure to read the request body is the caller's: it cancels the outbound request
 	// (so the client neither counts it against the breaker nor retries it) and is answered
@@ -619,7 +638,7 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, route string, ob 
 	// arrived, so a long body is bounded by BodyIdleTimeout only. A request with a body (an
 	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
 	// upload is not cut by it.
-	fctx := &fetchContext{Context: octx, route: route}
+	fctx := &fetchContext{Context: octx, route: rt.name}
 	if out.Body == nil {
 		ob.timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
 		fctx.budget = time.Now().Add(p.budget)
@@ -793,7 +812,10 @@ func (p *Proxy) Stats() httpfallback.Stats { return p.engine.Stats() }
 // idle upstream connections of an owned transport and closes an owned store. Call it after
 // the server has stopped sending requests (http.Server.Shutdown). Safe to call twice.
 func (p *Proxy) Close() error {
-	p.closeOnce.Do(func() { p.closeErr = p.closeOwned() })
+	p.closeOnce.Do(func() {
+		p.closing.Store(true)
+		p.closeErr = p.closeOwned()
+	})
 	return p.closeErr
 }
 
