@@ -34,6 +34,7 @@ type fakeBreaker struct {
 	successes int
 	failures  int
 	neutral   int
+	reads     int // isOpen calls
 }
 
 func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) error {
@@ -92,6 +93,7 @@ func (f *fakeBreaker) report(ev event, _ time.Time) {
 func (f *fakeBreaker) isOpen() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	return f.open
 }
 

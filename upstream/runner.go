@@ -354,13 +354,24 @@ func isAnswered(err error) bool { _, ok := unanswer(err); return ok }
 // the caller's context (context.AfterFunc, registered only when that context can end)
 // records the caller going away.
 func (r *Runner) Admit(ctx context.Context) (context.Context, func(outcome error) error, error) {
+	return r.AdmitRead(ctx, Open)
+}
+
+// AdmitRead is Admit for a caller that read the breaker (State) a moment ago: read is what
+// it returned. A Closed reading is trusted and the breaker is not read again (each read
+// sums hystrix's rolling window); any other value is read again, as Admit does. The
+// circuit may open in between, as it may between any reading and the call it admits.
+func (r *Runner) AdmitRead(ctx context.Context, read BreakerState) (context.Context, func(outcome error) error, error) {
 	noop := func(error) error { return nil }
 	if err := ctx.Err(); err != nil {
 		return ctx, noop, err
 	}
 	// The breaker is read once here (hystrix sums its rolling window at each read), and
 	// allow is told what was read: see breaker.allow.
-	state := r.State()
+	state := read
+	if state != Closed {
+		state = r.State()
+	}
 	if state == Open {
 		return ctx, noop, fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
 	}

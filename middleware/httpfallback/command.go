@@ -35,7 +35,13 @@ func (e *ValidationError) Unwrap() error { return e.Err }
 // The outcome is reported even when something panics between admission and the report (a
 // ResponseWriter, an error's Is or Unwrap method): the panic is recovered, counted as a
 // failure, the concurrency slot given back, and a *upstream.PanicError returned.
-func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWriter, r *http.Request, fetch Fetcher) (result error) {
+func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWriter, r *http.Request, fetch Fetcher) error {
+	return e.runCommand(ctx, route, w, r, fetch, upstream.Open)
+}
+
+// runCommand is RunCommand; read is the state of route's breaker the caller read a moment
+// ago (see upstream.Runner.AdmitRead: only Closed is trusted; pass Open when unknown).
+func (e *Engine) runCommand(ctx context.Context, route string, w http.ResponseWriter, r *http.Request, fetch Fetcher, read upstream.BreakerState) (result error) {
 	if route == "" {
 		route = defaultRoute
 	}
@@ -49,7 +55,7 @@ func (e *Engine) RunCommand(ctx context.Context, route string, w http.ResponseWr
 	if err != nil {
 		return err
 	}
-	cctx, done, err := rn.Admit(ctx)
+	cctx, done, err := rn.AdmitRead(ctx, read)
 	if err != nil {
 		return err
 	}
@@ -153,10 +159,14 @@ func callValidate(v func(int, http.Header, []byte) error, buf *buffer) (err erro
 // run calls the source on r with ctx.
 func (e *Engine) run(ctx context.Context, route string, src source, w http.ResponseWriter, r *http.Request) error {
 	if h := src.handler; h != nil {
-		return e.RunCommand(ctx, route, w, r, func(_ context.Context, w http.ResponseWriter, r *http.Request) error {
+		read := upstream.Open // unknown: read by Admit
+		if src.closedRead {
+			read = upstream.Closed
+		}
+		return e.runCommand(ctx, route, w, r, func(_ context.Context, w http.ResponseWriter, r *http.Request) error {
 			h.ServeHTTP(w, r)
 			return nil
-		})
+		}, read)
 	}
 	return callFetch(ctx, w, r, src.fetch)
 }

@@ -79,6 +79,9 @@ func (f *flight) awaitLocked() <-chan struct{} {
 type source struct {
 	fetch   Fetcher
 	handler http.Handler
+	// closedRead: the route's breaker was read closed just before this fetch (the
+	// leader's, in serve): the handler's command does not read it again (AdmitRead).
+	closedRead bool
 }
 
 // New validates cfg and returns an Engine. It fails when a field is invalid (the error
@@ -364,6 +367,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	// than the route's soft timeout for the upstream, another request's fetch, a retry's
 	// backoff or a half-open probe.
 	servable := state == cache.StaleIfError && ex.rt.soft > 0
+	closedRead := false
 	for {
 		e.mu.Lock()
 		if f := e.flights[key]; f != nil {
@@ -378,16 +382,20 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 			e.wait(ex, f, done)
 			return
 		}
-		if e.cfg.Alternate == nil && e.breakerOpenLocked(route) {
-			// The route's breaker is open: the source would not be called. Stale, default or
-			// error at once: no flight, no command, no goroutine.
-			e.mu.Unlock()
-			if state.ServableStale() {
-				e.serveStale(ex, now, e.open.reason, false)
+		if e.cfg.Alternate == nil {
+			st := e.breakerLocked(route)
+			if st == upstream.Open {
+				// The route's breaker is open: the source would not be called. Stale,
+				// default or error at once: no flight, no command, no goroutine.
+				e.mu.Unlock()
+				if state.ServableStale() {
+					e.serveStale(ex, now, e.open.reason, false)
+					return
+				}
+				e.serveFailureAt(ex, e.open, now)
 				return
 			}
-			e.serveFailureAt(ex, e.open, now)
-			return
+			closedRead = st == upstream.Closed
 		}
 		if newFetch == nil {
 			break // e.mu held
@@ -415,6 +423,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	// The leader fetches for everyone waiting on the key, so its client hanging up must
 	// not cancel the fetch: the context keeps r's values but not its cancellation. The
 	// command's own deadline bounds it (RunCommand, or the Fetcher's client).
+	ex.src.closedRead = closedRead
 	o := e.lead(context.WithoutCancel(ctx), ex, f)
 	if o.streamed {
 		return
@@ -556,9 +565,15 @@ func (e *Engine) newFlightLocked(key string) *flight {
 // sleep window not yet passed: a half-open breaker lets a probe through). A Fetcher that
 // makes its own calls runs them as the route's command (Runner), so this is its breaker
 // too. e.mu must be held.
-func (e *Engine) breakerOpenLocked(route string) bool {
-	rn := e.runners[route]
-	return rn != nil && rn.State() == upstream.Open
+func (e *Engine) breakerOpenLocked(route string) bool { return e.breakerLocked(route) == upstream.Open }
+
+// breakerLocked is the state of route's breaker (Closed when its command does not exist
+// yet). e.mu must be held.
+func (e *Engine) breakerLocked(route string) upstream.BreakerState {
+	if rn := e.runners[route]; rn != nil {
+		return rn.State()
+	}
+	return upstream.Closed
 }
 
 // backgroundKey marks the context of a fetch the Engine runs on a goroutine of its own.
