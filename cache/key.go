@@ -68,10 +68,21 @@ type KeyFunc func(r *http.Request) string
 // Func returns Key with these options as a KeyFunc, with the header names prepared once
 // (Key prepares them on every call unless they are already canonical, sorted and unique).
 // It returns the same keys as Key(r, o).
-func (o KeyOptions) Func() KeyFunc {
+func (o KeyOptions) Func() KeyFunc { return o.keyer().key }
+
+// AppendFunc is Func for a caller that keeps the key's bytes in a buffer of its own: the
+// function appends r's key (the bytes of Key(r, o)) to dst and returns the extended
+// buffer. With Memory.Get, which keeps no reference to the key it is given, a lookup
+// then allocates nothing for the key.
+func (o KeyOptions) AppendFunc() func(dst []byte, r *http.Request) []byte {
+	return o.keyer().appendKey
+}
+
+// keyer returns o prepared.
+func (o KeyOptions) keyer() keyer {
 	k := keyer{cred: o.Credentials, secret: o.Secret, names: keyedNames(o.Headers)}
 	k.lens = nameLengths(k.names)
-	return k.key
+	return k
 }
 
 // keySep separates the parts of a key. Every part is percent-encoded so that it never
@@ -165,7 +176,11 @@ func KeyHost(r *http.Request) string {
 // key builds r's key.
 func (k keyer) key(r *http.Request) string {
 	var buf [keyBufLen]byte
-	b := buf[:0]
+	return string(k.appendKey(buf[:0], r))
+}
+
+// appendKey appends r's key to b.
+func (k keyer) appendKey(b []byte, r *http.Request) []byte {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, "":
 		b = append(b, 'G')
@@ -210,7 +225,7 @@ func (k keyer) key(r *http.Request) string {
 		b = append(b, keySep, 'c')
 		b = appendCredentialHash(b, r, k.secret)
 	}
-	return string(b)
+	return b
 }
 
 // escapedPath is u.EscapedPath() without its allocation in the usual cases: RawPath when

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -431,7 +432,9 @@ func (m *Memory) rlockHash(h uint64) (*stripe, bool) {
 }
 
 // Get returns the entry for key and its state at now; (nil, Gone) when absent, when the entry
-// is Gone at now, or after Close. It does not allocate for keys up to 256 bytes.
+// is Gone at now, or after Close. It does not allocate for keys up to 256 bytes, and keeps
+// no reference to key once it returns: key may be a view of a buffer the caller reuses
+// (see KeyOptions.AppendFunc).
 //
 // It counts as a request of key for Config.ProtectAfter: a miss, or a hit in the
 // unprotected part, that brings the key's requests within ProtectWindow to ProtectAfter
@@ -458,7 +461,8 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 		}
 	}
 	if p := m.prot; p != nil && p.requested(h, now) >= p.after && ok && v != nil && v.e.State(now) != Gone {
-		if p.add(sk, v.e, charge(sk, v.e), true) {
+		// The protected part keeps the key: its own copy (key may be the caller's buffer).
+		if p.add(strings.Clone(sk), v.e, charge(sk, v.e), true) {
 			m.promoted.Add(1)
 			m.rc.Del(sk)
 		}

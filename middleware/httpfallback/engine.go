@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/failsoft/failsoft/cache"
 	"github.com/failsoft/failsoft/upstream"
@@ -23,18 +24,20 @@ import (
 type Engine struct {
 	cfg            Config
 	store          cache.Store
-	owned          *cache.Memory               // the store, when the Engine created it
-	prefixes       []string                    // Defaults keys ending in "/", longest first
-	defaultHeaders map[*Default]*defaultHeader // the static defaults' headers, laid out
-	keyFn          cache.KeyFunc               // Config.Key, else cache.Key with the default options, prepared
-	clk            *coarseClock                // Config.Now when it was nil; stopped by Close
-	stopwatch      func() time.Time            // times Durations: Config.Now as given, else time.Now
-	memo           *hitMemo                    // strings a fresh hit writes
-	open           *outcome                    // the outcome of a call the open breaker refused (read-only)
-	routes         map[string]*routeSettings   // Config.Routes in force
-	defRoute       *routeSettings              // the settings of every other route
-	obs            observer                    // per-route counters and the quiet log
-	purge          purgeIndex                  // the hosts and tags of stored entries (purge.go)
+	owned          *cache.Memory                      // the store, when the Engine created it
+	prefixes       []string                           // Defaults keys ending in "/", longest first
+	defaultHeaders map[*Default]*defaultHeader        // the static defaults' headers, laid out
+	keyFn          cache.KeyFunc                      // Config.Key, else cache.Key with the default options, prepared
+	appendKey      func([]byte, *http.Request) []byte // keyFn into a buffer, when keys may be views (see viewKey); else nil
+	keyBufs        sync.Pool                          // *[]byte for viewKey
+	clk            *coarseClock                       // Config.Now when it was nil; stopped by Close
+	stopwatch      func() time.Time                   // times Durations: Config.Now as given, else time.Now
+	memo           *hitMemo                           // strings a fresh hit writes
+	open           *outcome                           // the outcome of a call the open breaker refused (read-only)
+	routes         map[string]*routeSettings          // Config.Routes in force
+	defRoute       *routeSettings                     // the settings of every other route
+	obs            observer                           // per-route counters and the quiet log
+	purge          purgeIndex                         // the hosts and tags of stored entries (purge.go)
 
 	base   context.Context // cancelled by Close; parent of background refreshes
 	cancel context.CancelFunc
@@ -114,18 +117,16 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.routes, e.defRoute = settingsOf(cfg)
 	e.defaultHeaders = layoutDefaults(cfg)
+	// One key function serves every route: it hashes the credential into the key when any
+	// policy in force (Config.Policy or a route's) stores credentialed answers.
+	shared := e.defRoute.policy.ShareCredentialed
+	for _, s := range e.routes {
+		shared = shared || s.policy.ShareCredentialed
+	}
+	keyOpts := cache.KeyOptions{Credentials: shared, Headers: cache.DefaultKeyedHeaders()}
 	e.keyFn = cfg.Key
 	if e.keyFn == nil {
-		// One key function serves every route: it hashes the credential into the key when
-		// any policy in force (Config.Policy or a route's) stores credentialed answers.
-		shared := e.defRoute.policy.ShareCredentialed
-		for _, s := range e.routes {
-			shared = shared || s.policy.ShareCredentialed
-		}
-		e.keyFn = cache.KeyOptions{
-			Credentials: shared,
-			Headers:     cache.DefaultKeyedHeaders(),
-		}.Func()
+		e.keyFn = keyOpts.Func()
 	}
 	for p := range cfg.Defaults {
 		if strings.HasSuffix(p, "/") {
@@ -145,6 +146,10 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("httpfallback: Config.MaxBytes: %w", err)
 		}
 		e.store, e.owned = m, m
+	}
+	if _, ok := e.store.(*cache.Memory); ok && cfg.Key == nil {
+		e.appendKey = keyOpts.AppendFunc()
+		e.keyBufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	}
 	e.base, e.cancel = context.WithCancel(context.Background())
 	return e, nil
@@ -334,7 +339,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	}
 	ctx := r.Context()
 	now, start := e.cfg.Now(), e.clock()
-	key := e.key(r)
+	key, kb := e.viewKey(r)
 	ent, state := cache.Lookup(ctx, e.store, key, r, now)
 	switch state {
 	case cache.Fresh:
@@ -343,10 +348,12 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 			e.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "failsoft: hit", e.reqAttrs(r, route)...)
 		}
 		e.writeEntry(w, r, ent, now, e.memo.hitStatus(ent.TTL(now)))
+		e.putKeyBuf(kb)
 		return
 	case cache.Gone:
 		ent = nil
 	}
+	key = e.ownKey(key, kb)
 	r = e.withStart(r, start)
 	ex := &exchange{w: w, r: r, route: route, key: key, ent: ent, src: src, rt: e.settings(route)} // src: see newFetch
 	if state == cache.Stale {
@@ -731,6 +738,40 @@ func (e *Engine) bypass(ex *exchange) {
 
 // key builds the cache key of r.
 func (e *Engine) key(r *http.Request) string { return e.keyFn(r) }
+
+// viewKey returns r's key. With the default key function over a cache.Memory store (which
+// keeps no reference to the key a Get is given), key is a view of a pooled buffer, kb,
+// rather than a string of its own: a fresh hit, which keeps nothing of its key, allocates
+// none. kb is nil otherwise. The caller keeps key only through ownKey (a copy), and hands
+// kb back with ownKey or putKeyBuf, after which the view must not be used.
+func (e *Engine) viewKey(r *http.Request) (key string, kb *[]byte) {
+	if e.appendKey == nil {
+		return e.keyFn(r), nil
+	}
+	kb = e.keyBufs.Get().(*[]byte)
+	*kb = e.appendKey((*kb)[:0], r)
+	return unsafe.String(unsafe.SliceData(*kb), len(*kb)), kb
+}
+
+// ownKey returns key as a string of its own and hands kb back (see viewKey).
+func (e *Engine) ownKey(key string, kb *[]byte) string {
+	if kb == nil {
+		return key
+	}
+	key = strings.Clone(key)
+	e.putKeyBuf(kb)
+	return key
+}
+
+// putKeyBuf hands kb back to the pool (nil: nothing); a buffer a long key grew is dropped.
+func (e *Engine) putKeyBuf(kb *[]byte) {
+	if kb != nil && cap(*kb) <= maxPooledKey {
+		e.keyBufs.Put(kb)
+	}
+}
+
+// maxPooledKey is the capacity of the largest key buffer viewKey keeps for reuse.
+const maxPooledKey = 4 << 10
 
 // Stats returns a snapshot: the engine's counters, per route with the state of each
 // route's breaker, and the store's.

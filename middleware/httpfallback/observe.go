@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,7 +133,9 @@ func (e *Engine) hit(route, key string, status int, start time.Time) {
 		e.obs.routes.get(route).hits.Add(1)
 		return
 	}
-	ev := Event{Kind: EventHit, Route: route, Key: key, Status: status}
+	// key may be a view of a buffer that is reused once the hit is answered (viewKey):
+	// the event, which OnEvent may keep, gets a copy.
+	ev := Event{Kind: EventHit, Route: route, Key: strings.Clone(key), Status: status}
 	if e.cfg.OnEvent != nil {
 		ev.Duration = e.stopwatch().Sub(start)
 	}
