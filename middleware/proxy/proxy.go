@@ -580,7 +580,7 @@ type outbound struct {
 	rn     *upstream.Runner // the route's command (nil after Close: the client's own)
 	ctx    context.Context  // the fetch's: cancelled with a cause when the proxy gives up
 	cancel context.CancelCauseFunc
-	timer  *time.Timer // the header budget's, nil for a request with a body
+	timer  *time.Timer // the header budget's; nil for a request with a body, or when ctx ends first
 }
 
 // outbound prepares the upstream request for r on route rt into ob: the target under the
@@ -637,11 +637,15 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, rt *proxyRoute, o
 	// the request if the headers are still missing then. The timer is stopped once they have
 	// arrived, so a long body is bounded by BodyIdleTimeout only. A request with a body (an
 	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
-	// upload is not cut by it.
+	// upload is not cut by it. A fetch whose context ends first (the engine's background
+	// fetch, bounded by the same Command.Timeout taken a moment earlier) needs no timer:
+	// that end cancels it before the budget's could.
 	fctx := &fetchContext{Context: octx, route: rt.name}
 	if out.Body == nil {
-		ob.timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
 		fctx.budget = time.Now().Add(p.budget)
+		if dl, ok := ctx.Deadline(); !ok || fctx.budget.Before(dl) {
+			ob.timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
+		}
 	}
 	ob.req = out.WithContext(fctx)
 	return nil
