@@ -458,7 +458,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, r, http.StatusBadRequest, "The request path cannot be forwarded safely.")
 		return
 	}
-	if httpfallback.IsUpgrade(r) || (httpfallback.IsStreaming(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead)) {
+	// An upgrade whatever the method; an event stream for a GET or HEAD (IsStreaming is
+	// IsUpgrade or an event stream: each field is looked at once).
+	getOrHead := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if (getOrHead && httpfallback.IsStreaming(r)) || (!getOrHead && httpfallback.IsUpgrade(r)) {
 		// Not carried: stripped of its hop-by-hop Upgrade, a WebSocket handshake would reach
 		// the upstream as a plain GET (whose answer could be stored), and an event stream
 		// would be read ahead and cut by the attempt timeout. A clear refusal instead. An
