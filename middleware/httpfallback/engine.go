@@ -353,7 +353,12 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	case cache.Gone:
 		ent = nil
 	}
-	key = e.ownKey(key, kb)
+	if state == cache.Stale || e.cfg.OnEvent != nil {
+		// The refresh keeps the key, and OnEvent may: a copy now. Otherwise it stays a view
+		// (see viewKey) until this request fetches or waits: an open breaker's answer, or a
+		// stale one while the key is in flight, keeps nothing of it.
+		key, kb = e.ownKey(key, kb), nil
+	}
 	r = e.withStart(r, start)
 	ex := &exchange{w: w, r: r, route: route, key: key, ent: ent, src: src, rt: e.settings(route)} // src: see newFetch
 	if state == cache.Stale {
@@ -381,10 +386,12 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 			if servable {
 				e.mu.Unlock()
 				e.serveStale(ex, now, ReasonInFlight, false)
+				e.putKeyBuf(kb)
 				return
 			}
 			done := f.awaitLocked()
 			e.mu.Unlock()
+			ex.key = e.ownKey(ex.key, kb)
 			ex.src = withFetch(ex.src, newFetch) // the wait may end in a fetch of its own
 			e.wait(ex, f, done)
 			return
@@ -397,9 +404,10 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 				e.mu.Unlock()
 				if state.ServableStale() {
 					e.serveStale(ex, now, e.open.reason, false)
-					return
+				} else {
+					e.serveFailureAt(ex, e.open, now)
 				}
-				e.serveFailureAt(ex, e.open, now)
+				e.putKeyBuf(kb)
 				return
 			}
 			closedRead = st == upstream.Closed
@@ -413,6 +421,9 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		e.mu.Unlock()
 		ex.src, newFetch = withFetch(ex.src, newFetch), nil
 	}
+	// This request fetches (e.mu held): its flight and exchange keep the key.
+	key = e.ownKey(key, kb)
+	ex.key = key
 	if servable {
 		if f := e.newFlightLocked(key); f != nil {
 			done := f.awaitLocked()

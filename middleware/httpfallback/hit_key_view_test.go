@@ -1,6 +1,7 @@
 package httpfallback
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -74,3 +75,44 @@ func TestKeysAreNotViewsForOtherStores(t *testing.T) {
 
 // keepingStore is a cache.Store that is not a *cache.Memory.
 type keepingStore struct{ cache.Store }
+
+// Without OnEvent the key stays a view until the request fetches: what the fetch keeps (its
+// flight, the stored entry's key) is a copy, so that every path fetched once is a hit
+// afterwards, under its own key, whatever requests reused the buffer in between.
+func TestFetchedEntriesKeepTheirOwnKeys(t *testing.T) {
+	eng, err := New(Config{Common: upstream.Common{Now: fakeclock.New().Now}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, eng.Close()) }()
+	require.NotNil(t, eng.appendKey)
+	calls := 0
+	h := eng.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Cache-Tag", "items")
+		_, _ = w.Write([]byte(r.URL.Path))
+	}))
+	get := func(p string) (string, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://api.test"+p, nil))
+		return rec.Body.String(), rec.Header().Get("Cache-Status")
+	}
+	paths := []string{"/a", "/bb", "/ccc", "/dddd"}
+	for _, p := range paths {
+		body, _ := get(p)
+		assert.Equal(t, p, body)
+	}
+	for _, p := range paths {
+		body, cs := get(p)
+		assert.Equal(t, p, body)
+		assert.Contains(t, cs, "; hit", "%s is stored under its own key", p)
+	}
+	assert.Equal(t, len(paths), calls)
+	// The purge index keeps each stored key: a tag purge finds every one of them.
+	n, err := eng.PurgeTag(context.Background(), "items")
+	require.NoError(t, err)
+	assert.Equal(t, len(paths), n, "purged by tag: the index kept each key as it was")
+	for _, p := range paths {
+		_, cs := get(p)
+		assert.NotContains(t, cs, "; hit", "%s purged", p)
+	}
+}

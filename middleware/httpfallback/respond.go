@@ -95,7 +95,7 @@ func (e *Engine) serveFailureAt(ex *exchange, o *outcome, now time.Time) {
 		} else {
 			own = e.defaultHeaders[d].copyTo(h, 2) // laid out at New
 		}
-		if h.Get("Cache-Control") == "" {
+		if cc := h["Cache-Control"]; len(cc) == 0 || cc[0] == "" { // h.Get, without canonicalising
 			own[0] = "no-store"
 			h["Cache-Control"] = own[0:1:1]
 		}
