@@ -511,7 +511,16 @@ func (r *Runner) refuseOpen() error {
 // and from each run admitted while open (a probe). HalfOpen is reported once SleepWindow
 // has passed since then; it can lag hystrix's own view by the time between the circuit
 // opening and the Runner first seeing it open (one run or one State call).
-func (r *Runner) State() BreakerState {
+func (r *Runner) State() BreakerState { return r.stateAt(time.Time{}) }
+
+// StateAt is State for a caller that has just read the clock: now, a time.Now reading (it
+// must carry the monotonic clock reading, as time.Now's do; not a test's fake time), is the
+// time State would read when the circuit is open. An open breaker is asked on every request
+// it refuses: one clock reading fewer for each.
+func (r *Runner) StateAt(now time.Time) BreakerState { return r.stateAt(now) }
+
+// stateAt is State at now; the zero now means "read the clock when needed".
+func (r *Runner) stateAt(now time.Time) BreakerState {
 	open := r.b.isOpen()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -521,12 +530,12 @@ func (r *Runner) State() BreakerState {
 		r.openedAt = time.Time{}
 		s = Closed
 	case r.openedAt.IsZero():
-		r.openedAt = time.Now()
+		if now.IsZero() {
+			now = time.Now()
+		}
+		r.openedAt = now
 		s = Open
-	case time.Since(r.openedAt) > r.s.SleepWindow:
-		// The monotonic clock alone (openedAt carries its reading): an open breaker is
-		// asked on every request it refuses, and reading the wall clock too costs as much
-		// again on some hosts.
+	case sinceMono(r.openedAt, now) > r.s.SleepWindow:
 		s = HalfOpen
 	default:
 		s = Open
@@ -546,6 +555,15 @@ func (r *Runner) State() BreakerState {
 		}
 	}
 	return s
+}
+
+// sinceMono is the time from t to now (the zero now: time.Since), on the monotonic clock
+// alone when both carry it (t always does).
+func sinceMono(t, now time.Time) time.Duration {
+	if now.IsZero() {
+		return time.Since(t)
+	}
+	return now.Sub(t)
 }
 
 // stateChange is one change of a circuit's state.

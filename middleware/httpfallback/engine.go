@@ -397,7 +397,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 			return
 		}
 		if e.cfg.Alternate == nil {
-			st := e.breakerLocked(route)
+			st := e.breakerLocked(route, now)
 			if st == upstream.Open {
 				// The route's breaker is open: the source would not be called. Stale,
 				// default or error at once: no flight, no command, no goroutine.
@@ -583,15 +583,23 @@ func (e *Engine) newFlightLocked(key string) *flight {
 // sleep window not yet passed: a half-open breaker lets a probe through). A Fetcher that
 // makes its own calls runs them as the route's command (Runner), so this is its breaker
 // too. e.mu must be held.
-func (e *Engine) breakerOpenLocked(route string) bool { return e.breakerLocked(route) == upstream.Open }
+func (e *Engine) breakerOpenLocked(route string) bool {
+	return e.breakerLocked(route, time.Time{}) == upstream.Open
+}
 
 // breakerLocked is the state of route's breaker (Closed when its command does not exist
-// yet). e.mu must be held.
-func (e *Engine) breakerLocked(route string) upstream.BreakerState {
-	if rn := e.runners[route]; rn != nil {
-		return rn.State()
+// yet) at now, the request's clock reading (zero: none). e.mu must be held.
+func (e *Engine) breakerLocked(route string, now time.Time) upstream.BreakerState {
+	rn := e.runners[route]
+	switch {
+	case rn == nil:
+		return upstream.Closed
+	case e.clk != nil && !now.IsZero():
+		// now is the coarse clock's (a time.Now reading, a millisecond old at most): the
+		// runner need not read the clock again.
+		return rn.StateAt(now)
 	}
-	return upstream.Closed
+	return rn.State()
 }
 
 // backgroundKey marks the context of a fetch the Engine runs on a goroutine of its own.
