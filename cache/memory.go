@@ -482,7 +482,7 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 // getProtected is Get's lookup in the protected part; ok reports whether it found the key
 // there. It takes no lock: the part's index is a sync.Map and a node's entry an atomic
 // pointer, so a Get that runs alongside a Set, Delete or eviction of the key sees the entry
-// before or after it, as under the stripe's lock; a Get that starts after Close began
+// before or after it, as under the stripe's lock; a Get that starts after Close returned
 // finds nothing.
 func (m *Memory) getProtected(sk string, now time.Time) (*Entry, State, bool) {
 	if m.prot == nil || m.closing.Load() {
@@ -684,9 +684,13 @@ func (m *Memory) settleLocked() {
 func (m *Memory) Delete(_ context.Context, key string) {
 	sk := storedKey(key)
 	h := m.hash(sk)
-	s, open := m.rlockHash(h)
-	defer s.mu.RUnlock()
-	if open {
+	// The stripe's write lock: a Get that promotes the key holds the read lock between
+	// reading the entry from ristretto and adding it to the protected part, and would
+	// otherwise put back an entry deleted in between.
+	s := &m.stripes[h%numStripes]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !m.closed {
 		if s.pending(h) {
 			m.settle() // else the pending write would be applied after the deletion
 		}
@@ -697,8 +701,10 @@ func (m *Memory) Delete(_ context.Context, key string) {
 	}
 }
 
-// Close stops ristretto's goroutines and drops every entry. It waits for Get, Set and
-// Delete calls in progress; after it, Get misses and Set returns false. Safe to call twice
+// Close stops ristretto's goroutines and drops every entry. It waits for Set and Delete
+// calls in progress, and for Gets other than those served from the protected part (which
+// take no lock, and read entries that stay valid); after it, Get misses and Set returns
+// false. Safe to call twice
 // and concurrently.
 func (m *Memory) Close() error {
 	// Stop the sweeper first: a Sweep waiting for a stripe lock must not wait for us.

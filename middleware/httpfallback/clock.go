@@ -28,10 +28,10 @@ type coarseClock struct {
 	idle      int                               // ticks without readings before the goroutine ends
 
 	mu      sync.Mutex
-	running bool          // a goroutine runs (it publishes the readings)
-	closed  bool          // after close: readings are the wall clock's, no goroutine starts
-	stop    chan struct{} // closed by close
-	done    chan struct{} // closed when the running goroutine ends
+	running bool           // a goroutine runs (it publishes the readings)
+	closed  bool           // after close: readings are the wall clock's, no goroutine starts
+	stop    chan struct{}  // closed by close
+	wg      sync.WaitGroup // the goroutines started (one runs at a time; one ending may overlap the next)
 }
 
 // clockTick is the coarse clock's resolution; clockIdle the ticks without readings after
@@ -62,10 +62,12 @@ func (c *coarseClock) now() time.Time {
 		return *t
 	}
 	// No goroutine runs: read the wall clock, publish the reading (unless another was
-	// published first: then that one, so that readings stay in order) and start one.
-	t := c.wall()
+	// published first: then that one, so that readings stay in order) and start one. The
+	// reading is taken under the lock: one taken before it could be older than a reading
+	// published (and unpublished) meanwhile.
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	t := c.wall()
 	if c.closed {
 		return t
 	}
@@ -74,16 +76,17 @@ func (c *coarseClock) now() time.Time {
 	}
 	c.read.Store(true)
 	if !c.running {
-		c.running, c.done = true, make(chan struct{})
-		go c.run(c.done)
+		c.running = true
+		c.wg.Add(1)
+		go c.run()
 	}
 	return t
 }
 
 // run publishes a reading per tick until the clock has gone c.idle ticks unread, or
 // close; it then unpublishes the last reading and ends.
-func (c *coarseClock) run(done chan struct{}) {
-	defer close(done)
+func (c *coarseClock) run() {
+	defer c.wg.Done()
 	tc, stopTicker := c.newTicker()
 	defer stopTicker()
 	for unread := 0; ; {
@@ -117,10 +120,7 @@ func (c *coarseClock) close() {
 	}
 	c.closed = true
 	close(c.stop)
-	done := c.done
 	c.mu.Unlock()
-	if done != nil {
-		<-done
-	}
+	c.wg.Wait() // no goroutine starts once closed is set
 	c.cur.Store(nil)
 }

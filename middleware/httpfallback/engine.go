@@ -140,7 +140,13 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("httpfallback: Config.Name %q / Config.Command: %w", cfg.Name, err)
 	}
 	if e.store == nil {
-		m, err := cache.New(cache.Config{MaxBytes: cfg.MaxBytes, Now: cfg.Now})
+		// The store's own clock (its sweeper's, once a minute) is Config.Now as given, else
+		// time.Now: the coarse clock's goroutine runs only while requests read it.
+		storeNow := cfg.Now
+		if clk != nil {
+			storeNow = time.Now
+		}
+		m, err := cache.New(cache.Config{MaxBytes: cfg.MaxBytes, Now: storeNow})
 		if err != nil {
 			e.closeRunners()
 			return nil, fmt.Errorf("httpfallback: Config.MaxBytes: %w", err)
@@ -338,7 +344,11 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		}
 	}
 	ctx := r.Context()
-	now, start := e.cfg.Now(), e.clock()
+	now := e.cfg.Now()
+	start := now // Config.Now as given times Durations too: one reading
+	if e.clk != nil {
+		start = e.clock()
+	}
 	key, kb := e.viewKey(r)
 	ent, state := cache.Lookup(ctx, e.store, key, r, now)
 	switch state {

@@ -133,10 +133,12 @@ func (e *Engine) hit(route, key string, status int, start time.Time) {
 		e.obs.routes.get(route).hits.Add(1)
 		return
 	}
-	// key may be a view of a buffer that is reused once the hit is answered (viewKey):
-	// the event, which OnEvent may keep, gets a copy.
-	ev := Event{Kind: EventHit, Route: route, Key: strings.Clone(key), Status: status}
+	ev := Event{Kind: EventHit, Route: route, Status: status}
 	if e.cfg.OnEvent != nil {
+		// key may be a view of a buffer that is reused once the hit is answered
+		// (viewKey): OnEvent, which may keep the event, gets a copy (the quiet log does
+		// not read it).
+		ev.Key = strings.Clone(key)
 		ev.Duration = e.stopwatch().Sub(start)
 	}
 	e.emit(ev)
