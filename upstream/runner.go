@@ -153,6 +153,9 @@ type Runner struct {
 	b   breaker
 	sem chan struct{}
 
+	epoch    time.Time    // the Runner's creation: the origin of openHint
+	openHint atomic.Int64 // see OpenAt: until when (since epoch) an Open reading is trusted; 0: none
+
 	mu       sync.Mutex
 	openedAt time.Time     // when the circuit was seen to open or last probed; zero when closed
 	seen     BreakerState  // the state State last returned (with OnStateChange)
@@ -179,7 +182,7 @@ func NewRunner(s Settings) (*Runner, error) {
 
 // newRunner builds a Runner over b with validated settings.
 func newRunner(s Settings, b breaker) *Runner {
-	r := &Runner{s: s, b: b, sem: make(chan struct{}, s.MaxConcurrent)}
+	r := &Runner{s: s, b: b, sem: make(chan struct{}, s.MaxConcurrent), epoch: time.Now()}
 	if s.OnStateChange != nil {
 		r.nudge = make(chan struct{}, 1)
 		r.stop = make(chan struct{})
@@ -272,6 +275,11 @@ func (r *Runner) Run(ctx context.Context, fn func(ctx context.Context) error) er
 	})
 	if sl.abandon() {
 		r.release()
+	}
+	if err == nil {
+		// A success closes an open hystrix circuit (hystrix reports it just after DoC
+		// returns: an Open reading taken in between is trusted for openTrust at most).
+		r.openHint.Store(0)
 	}
 	r.poke()
 	if err == nil {
@@ -457,6 +465,9 @@ func (a *admission) done(outcome error) error {
 				ev = evTimeout
 			}
 			r.b.report(ev, a.start)
+			if ev == evSuccess {
+				r.openHint.Store(0) // a success closes an open hystrix circuit
+			}
 			if err == nil {
 				a.final = inner
 			} else {
@@ -540,6 +551,7 @@ func (r *Runner) stateAt(now time.Time) BreakerState {
 	default:
 		s = Open
 	}
+	r.hintOpen(s, now)
 	if r.nudge != nil && s != r.seen {
 		// Whoever reads the state first sees a change (hystrix opens a circuit when it is
 		// asked, not when its metrics turn): keep it for the hook goroutine, which could
@@ -555,6 +567,23 @@ func (r *Runner) stateAt(now time.Time) BreakerState {
 		}
 	}
 	return s
+}
+
+// hintOpen keeps (r.mu held) the OpenAt hint of a reading s at now (zero: time.Now):
+// trusted until the sleep window ends, openTrust at most.
+func (r *Runner) hintOpen(s BreakerState, now time.Time) {
+	if s != Open {
+		r.openHint.Store(0)
+		return
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	until := r.openedAt.Add(r.s.SleepWindow)
+	if t := now.Add(openTrust); t.Before(until) {
+		until = t
+	}
+	r.openHint.Store(int64(until.Sub(r.epoch)))
 }
 
 // sinceMono is the time from t to now (the zero now: time.Since), on the monotonic clock
@@ -579,8 +608,23 @@ func (r *Runner) noteRun() {
 	if !r.openedAt.IsZero() {
 		r.openedAt = time.Now()
 	}
+	r.openHint.Store(0)
 	r.mu.Unlock()
 }
+
+// OpenAt reports whether the breaker is known to be Open at now without reading it: State
+// or StateAt read it Open less than openTrust (10 ms) before now, its sleep window is not
+// over at now, and no success (which closes an open hystrix circuit) nor probe has been
+// reported since. now must be a time.Now reading (with its monotonic clock reading), as for
+// StateAt. False means unknown: read the state. An open breaker is asked on every request
+// it refuses, and a reading takes locks all those requests contend for; OpenAt takes none.
+func (r *Runner) OpenAt(now time.Time) bool {
+	u := r.openHint.Load()
+	return u != 0 && int64(now.Sub(r.epoch)) < u
+}
+
+// openTrust is how long an Open reading is trusted by OpenAt.
+const openTrust = 10 * time.Millisecond
 
 // poke asks the hook goroutine to read the state after a run; it never blocks.
 func (r *Runner) poke() {

@@ -233,6 +233,11 @@ func (e *Engine) runner(route string) (*upstream.Runner, error) {
 		return nil, err
 	}
 	e.runners[route] = rn
+	ro := make(map[string]*upstream.Runner, len(e.runners))
+	for k, v := range e.runners {
+		ro[k] = v
+	}
+	e.runRO.Store(&ro)
 	return rn, nil
 }
 

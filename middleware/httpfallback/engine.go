@@ -45,9 +45,11 @@ type Engine struct {
 
 	mu      sync.Mutex
 	closed  bool
-	flights map[string]*flight // one fetch per key
-	workers workers            // the goroutines of background fetches (workers.go)
-	timers  timerPool          // the soft timeout's and the lock timeout's timers
+	flights map[string]*flight                          // one fetch per key
+	flying  atomic.Int32                                // len(flights), read without e.mu
+	runRO   atomic.Pointer[map[string]*upstream.Runner] // a copy of runners, read without e.mu
+	workers workers                                     // the goroutines of background fetches (workers.go)
+	timers  timerPool                                   // the soft timeout's and the lock timeout's timers
 	runners map[string]*upstream.Runner
 
 	isClosed  atomic.Bool
@@ -389,6 +391,16 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	// than the route's soft timeout for the upstream, another request's fetch, a retry's
 	// backoff or a half-open probe.
 	servable := state == cache.StaleIfError && ex.rt.soft > 0
+	if e.cfg.Alternate == nil && e.clk != nil && e.flying.Load() == 0 {
+		// No key is in flight and the route's breaker was read open a moment ago
+		// (upstream.Runner.OpenAt): the answer the loop below gives an open breaker, without
+		// the engine's lock or the breaker's, which every refused request would contend for.
+		if rn := (*e.runRO.Load())[route]; rn != nil && rn.OpenAt(now) {
+			e.serveOpen(ex, state, now)
+			e.putKeyBuf(kb)
+			return
+		}
+	}
 	closedRead := false
 	for {
 		e.mu.Lock()
@@ -412,11 +424,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 				// The route's breaker is open: the source would not be called. Stale,
 				// default or error at once: no flight, no command, no goroutine.
 				e.mu.Unlock()
-				if state.ServableStale() {
-					e.serveStale(ex, now, e.open.reason, false)
-				} else {
-					e.serveFailureAt(ex, e.open, now)
-				}
+				e.serveOpen(ex, state, now)
 				e.putKeyBuf(kb)
 				return
 			}
@@ -446,6 +454,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	}
 	f := &flight{}
 	e.flights[key] = f
+	e.flying.Add(1)
 	e.mu.Unlock()
 
 	// The leader fetches for everyone waiting on the key, so its client hanging up must
@@ -457,6 +466,16 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		return
 	}
 	e.respond(ex, o)
+}
+
+// serveOpen answers a request whose route's breaker is open (the source would not be
+// called): its stale entry when it may be served, else the default or the error, at once.
+func (e *Engine) serveOpen(ex *exchange, state cache.State, now time.Time) {
+	if state.ServableStale() {
+		e.serveStale(ex, now, e.open.reason, false)
+		return
+	}
+	e.serveFailureAt(ex, e.open, now)
 }
 
 // softWait starts the fetch of ex's key in the background (f is its flight) and waits
@@ -497,6 +516,7 @@ func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome)
 		f.out = o
 		e.mu.Lock()
 		delete(e.flights, ex.key)
+		e.flying.Add(-1)
 		done := f.done // made by whoever waits, under e.mu, while f was registered
 		e.mu.Unlock()
 		if done != nil {
@@ -585,6 +605,7 @@ func (e *Engine) newFlightLocked(key string) *flight {
 	}
 	f := &flight{}
 	e.flights[key] = f
+	e.flying.Add(1)
 	e.wg.Add(1)
 	return f
 }
