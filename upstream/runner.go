@@ -153,8 +153,9 @@ type Runner struct {
 	b   breaker
 	sem chan struct{}
 
-	epoch    time.Time    // the Runner's creation: the origin of openHint
-	openHint atomic.Int64 // see OpenAt: until when (since epoch) an Open reading is trusted; 0: none
+	epoch      time.Time    // the Runner's creation: the origin of openHint
+	openHint   atomic.Int64 // see OpenAt: until when (since epoch) an Open reading is trusted; 0: none
+	closedHint atomic.Int64 // see StateAt: until when (since epoch) a Closed reading is trusted; 0: none
 
 	mu       sync.Mutex
 	openedAt time.Time     // when the circuit was seen to open or last probed; zero when closed
@@ -276,10 +277,12 @@ func (r *Runner) Run(ctx context.Context, fn func(ctx context.Context) error) er
 	if sl.abandon() {
 		r.release()
 	}
+	// hystrix reports the run just after DoC returns: a reading taken in between is
+	// trusted for openTrust at most.
 	if err == nil {
-		// A success closes an open hystrix circuit (hystrix reports it just after DoC
-		// returns: an Open reading taken in between is trusted for openTrust at most).
-		r.openHint.Store(0)
+		r.reported(evSuccess)
+	} else {
+		r.reported(evFailure)
 	}
 	r.poke()
 	if err == nil {
@@ -387,6 +390,7 @@ func (r *Runner) AdmitRead(ctx context.Context, read BreakerState) (context.Cont
 		return ctx, noop, fmt.Errorf("%w (command %s: %d running)", ErrOverloaded, r.s.Name, r.s.MaxConcurrent)
 	}
 	if !r.b.allow(state) {
+		r.reported(evShortCircuit)
 		r.release()
 		r.poke()
 		return ctx, noop, fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
@@ -437,6 +441,7 @@ func (a *admission) expire() {
 		ev = eventOf(err)
 	}
 	a.r.b.report(ev, a.start)
+	a.r.reported(ev)
 	a.r.poke()
 }
 
@@ -465,9 +470,7 @@ func (a *admission) done(outcome error) error {
 				ev = evTimeout
 			}
 			r.b.report(ev, a.start)
-			if ev == evSuccess {
-				r.openHint.Store(0) // a success closes an open hystrix circuit
-			}
+			r.reported(ev)
 			if err == nil {
 				a.final = inner
 			} else {
@@ -528,10 +531,21 @@ func (r *Runner) State() BreakerState { return r.stateAt(time.Time{}) }
 // must carry the monotonic clock reading, as time.Now's do; not a test's fake time), is the
 // time State would read when the circuit is open. An open breaker is asked on every request
 // it refuses: one clock reading fewer for each.
+//
+// A Closed reading is trusted by the StateAt calls within openTrust (10 ms) of now's clock
+// after it, until an outcome other than a success is reported: hystrix sums its rolling
+// window at every read (about a microsecond, once per miss). A circuit that successes alone
+// bring over its volume threshold with too many errors in the window (or whose window
+// slides so) opens at the next read, up to openTrust later than it would have.
 func (r *Runner) StateAt(now time.Time) BreakerState { return r.stateAt(now) }
 
 // stateAt is State at now; the zero now means "read the clock when needed".
 func (r *Runner) stateAt(now time.Time) BreakerState {
+	if !now.IsZero() {
+		if u := r.closedHint.Load(); u != 0 && int64(now.Sub(r.epoch)) < u {
+			return Closed
+		}
+	}
 	open := r.b.isOpen()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -551,7 +565,7 @@ func (r *Runner) stateAt(now time.Time) BreakerState {
 	default:
 		s = Open
 	}
-	r.hintOpen(s, now)
+	r.hint(s, now)
 	if r.nudge != nil && s != r.seen {
 		// Whoever reads the state first sees a change (hystrix opens a circuit when it is
 		// asked, not when its metrics turn): keep it for the hook goroutine, which could
@@ -569,13 +583,21 @@ func (r *Runner) stateAt(now time.Time) BreakerState {
 	return s
 }
 
-// hintOpen keeps (r.mu held) the OpenAt hint of a reading s at now (zero: time.Now):
-// trusted until the sleep window ends, openTrust at most.
-func (r *Runner) hintOpen(s BreakerState, now time.Time) {
-	if s != Open {
+// hint keeps (r.mu held) what a reading s at now (zero: State's, time.Now) may be trusted
+// for: an Open one (OpenAt) until the sleep window ends, openTrust at most; a Closed one
+// (StateAt's only) for openTrust.
+func (r *Runner) hint(s BreakerState, now time.Time) {
+	switch {
+	case s == Closed && !now.IsZero():
 		r.openHint.Store(0)
+		r.closedHint.Store(int64(now.Add(openTrust).Sub(r.epoch)))
+		return
+	case s != Open:
+		r.openHint.Store(0)
+		r.closedHint.Store(0)
 		return
 	}
+	r.closedHint.Store(0)
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -610,6 +632,17 @@ func (r *Runner) noteRun() {
 	}
 	r.openHint.Store(0)
 	r.mu.Unlock()
+}
+
+// reported drops what an outcome makes untrustworthy: a success closes an open hystrix
+// circuit (the Open hint); anything else may open a closed one when it is next read (the
+// Closed hint).
+func (r *Runner) reported(ev event) {
+	if ev == evSuccess {
+		r.openHint.Store(0)
+	} else {
+		r.closedHint.Store(0)
+	}
 }
 
 // OpenAt reports whether the breaker is known to be Open at now without reading it: State

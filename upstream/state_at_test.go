@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 func TestStateAtUsesTheCallersReading(t *testing.T) {
 	r, fb := fakeRunner(t, Settings{SleepWindow: time.Minute})
 	now := time.Now()
-	assert.Equal(t, Closed, r.StateAt(now))
+	assert.Equal(t, Closed, r.State())
 	fb.mu.Lock()
 	fb.open = true
 	fb.mu.Unlock()
@@ -33,7 +34,7 @@ func TestOpenAtTrustsAnOpenReadingBriefly(t *testing.T) {
 	r, fb := fakeRunner(t, Settings{SleepWindow: time.Minute})
 	now := time.Now()
 	assert.False(t, r.OpenAt(now), "nothing read yet")
-	require.Equal(t, Closed, r.StateAt(now))
+	require.Equal(t, Closed, r.State())
 	assert.False(t, r.OpenAt(now), "read closed")
 
 	fb.mu.Lock()
@@ -65,4 +66,35 @@ func TestOpenAtTrustsAnOpenReadingBriefly(t *testing.T) {
 	fs.mu.Unlock()
 	require.Equal(t, Open, short.StateAt(now))
 	assert.False(t, short.OpenAt(now.Add(time.Millisecond)), "not past the sleep window")
+}
+
+// A Closed reading by StateAt is trusted by StateAt for openTrust of the caller's clock
+// (hystrix is not read again), until an outcome other than a success is reported; State
+// always reads.
+func TestStateAtTrustsAClosedReadingBriefly(t *testing.T) {
+	r, fb := fakeRunner(t, Settings{SleepWindow: time.Minute})
+	now := time.Now()
+	require.Equal(t, Closed, r.StateAt(now))
+	_, done, err := r.AdmitRead(context.Background(), Closed)
+	require.NoError(t, err)
+	require.NoError(t, done(nil)) // a success keeps the trust
+	fb.mu.Lock()
+	fb.open = true // opened since (say, a volume threshold crossed by successes)
+	fb.mu.Unlock()
+	assert.Equal(t, Closed, r.StateAt(now.Add(openTrust-time.Millisecond)), "trusted")
+	assert.Equal(t, Open, r.State(), "State reads the breaker")
+	assert.Equal(t, Open, r.StateAt(now.Add(openTrust)), "trusted for openTrust only")
+
+	fb.mu.Lock()
+	fb.open = false
+	fb.mu.Unlock()
+	later := now.Add(time.Hour)
+	require.Equal(t, Closed, r.StateAt(later))
+	_, done, err = r.AdmitRead(context.Background(), Closed)
+	require.NoError(t, err)
+	require.Error(t, done(errors.New("upstream failed")))
+	fb.mu.Lock()
+	fb.open = true
+	fb.mu.Unlock()
+	assert.Equal(t, Open, r.StateAt(later), "a failure drops the trust: read again")
 }
