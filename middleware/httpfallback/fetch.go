@@ -108,7 +108,7 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 		req.Header.Del("Range")
 	}
 	for _, h := range conditionalHeaders {
-		req.Header.Del(h)
+		delete(req.Header, h) // Header.Del, without canonicalising a canonical name
 	}
 	// An answer that may be stored and shared must not depend on what the key ignores:
 	// the host is given in the key's form (lowercase, no default port), the same
