@@ -117,6 +117,7 @@ func New(cfg Config) (*Engine, error) {
 		obs:       observer{quiet: newQuietLog(cfg)},
 		purge:     purgeIndex{tags: cache.NewTags(0)},
 	}
+	e.obs.def = e.obs.routes.get(defaultRoute)
 	e.routes, e.defRoute = settingsOf(cfg)
 	e.defaultHeaders = layoutDefaults(cfg)
 	// One key function serves every route: it hashes the credential into the key when any

@@ -17,7 +17,16 @@ import (
 // Engine.emit, which feeds both and then Config.OnEvent.
 type observer struct {
 	routes routeMap[routeCounters]
+	def    *routeCounters // routes' "*": most requests through Handler, without a map lookup
 	quiet  *quietLog
+}
+
+// counters returns route's counters.
+func (o *observer) counters(route string) *routeCounters {
+	if route == defaultRoute && o.def != nil {
+		return o.def
+	}
+	return o.routes.get(route)
 }
 
 // routeMap maps route templates (a bounded set) to per-route state. Reads are a plain map
@@ -114,7 +123,7 @@ func (c *routeCounters) count(ev *Event) {
 func (e *Engine) emit(ev Event) {
 	ev.Engine = e.cfg.Name
 	if ev.Kind != EventBreaker {
-		e.obs.routes.get(ev.Route).count(&ev)
+		e.obs.counters(ev.Route).count(&ev)
 	}
 	if e.obs.quiet != nil {
 		e.obs.quiet.note(&ev)
@@ -130,7 +139,7 @@ func (e *Engine) hit(route, key string, status int, start time.Time) {
 	if e.cfg.OnEvent == nil && e.obs.quiet == nil {
 		// All emit would do with the event: count it on its route (Stats.Hits is their
 		// sum). No event is built.
-		e.obs.routes.get(route).hits.Add(1)
+		e.obs.counters(route).hits.Add(1)
 		return
 	}
 	ev := Event{Kind: EventHit, Route: route, Status: status}
