@@ -536,7 +536,9 @@ func (r *Runner) State() BreakerState { return r.stateAt(time.Time{}) }
 // after it, until an outcome other than a success is reported: hystrix sums its rolling
 // window at every read (about a microsecond, once per miss). A circuit that successes alone
 // bring over its volume threshold with too many errors in the window (or whose window
-// slides so) opens at the next read, up to openTrust later than it would have.
+// slides so), or whose failure was reported while a reading was being taken (hystrix counts
+// it on its own goroutine anyway), opens at a later read, up to openTrust later than it
+// would have.
 func (r *Runner) StateAt(now time.Time) BreakerState { return r.stateAt(now) }
 
 // stateAt is State at now; the zero now means "read the clock when needed".
