@@ -79,9 +79,10 @@ type Stats struct {
 	Promoted       uint64 `json:"promoted"`
 	// Entries is the number of entries held now (both parts), counted where Bytes is: an
 	// entry counts from the moment ristretto applies its Set (Stats first applies those
-	// of the Sets that returned true) or it enters the protected part, until it is deleted, evicted, swept or the store is
-	// closed; replacing an entry does not change it, a refused Set never counts. It is exact
-	// once ristretto has applied the writes queued so far; until then, a Delete of an
+	// of the Sets that returned true) or it enters the protected part, until it is
+	// deleted, evicted, swept or the store is closed; replacing an entry does not change
+	// it, a refused Set never counts. It is exact once ristretto has applied the writes
+	// queued so far; until then, a Delete of an
 	// unprotected entry, or its move into the protected part, is still counted (so it
 	// exceeds what Get finds by at most the number of those in flight), and a snapshot
 	// taken during writes may be off by the writes it races. Like Bytes, it may include
@@ -704,8 +705,7 @@ func (m *Memory) Delete(_ context.Context, key string) {
 // Close stops ristretto's goroutines and drops every entry. It waits for Set and Delete
 // calls in progress, and for Gets other than those served from the protected part (which
 // take no lock, and read entries that stay valid); after it, Get misses and Set returns
-// false. Safe to call twice
-// and concurrently.
+// false. Safe to call twice and concurrently.
 func (m *Memory) Close() error {
 	// Stop the sweeper first: a Sweep waiting for a stripe lock must not wait for us.
 	if m.stopSweep != nil {

@@ -46,7 +46,7 @@ func TestOpenBreakerAnswersWithoutTheEngineLock(t *testing.T) {
 		return calls.Load() == n
 	}, 10*time.Second, time.Millisecond)
 	eng.mu.Lock()
-	rn := eng.runners[defaultRoute]
+	rn := eng.runnerOf(defaultRoute)
 	eng.mu.Unlock()
 	require.True(t, rn.OpenAt(frozen), "read open at the held clock's time")
 

@@ -212,7 +212,7 @@ func (e *Engine) Retried(route, reason string) {
 func (e *Engine) runner(route string) (*upstream.Runner, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if rn := e.runners[route]; rn != nil {
+	if rn := e.runnerOf(route); rn != nil {
 		return rn, nil
 	}
 	if e.closed {
@@ -232,13 +232,24 @@ func (e *Engine) runner(route string) (*upstream.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.runners[route] = rn
-	ro := make(map[string]*upstream.Runner, len(e.runners))
-	for k, v := range e.runners {
-		ro[k] = v
+	next := make(map[string]*upstream.Runner, len(e.allRunners())+1)
+	for k, v := range e.allRunners() {
+		next[k] = v
 	}
-	e.runRO.Store(&ro)
+	next[route] = rn
+	e.runners.Store(&next)
 	return rn, nil
+}
+
+// runnerOf returns route's command, nil when it has not been made.
+func (e *Engine) runnerOf(route string) *upstream.Runner { return e.allRunners()[route] }
+
+// allRunners returns the routes' commands (a map never changed once published).
+func (e *Engine) allRunners() map[string]*upstream.Runner {
+	if m := e.runners.Load(); m != nil {
+		return *m
+	}
+	return nil
 }
 
 // recoverHook, deferred in a breaker state hook, recovers a panic of the user's hooks: the

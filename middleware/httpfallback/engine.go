@@ -45,12 +45,13 @@ type Engine struct {
 
 	mu      sync.Mutex
 	closed  bool
-	flights map[string]*flight                          // one fetch per key
-	flying  atomic.Int32                                // len(flights), read without e.mu
-	runRO   atomic.Pointer[map[string]*upstream.Runner] // a copy of runners, read without e.mu
-	workers workers                                     // the goroutines of background fetches (workers.go)
-	timers  timerPool                                   // the soft timeout's and the lock timeout's timers
-	runners map[string]*upstream.Runner
+	flights map[string]*flight // one fetch per key
+	flying  atomic.Int32       // len(flights), read without e.mu
+	workers workers            // the goroutines of background fetches (workers.go)
+	timers  timerPool          // the soft timeout's and the lock timeout's timers
+	// runners are the routes' commands: a map replaced by a larger copy (under mu) when a
+	// route's command is made, read without mu.
+	runners atomic.Pointer[map[string]*upstream.Runner]
 
 	isClosed  atomic.Bool
 	closeOnce sync.Once
@@ -109,7 +110,6 @@ func New(cfg Config) (*Engine, error) {
 		store:     cfg.Store,
 		flights:   make(map[string]*flight),
 		workers:   workers{jobs: make(chan func())},
-		runners:   make(map[string]*upstream.Runner),
 		memo:      new(hitMemo),
 		clk:       clk,
 		stopwatch: stopwatch,
@@ -396,7 +396,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		// No key is in flight and the route's breaker was read open a moment ago
 		// (upstream.Runner.OpenAt): the answer the loop below gives an open breaker, without
 		// the engine's lock or the breaker's, which every refused request would contend for.
-		if rn := (*e.runRO.Load())[route]; rn != nil && rn.OpenAt(now) {
+		if rn := e.runnerOf(route); rn != nil && rn.OpenAt(now) {
 			e.serveOpen(ex, state, now)
 			e.putKeyBuf(kb)
 			return
@@ -622,7 +622,7 @@ func (e *Engine) breakerOpenLocked(route string) bool {
 // breakerLocked is the state of route's breaker (Closed when its command does not exist
 // yet) at now, the request's clock reading (zero: none). e.mu must be held.
 func (e *Engine) breakerLocked(route string, now time.Time) upstream.BreakerState {
-	rn := e.runners[route]
+	rn := e.runnerOf(route)
 	switch {
 	case rn == nil:
 		return upstream.Closed
@@ -875,14 +875,8 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) closeRunners() error {
-	e.mu.Lock()
-	rs := make([]*upstream.Runner, 0, len(e.runners))
-	for _, r := range e.runners {
-		rs = append(rs, r)
-	}
-	e.mu.Unlock()
 	var errs []error
-	for _, r := range rs {
+	for _, r := range e.allRunners() {
 		errs = append(errs, r.Close())
 	}
 	return errors.Join(errs...)

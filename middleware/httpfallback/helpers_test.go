@@ -96,7 +96,7 @@ func (r engResp) cs() string { return r.header.Get("Cache-Status") }
 func (hs *engHarness) runnerOf(route string) *upstream.Runner {
 	hs.eng.mu.Lock()
 	defer hs.eng.mu.Unlock()
-	return hs.eng.runners[route]
+	return hs.eng.runnerOf(route)
 }
 
 // openBreaker makes the route's circuit open by failing requests until it reports open.

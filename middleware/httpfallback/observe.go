@@ -208,12 +208,7 @@ func (e *Engine) runObserved(ctx context.Context, route string, src source, w ht
 // routeStats returns the per-route snapshot, sorted by route, and the sums of the counters
 // only routes keep.
 func (e *Engine) routeStats() (routes []RouteStats, forwarded, calls, failures uint64) {
-	e.mu.Lock()
-	runners := make(map[string]*upstream.Runner, len(e.runners))
-	for k, v := range e.runners {
-		runners[k] = v
-	}
-	e.mu.Unlock()
+	runners := e.allRunners()
 	seen := make(map[string]bool)
 	e.obs.routes.each(func(route string, c *routeCounters) {
 		seen[route] = true

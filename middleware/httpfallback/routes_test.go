@@ -25,10 +25,8 @@ func TestWholeMuxRoutes(t *testing.T) {
 		require.Equal(t, http.StatusOK, rec.Code)
 	}
 	routes := func(e *Engine) []string {
-		e.mu.Lock()
-		defer e.mu.Unlock()
 		var names []string
-		for r := range e.runners {
+		for r := range e.allRunners() {
 			names = append(names, r)
 		}
 		return names
