@@ -396,7 +396,7 @@ func (r *Runner) AdmitRead(ctx context.Context, read BreakerState) (context.Cont
 		return ctx, noop, fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
 	}
 	r.noteRun()
-	a := &admission{r: r, ctx: ctx, start: time.Now()}
+	a := &admission{r: r, ctx: ctx, start: time.Now(), closed: state == Closed}
 	a.wctx, a.cancel = context.WithTimeout(ctx, r.s.Timeout)
 	// The command's context ends at its own deadline or when ctx ends: each is watched on
 	// its own (a timer, and ctx's AfterFunc only when ctx can end at all: a fetch's
@@ -424,6 +424,7 @@ type admission struct {
 	timer      *time.Timer // runs expire at the timeout; nil when ctx's deadline comes first
 	stopCaller func() bool // unregisters expire from ctx; nil when ctx cannot end
 	start      time.Time
+	closed     bool        // admitted on a Closed reading
 	reported   atomic.Bool // the breaker has been told (by done or by expire)
 	once       sync.Once
 	final      error
@@ -449,6 +450,7 @@ func (a *admission) expire() {
 func (a *admission) done(outcome error) error {
 	a.once.Do(func() {
 		r, ctx, wctx := a.r, a.ctx, a.wctx
+		quiet := false // nothing for the hook goroutine to look at
 		if a.reported.CompareAndSwap(false, true) {
 			o := outcome
 			if o == nil || isAnswered(o) {
@@ -471,6 +473,12 @@ func (a *admission) done(outcome error) error {
 			}
 			r.b.report(ev, a.start)
 			r.reported(ev)
+			// A success of a call admitted Closed changes nothing the hook goroutine would
+			// report now: it cannot close a circuit, and the one way it can open one (its
+			// count bringing the window over RequestVolumeThreshold with too many errors
+			// in it) is seen by the next reading, which asks the goroutine itself, or by
+			// its poll. Not waking it spares a goroutine wake-up per miss.
+			quiet = ev == evSuccess && a.closed
 			if err == nil {
 				a.final = inner
 			} else {
@@ -488,7 +496,9 @@ func (a *admission) done(outcome error) error {
 		}
 		a.cancel()
 		r.release()
-		r.poke()
+		if !quiet {
+			r.poke()
+		}
 	})
 	return a.final
 }

@@ -32,6 +32,11 @@ func (e *ValidationError) Unwrap() error { return e.Err }
 // caller's own cancellation is returned as ctx.Err() and never counted. A fetch that
 // ignores its context and overruns the timeout returns upstream.ErrTimeout.
 //
+// With the engine's own clock (Config.Now nil), the breaker is read as a miss through
+// Handler reads it: a Closed reading is trusted for a few milliseconds (see
+// upstream.Runner.StateAt), so that a circuit a burst of successes brings over its volume
+// threshold with too many errors in its window opens up to that much later.
+//
 // The outcome is reported even when something panics between admission and the report (a
 // ResponseWriter, an error's Is or Unwrap method): the panic is recovered, counted as a
 // failure, the concurrency slot given back, and a *upstream.PanicError returned.
@@ -48,12 +53,20 @@ func (e *Engine) runCommand(ctx context.Context, route string, w http.ResponseWr
 	if e.isClosed.Load() {
 		return callFetch(ctx, w, r, fetch)
 	}
-	rn, err := e.runner(route)
-	if errors.Is(err, ErrClosed) {
-		return callFetch(ctx, w, r, fetch)
+	rn := e.runnerOf(route)
+	if rn == nil {
+		var err error
+		if rn, err = e.runner(route); errors.Is(err, ErrClosed) {
+			return callFetch(ctx, w, r, fetch)
+		} else if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	if read != upstream.Closed && e.clk != nil {
+		// On the engine's own clock the breaker is read as serve reads it (StateAt: a
+		// Closed reading is trusted for a few milliseconds), so that a Fetcher's command
+		// (Echo's, the proxy's) does not sum hystrix's window once more per miss.
+		read = rn.StateAt(e.cfg.Now())
 	}
 	cctx, done, err := rn.AdmitRead(ctx, read)
 	if err != nil {
