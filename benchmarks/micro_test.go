@@ -209,8 +209,10 @@ func goroutinesCreated() (n uint64, ok bool) {
 
 // run times h on a fixed URL (target nil) or on a URL per iteration, serial or parallel,
 // and reports goroutines/op: goroutines created per request (RunParallel's own few are
-// spread over b.N), which shows a goroutine started per answer; and cpu-ns/op, the
-// process's CPU time per request, which a busy machine disturbs less than sec/op.
+// spread over b.N), which shows a goroutine started per answer; cpu-ns/op, the
+// process's CPU time per request, which a busy machine disturbs less than sec/op; and
+// faults/op, the page faults per request (benchtest.ReportFaults), which show the heap
+// growing under a store that fills.
 func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i uint64) string) {
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
@@ -221,6 +223,7 @@ func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i ui
 		}()
 	}
 	defer benchtest.ReportCPU(b, benchtest.ProcessCPU())
+	defer benchtest.ReportFaults(b, benchtest.PageFaults())
 	var seq atomic.Uint64
 	if !parallel {
 		w := &discard{h: make(http.Header)}

@@ -396,8 +396,9 @@ func (r *Runner) AdmitRead(ctx context.Context, read BreakerState) (context.Cont
 		return ctx, noop, fmt.Errorf("%w (command %s)", ErrCircuitOpen, r.s.Name)
 	}
 	r.noteRun()
-	a := &admission{r: r, ctx: ctx, start: time.Now(), closed: state == Closed}
-	a.wctx, a.cancel = context.WithTimeout(ctx, r.s.Timeout)
+	now := time.Now() // one reading for the start, the deadline and the timer
+	a := &admission{r: r, ctx: ctx, start: now, closed: state == Closed}
+	a.wctx, a.cancel = context.WithDeadline(ctx, now.Add(r.s.Timeout))
 	// The command's context ends at its own deadline or when ctx ends: each is watched on
 	// its own (a timer, and ctx's AfterFunc only when ctx can end at all: a fetch's
 	// context often cannot), which costs fewer allocations than an AfterFunc on the
@@ -408,7 +409,7 @@ func (r *Runner) AdmitRead(ctx context.Context, read BreakerState) (context.Cont
 	expire := a.expire
 	wd, _ := a.wctx.Deadline()
 	if pd, ok := ctx.Deadline(); !ok || wd.Before(pd) {
-		a.timer = time.AfterFunc(time.Until(wd), expire)
+		a.timer = time.AfterFunc(r.s.Timeout, expire) // wd is now+Timeout
 	}
 	if ctx.Done() != nil {
 		a.stopCaller = context.AfterFunc(ctx, expire)

@@ -65,6 +65,21 @@ func ReportCPU(b *testing.B, cpu0 time.Duration) {
 	}
 }
 
+// ReportFaults reports faults/op, the process's minor page faults per op since f0 (a
+// PageFaults reading taken before the loop), where the platform counts them. The first
+// touch of each page the heap grows into is one: a benchmark whose loop keeps what it
+// makes (a cache filling up) takes them where one that makes only garbage does not, and
+// on a virtual machine each can cost microseconds (see benchmarks/README.md).
+func ReportFaults(b *testing.B, f0 int64) {
+	if f := PageFaults(); f0 >= 0 && f >= f0 && b.N > 0 {
+		b.ReportMetric(float64(f-f0)/float64(b.N), "faults/op")
+	}
+}
+
+// PageFaults is the process's minor page faults so far; -1 where the platform does not
+// count them.
+func PageFaults() int64 { return pageFaults() }
+
 // ProcessCPU is the CPU time (user and system) the process has used so far; 0 where the
 // platform does not tell.
 func ProcessCPU() time.Duration { return processCPU() }
