@@ -34,7 +34,8 @@ type fakeBreaker struct {
 	successes int
 	failures  int
 	neutral   int
-	reads     int // isOpen calls
+	reads     int  // isOpen calls
+	probe     bool // allow admits the next call even while open (a half-open probe)
 }
 
 func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) error {
@@ -66,10 +67,11 @@ func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) er
 func (f *fakeBreaker) allow(BreakerState) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.open {
+	if f.open && !f.probe {
 		f.refused++
 		return false
 	}
+	f.probe = false
 	f.calls++
 	return true
 }

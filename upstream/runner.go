@@ -60,7 +60,8 @@ type Settings struct {
 	// time, never concurrently) when the state changes. nil: no hook and no goroutine.
 	OnStateChange func(name string, from, to BreakerState)
 	// StatePollInterval is how often the hook goroutine reads the state besides after
-	// every run (time-driven changes, open to half-open, are only seen by polling):
+	// every run (but the success of one admitted on a Closed reading while the state last
+	// seen is Closed; time-driven changes, open to half-open, are only seen by polling):
 	// 0 means 100ms. Used only with OnStateChange.
 	StatePollInterval time.Duration
 }
@@ -160,6 +161,7 @@ type Runner struct {
 	mu       sync.Mutex
 	openedAt time.Time     // when the circuit was seen to open or last probed; zero when closed
 	seen     BreakerState  // the state State last returned (with OnStateChange)
+	seenNow  atomic.Uint32 // seen, read without mu (see admission.done)
 	changes  []stateChange // changes State saw that the hook goroutine has not reported yet
 
 	nudge     chan struct{} // asks the hook goroutine to read the state now
@@ -474,12 +476,16 @@ func (a *admission) done(outcome error) error {
 			}
 			r.b.report(ev, a.start)
 			r.reported(ev)
-			// A success of a call admitted Closed changes nothing the hook goroutine would
-			// report now: it cannot close a circuit, and the one way it can open one (its
-			// count bringing the window over RequestVolumeThreshold with too many errors
-			// in it) is seen by the next reading, which asks the goroutine itself, or by
-			// its poll. Not waking it spares a goroutine wake-up per miss.
-			quiet = ev == evSuccess && a.closed
+			// The success of a call admitted on a Closed reading, while the last state any
+			// reader saw is Closed, leaves the hook goroutine nothing to report: were the
+			// circuit open meanwhile (a trusted reading is up to 10 ms old) and closed by
+			// this success, nobody saw it open; the one way a success can open a circuit
+			// (its count bringing the window over RequestVolumeThreshold with too many
+			// errors in it) is seen by the next reading, which wakes the goroutine itself,
+			// or by its poll. seenNow is loaded after the report: a reader recording Open
+			// meanwhile wakes the goroutine, which then reads the closing too. Not waking
+			// it spares a goroutine wake-up per miss.
+			quiet = ev == evSuccess && a.closed && BreakerState(r.seenNow.Load()) == Closed
 			if err == nil {
 				a.final = inner
 			} else {
@@ -588,6 +594,7 @@ func (r *Runner) stateAt(now time.Time) BreakerState {
 		}
 		r.changes = append(r.changes, stateChange{r.seen, s})
 		r.seen = s
+		r.seenNow.Store(uint32(s))
 		select {
 		case r.nudge <- struct{}{}:
 		default:
@@ -683,8 +690,8 @@ func (r *Runner) poke() {
 	}
 }
 
-// watch is the hook goroutine: it reads the state after every run and every
-// StatePollInterval, and calls OnStateChange, in order, for each change any reader of the
+// watch is the hook goroutine: it reads the state after every run (but the quiet
+// successes admission.done tells of: see there) and every StatePollInterval, and calls OnStateChange, in order, for each change any reader of the
 // state saw (State records them), so an opening that a probe closed before this goroutine
 // looked is still reported. A circuit is never reported going from closed to half-open:
 // the opening it passed through is reported first.

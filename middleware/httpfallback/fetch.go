@@ -132,7 +132,7 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 	buf := newBuffer(w, maxBody, head, fwd)
 	reqTime := e.cfg.Now()
 	err := e.runObserved(ctx, ex.route, ex.src, buf, req)
-	ex.src.closedRead = false // a second call reads the breaker again
+	ex.src.closedRead = false // a second call reads the breaker again (see runCommand)
 	respTime := e.cfg.Now()
 	if err == nil && conditional && buf.status == http.StatusNotModified && otherStrongETag(buf.header, ent.ETag()) {
 		// RFC 9111 4.3.4: a 304 whose strong validator is not the entry's must not update
