@@ -34,8 +34,9 @@ type fakeBreaker struct {
 	successes int
 	failures  int
 	neutral   int
-	reads     int  // isOpen calls
-	probe     bool // allow admits the next call even while open (a half-open probe)
+	reads     int    // isOpen calls
+	probe     bool   // allow admits the next call even while open (a half-open probe)
+	readHook  func() // called once, by the next isOpen, after it has read (then cleared)
 }
 
 func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) error {
@@ -94,9 +95,14 @@ func (f *fakeBreaker) report(ev event, _ time.Time) {
 
 func (f *fakeBreaker) isOpen() bool {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.reads++
-	return f.open
+	open, hook := f.open, f.readHook
+	f.readHook = nil
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return open
 }
 
 func (f *fakeBreaker) counts() (calls, successes, failures, neutral int) {

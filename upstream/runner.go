@@ -158,7 +158,11 @@ type Runner struct {
 	openHint   atomic.Int64 // see OpenAt: until when (since epoch) an Open reading is trusted; 0: none
 	closedHint atomic.Int64 // see StateAt: until when (since epoch) a Closed reading is trusted; 0: none
 
+	readings atomic.Uint64 // breaker readings started (stateAt): each one's number orders them
+
 	mu       sync.Mutex
+	lastRead uint64        // the number of the reading last recorded (stateAt)
+	last     BreakerState  // the state it recorded
 	openedAt time.Time     // when the circuit was seen to open or last probed; zero when closed
 	seen     BreakerState  // the state State last returned (with OnStateChange)
 	seenNow  atomic.Uint32 // seen, read without mu (see admission.done)
@@ -565,9 +569,17 @@ func (r *Runner) stateAt(now time.Time) BreakerState {
 			return Closed
 		}
 	}
+	n := r.readings.Add(1)
 	open := r.b.isOpen()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if n < r.lastRead {
+		// A reading started after this one was recorded while this one was being taken:
+		// this older view of hystrix must not undo it (record a closing, drop the time the
+		// circuit opened, trust a Closed reading of a circuit seen open since).
+		return r.last
+	}
+	r.lastRead = n
 	var s BreakerState
 	switch {
 	case !open:
@@ -584,6 +596,7 @@ func (r *Runner) stateAt(now time.Time) BreakerState {
 	default:
 		s = Open
 	}
+	r.last = s
 	r.hint(s, now)
 	if r.nudge != nil && s != r.seen {
 		// Whoever reads the state first sees a change (hystrix opens a circuit when it is
