@@ -704,9 +704,9 @@ func (r *Runner) poke() {
 }
 
 // watch is the hook goroutine: it reads the state after every run (but the quiet
-// successes admission.done tells of: see there) and every StatePollInterval, and calls OnStateChange, in order, for each change any reader of the
-// state saw (State records them), so an opening that a probe closed before this goroutine
-// looked is still reported. A circuit is never reported going from closed to half-open:
+// successes admission.done tells of: see there) and every StatePollInterval, and calls
+// OnStateChange, in order, for each change any reader of the state saw (State records
+// them), so an opening that a probe closed before this goroutine looked is still reported. A circuit is never reported going from closed to half-open:
 // the opening it passed through is reported first.
 func (r *Runner) watch() {
 	defer close(r.stopped)
