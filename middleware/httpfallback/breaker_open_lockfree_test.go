@@ -45,9 +45,7 @@ func TestOpenBreakerAnswersWithoutTheEngineLock(t *testing.T) {
 		get()
 		return calls.Load() == n
 	}, 10*time.Second, time.Millisecond)
-	eng.mu.Lock()
 	rn := eng.runnerOf(defaultRoute)
-	eng.mu.Unlock()
 	require.True(t, rn.OpenAt(frozen), "read open at the held clock's time")
 
 	before := calls.Load()

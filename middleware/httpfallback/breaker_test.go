@@ -27,7 +27,7 @@ func TestBreakerOpenServesStaleWithoutCallingHandler(t *testing.T) {
 	hs.clock.Advance(10 * time.Second)
 	sw.set("500")
 	hs.waitOpen(defaultRoute, func() { hs.get("/b") })
-	require.Equal(t, upstream.Open, hs.runnerOf(defaultRoute).State())
+	require.Equal(t, upstream.Open, hs.eng.runnerOf(defaultRoute).State())
 
 	sw.set("") // the handler would answer now: only the open circuit keeps it from being called
 	before := hs.calls.Load()
@@ -81,7 +81,7 @@ func TestBreakerProbeAfterSleepWindowCloses(t *testing.T) {
 		mu.Lock()
 		closed := len(changes) > 0 && strings.HasSuffix(changes[len(changes)-1], "->closed")
 		mu.Unlock()
-		if closed && hs.runnerOf(defaultRoute).State() == upstream.Closed {
+		if closed && hs.eng.runnerOf(defaultRoute).State() == upstream.Closed {
 			return true
 		}
 		i++

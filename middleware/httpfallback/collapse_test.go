@@ -119,7 +119,7 @@ func TestLeaderClientHangsUpWaitersStillServed(t *testing.T) {
 		assert.True(t, hasParam(r.cs(), "collapsed"), r.cs())
 	}
 	assert.Equal(t, "<nil>", handlerCtxErr.Load(), "the fetch others wait on is not cancelled")
-	assert.Equal(t, upstream.Closed, hs.runnerOf(defaultRoute).State())
+	assert.Equal(t, upstream.Closed, hs.eng.runnerOf(defaultRoute).State())
 	assert.EqualValues(t, 0, hs.eng.Stats().Errors)
 	assert.Equal(t, "failsoft; hit; ttl=60", hs.get("/hang").cs(), "the leader's fetch was stored")
 }

@@ -57,6 +57,5 @@ func TestRunCommandWithPlainWriterCountsFailures(t *testing.T) {
 		return ctx.Err()
 	})
 	assert.ErrorIs(t, err, context.Canceled)
-	rn := func() *upstream.Runner { eng2.mu.Lock(); defer eng2.mu.Unlock(); return eng2.runnerOf(defaultRoute) }()
-	assert.Equal(t, upstream.Closed, rn.State())
+	assert.Equal(t, upstream.Closed, eng2.runnerOf(defaultRoute).State())
 }

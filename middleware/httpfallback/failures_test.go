@@ -143,7 +143,7 @@ func TestFourXXPassesThroughNotStoredNotAFailure(t *testing.T) {
 		assert.Equal(t, "failsoft; fwd=stale; fwd-status=404", r.cs())
 	}
 	assert.EqualValues(t, 11, hs.calls.Load())
-	assert.Equal(t, upstream.Closed, hs.runnerOf(defaultRoute).State())
+	assert.Equal(t, upstream.Closed, hs.eng.runnerOf(defaultRoute).State())
 	assert.EqualValues(t, 0, hs.eng.Stats().Stale)
 }
 
@@ -210,7 +210,7 @@ func TestAlternateBeforeStale(t *testing.T) {
 	assert.Equal(t, "mirror", r.body)
 	assert.Equal(t, "failsoft; fwd=stale; fwd-status=200; detail=alternate", r.cs())
 	assert.EqualValues(t, 1, altCalls.Load())
-	assert.NotNil(t, hs.runnerOf("alternate/"+defaultRoute), "the alternate runs as its own command")
+	assert.NotNil(t, hs.eng.runnerOf("alternate/"+defaultRoute), "the alternate runs as its own command")
 }
 
 func TestValidatorFailureNeverStored(t *testing.T) {

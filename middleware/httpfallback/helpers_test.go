@@ -92,18 +92,11 @@ func doReq(t *testing.T, ctx context.Context, c *http.Client, method, url string
 
 func (r engResp) cs() string { return r.header.Get("Cache-Status") }
 
-// runnerOf returns the engine's command for route (created on first use).
-func (hs *engHarness) runnerOf(route string) *upstream.Runner {
-	hs.eng.mu.Lock()
-	defer hs.eng.mu.Unlock()
-	return hs.eng.runnerOf(route)
-}
-
 // openBreaker makes the route's circuit open by failing requests until it reports open.
 func (hs *engHarness) waitOpen(route string, fail func()) {
 	hs.t.Helper()
 	require.Eventually(hs.t, func() bool {
-		if rn := hs.runnerOf(route); rn != nil && rn.State() != upstream.Closed {
+		if rn := hs.eng.runnerOf(route); rn != nil && rn.State() != upstream.Closed {
 			return true
 		}
 		fail()

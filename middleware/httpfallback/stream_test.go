@@ -85,7 +85,7 @@ func TestHandlerPassesEventStreamsThrough(t *testing.T) {
 	rest, err := br.ReadString(0)
 	assert.Equal(t, "\ndata: 2\n\n", rest)
 	assert.Error(t, err) // io.EOF: the stream ended when the handler returned
-	if rn := hs.runnerOf(defaultRoute); rn != nil {
+	if rn := hs.eng.runnerOf(defaultRoute); rn != nil {
 		assert.Equal(t, upstream.Closed, rn.State())
 	}
 	assert.Zero(t, hs.eng.Stats().Stored)

@@ -61,7 +61,7 @@ func TestHandlerPassesProtocolUpgradesThrough(t *testing.T) {
 	}
 	// Upgrades never went through a command: the breaker is untouched and plain requests
 	// are still served through the engine.
-	if rn := hs.runnerOf(defaultRoute); rn != nil {
+	if rn := hs.eng.runnerOf(defaultRoute); rn != nil {
 		require.Equal(t, upstream.Closed, rn.State())
 	}
 	res := hs.get("/ws")
