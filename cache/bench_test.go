@@ -140,6 +140,20 @@ func BenchmarkKey(b *testing.B) {
 			keyed(canonical)
 		}
 	})
+	// The engine's hit path: the default key appended to a reused buffer (AppendFunc), for
+	// a request without header fields.
+	appendKey := KeyOptions{Headers: DefaultKeyedHeaders()}.AppendFunc()
+	bare := getReq("http://bench.test/items/42")
+	b.Run("default/append", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, keyBufLen)
+		for b.Loop() {
+			buf = appendKey(buf[:0], bare)
+		}
+		if string(buf) != "G|http|bench.test|/items/42" {
+			b.Fatalf("key %q", buf)
+		}
+	})
 	proxied := getReq("http://example.com/items/42?b=2&a=1", "X-Forwarded-Host", "api.example.com", "X-Forwarded-Proto", "https")
 	b.Run("default/proxied", func(b *testing.B) {
 		b.ReportAllocs()

@@ -190,7 +190,11 @@ func (k keyer) appendKey(b []byte, r *http.Request) []byte {
 	b = append(b, keySep)
 
 	scheme := keyScheme(r)
-	b = appendEscaped(b, scheme, maskToken)
+	if scheme == "http" || scheme == "https" {
+		b = append(b, scheme...)
+	} else {
+		b = appendEscaped(b, scheme, maskToken)
+	}
 	b = append(b, keySep)
 
 	host := r.Host
@@ -244,7 +248,7 @@ func escapedPath(u *url.URL) string {
 // (appendEscaped copies such a p as it is).
 func cleanPath(p string) bool {
 	for i := 0; i < len(p); i++ {
-		if p[i] == '%' || charClasses[p[i]]&maskPath == 0 {
+		if charClasses[p[i]]&maskPath == 0 { // '%' is in no class
 			return false
 		}
 	}
@@ -690,6 +694,7 @@ const (
 	classPathExtra              // : @ /
 	classQueryExtra             // ?
 	classHostExtra              // [ ] :
+	classUpper                  // A-Z (also unreserved): what a host is lowered for
 )
 
 // Escaping masks: a byte is kept as is when its classes intersect the mask.
@@ -706,6 +711,8 @@ var charClasses = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
 		b := byte(c)
 		switch {
+		case b >= 'A' && b <= 'Z':
+			t[c] = classUnreserved | classUpper
 		case isAlnum(b), b == '-', b == '.', b == '_', b == '~':
 			t[c] = classUnreserved
 		case b == ':':
@@ -734,7 +741,7 @@ const upperHex = "0123456789ABCDEF"
 // kept, every other byte (including a '%' that starts no valid escape) is escaped.
 func appendEscaped(b []byte, s string, mask uint8) []byte {
 	i := 0
-	for i < len(s) && s[i] != '%' && charClasses[s[i]]&mask != 0 {
+	for i < len(s) && charClasses[s[i]]&mask != 0 { // '%' is in no class
 		i++
 	}
 	b = append(b, s[:i]...) // the usual case: all of s
@@ -777,7 +784,7 @@ func appendStrict(b []byte, s string, mask uint8) []byte {
 func appendLowerEscaped(b []byte, s string, mask uint8) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'A' && c <= 'Z' || c == '%' || charClasses[c]&mask == 0 {
+		if cl := charClasses[c]; cl&classUpper != 0 || cl&mask == 0 { // '%' is in no class
 			return appendEscaped(append(b, s[:i]...), strings.ToLower(s[i:]), mask)
 		}
 	}
