@@ -214,6 +214,25 @@ func goroutinesCreated() (n uint64, ok bool) {
 // faults/op, the page faults per request (benchtest.ReportFaults), which show the heap
 // growing under a store that fills.
 func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i uint64) string) {
+	runWith(b, h, parallel, size, target, nil)
+}
+
+// browserHeader is the header section of a browser's request for an API (~420 bytes, 8
+// fields): what every request path reads (the key, the limits, the override and streaming
+// checks) costs with it, where the other benchmarks' requests carry no field at all.
+var browserHeader = http.Header{
+	"User-Agent":      {"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"},
+	"Accept":          {"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"},
+	"Accept-Encoding": {"gzip, deflate, br, zstd"},
+	"Accept-Language": {"en-US,en;q=0.5"},
+	"Connection":      {"keep-alive"},
+	"Referer":         {"http://bench.test/items"},
+	"X-Request-Id":    {"4bf92f3577b34da6a3ce929d0e0e4736"},
+	"Sec-Fetch-Mode":  {"cors"},
+}
+
+// runWith is run with every request carrying header (nil: none).
+func runWith(b *testing.B, h http.Handler, parallel bool, size int, target func(i uint64) string, header http.Header) {
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
 	if g0, ok := goroutinesCreated(); ok {
@@ -226,6 +245,7 @@ func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i ui
 	defer benchtest.ReportFaults(b, benchtest.PageFaults())
 	var seq atomic.Uint64
 	if !parallel {
+		hdr := header.Clone() // each goroutine its own: nothing may write another's
 		w := &discard{h: make(http.Header)}
 		req := httptest.NewRequest(http.MethodGet, microURL, nil)
 		for b.Loop() {
@@ -233,17 +253,24 @@ func run(b *testing.B, h http.Handler, parallel bool, size int, target func(i ui
 			if target != nil {
 				req = httptest.NewRequest(http.MethodGet, target(seq.Add(1)), nil)
 			}
+			if header != nil {
+				req.Header = hdr
+			}
 			h.ServeHTTP(w, req)
 		}
 		return
 	}
 	b.RunParallel(func(pb *testing.PB) {
+		hdr := header.Clone()
 		w := &discard{h: make(http.Header)}
 		req := httptest.NewRequest(http.MethodGet, microURL, nil)
 		for pb.Next() {
 			w.reset()
 			if target != nil {
 				req = httptest.NewRequest(http.MethodGet, target(seq.Add(1)), nil)
+			}
+			if header != nil {
+				req.Header = hdr
 			}
 			h.ServeHTTP(w, req)
 		}
@@ -420,6 +447,15 @@ func bench(b *testing.B, sc scenario, target func(uint64) string) {
 
 // BenchmarkFreshHit: see freshHit.
 func BenchmarkFreshHit(b *testing.B) { bench(b, freshHit, nil) }
+
+// BenchmarkFreshHitBrowser is BenchmarkFreshHit with a browser's header fields on every
+// request (browserHeader).
+func BenchmarkFreshHitBrowser(b *testing.B) {
+	each(b, func(b *testing.B, how, impl string, parallel bool) {
+		h, size := freshHit(b, how, impl)
+		runWith(b, h, parallel, size, nil, browserHeader)
+	})
+}
 
 // BenchmarkMissStore: see missStore; every request is a new URL.
 func BenchmarkMissStore(b *testing.B) {

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/failsoft/failsoft/internal/fieldset"
 )
 
 // KeyOptions tunes Key.
@@ -79,9 +81,9 @@ func (o KeyOptions) AppendFunc() func(dst []byte, r *http.Request) []byte {
 }
 
 // keyer returns o prepared.
-func (o KeyOptions) keyer() keyer {
-	k := keyer{cred: o.Credentials, secret: o.Secret, names: keyedNames(o.Headers)}
-	k.lens = nameLengths(k.names)
+func (o KeyOptions) keyer() *keyer {
+	k := &keyer{cred: o.Credentials, secret: o.Secret, names: keyedNames(o.Headers)}
+	k.lens = fieldset.Of(k.names)
 	return k
 }
 
@@ -131,35 +133,17 @@ func Key(r *http.Request, opt KeyOptions) string {
 	if !namesPrepared(k.names) {
 		k.names = keyedNames(k.names)
 	}
-	k.lens = nameLengths(k.names)
+	k.lens = fieldset.Of(k.names)
 	return k.key(r)
 }
 
 // keyer is Key with prepared options: names canonical, sorted and unique, lens their
-// filter bits (nameBit).
+// filter (a field not in it is none of the names).
 type keyer struct {
 	cred   bool
 	secret []byte
 	names  []string
-	lens   uint64
-}
-
-// nameLengths returns the names' filter bits (see nameBit).
-func nameLengths(names []string) uint64 {
-	var m uint64
-	for _, n := range names {
-		m |= nameBit(n)
-	}
-	return m
-}
-
-// nameBit is a header name's bit in a 64-bit filter, from its length and its first and
-// last bytes: a field whose bit is not in the filter is none of the names.
-func nameBit(n string) uint64 {
-	if n == "" {
-		return 1
-	}
-	return 1 << ((uint(len(n))*31 + uint(n[0])*7 + uint(n[len(n)-1])) % 64)
+	lens   fieldset.Set
 }
 
 // KeyHost is r's host as Key keys it: r.Host (or r.URL.Host when empty), lowercased,
@@ -174,13 +158,13 @@ func KeyHost(r *http.Request) string {
 }
 
 // key builds r's key.
-func (k keyer) key(r *http.Request) string {
+func (k *keyer) key(r *http.Request) string {
 	var buf [keyBufLen]byte
 	return string(k.appendKey(buf[:0], r))
 }
 
 // appendKey appends r's key to b.
-func (k keyer) appendKey(b []byte, r *http.Request) []byte {
+func (k *keyer) appendKey(b []byte, r *http.Request) []byte {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, "":
 		b = append(b, 'G')
@@ -334,7 +318,7 @@ func namesPrepared(names []string) bool {
 // appendHeaders appends "|h" and the keyed headers h carries; nothing when it
 // carries none of names. A request usually carries fewer fields than there are names:
 // then its fields are looked up among the names rather than the other way round.
-func (k keyer) appendHeaders(b []byte, h http.Header) []byte {
+func (k *keyer) appendHeaders(b []byte, h http.Header) []byte {
 	if len(h) >= len(k.names) || len(h) > 15 {
 		marked := false
 		for _, n := range k.names {
@@ -348,7 +332,7 @@ func (k keyer) appendHeaders(b []byte, h http.Header) []byte {
 	var lines [16][]string
 	n := 0
 	for f, ls := range h {
-		if k.lens&nameBit(f) == 0 {
+		if !k.lens.MayHave(f) {
 			continue // none of the names: the usual case
 		}
 		for i, name := range k.names {

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/fieldset"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -29,6 +30,11 @@ type Engine struct {
 	defaultHeaders map[*Default]*defaultHeader        // the static defaults' headers, laid out
 	keyFn          cache.KeyFunc                      // Config.Key, else cache.Key with the default options, prepared
 	appendKey      func([]byte, *http.Request) []byte // keyFn into a buffer, when keys may be views (see viewKey); else nil
+	appendURLKey   func([]byte, *http.Request) []byte // appendKey without the keyed headers, for a request carrying none (viewKey)
+	keyed          []string                           // the keyed headers (cache.DefaultKeyedHeaders), canonical
+	keyedPos       []uint8                            // their fieldset.Pos
+	keyedSet       fieldset.Set                       // their filter
+	asks           askedFields                        // the filters of the other fields the path looks up
 	keyBufs        sync.Pool                          // *[]byte for viewKey
 	clk            *coarseClock                       // Config.Now when it was nil; stopped by Close
 	stopwatch      func() time.Time                   // times Durations: Config.Now as given, else time.Now
@@ -156,8 +162,24 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.store, e.owned = m, m
 	}
+	overrides := overrideFields()
+	e.asks = askedFields{
+		override:    fieldset.Of(overrides[:]),
+		conditional: fieldset.Of([]string{"If-None-Match", "If-Modified-Since"}),
+		rng:         fieldset.Of([]string{"Range"}),
+	}
 	if _, ok := e.store.(*cache.Memory); ok && cfg.Key == nil {
 		e.appendKey = keyOpts.AppendFunc()
+		// A request carrying none of the keyed headers has the key of the same options
+		// without them (the key's header part is written only for a header carried), built
+		// without reading its fields again: viewKey picks it from the fields screen saw.
+		urlOpts := keyOpts
+		urlOpts.Headers = nil
+		e.appendURLKey = urlOpts.AppendFunc()
+		e.keyed, e.keyedSet = keyOpts.Headers, fieldset.Of(keyOpts.Headers)
+		for _, n := range e.keyed {
+			e.keyedPos = append(e.keyedPos, fieldset.Pos(n))
+		}
 		e.keyBufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	}
 	e.base, e.cancel = context.WithCancel(context.Background())
@@ -326,7 +348,8 @@ type exchange struct {
 // src, or the one newFetch builds when it is set (ServeLazy): built (withFetch) only on the
 // paths that may call it.
 func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src source, newFetch func() Fetcher) {
-	if e.screen(w, r, route, src, newFetch) { // limits and method overrides: screen.go
+	fields, answered := e.screen(w, r, route, src, newFetch) // limits and method overrides: screen.go
+	if answered {
 		return
 	}
 	if e.isClosed.Load() {
@@ -352,7 +375,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 	if e.clk != nil {
 		start = e.clock()
 	}
-	key, kb := e.viewKey(r)
+	key, kb := e.viewKey(r, fields)
 	ent, state := cache.Lookup(ctx, e.store, key, r, now)
 	switch state {
 	case cache.Fresh:
@@ -360,7 +383,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		if e.cfg.Logger != nil && e.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 			e.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "failsoft: hit", e.reqAttrs(r, route)...)
 		}
-		e.writeEntry(w, r, ent, now, e.memo.hitStatus(ent.TTL(now)))
+		e.writeEntry(w, r, fields, ent, now, e.memo.hitStatus(ent.TTL(now)))
 		e.putKeyBuf(kb)
 		return
 	case cache.Gone:
@@ -795,13 +818,36 @@ func (e *Engine) key(r *http.Request) string { return e.keyFn(r) }
 // rather than a string of its own: a fresh hit, which keeps nothing of its key, allocates
 // none. kb is nil otherwise. The caller keeps key only through ownKey (a copy), and hands
 // kb back with ownKey or putKeyBuf, after which the view must not be used.
-func (e *Engine) viewKey(r *http.Request) (key string, kb *[]byte) {
+//
+// fields is the filter of r's field names (screen's fieldset.Scan; fieldset.All() when
+// unknown): a request that certainly carries none of the keyed headers, the usual one, is
+// keyed without its fields being read again.
+func (e *Engine) viewKey(r *http.Request, fields fieldset.Set) (key string, kb *[]byte) {
 	if e.appendKey == nil {
 		return e.keyFn(r), nil
 	}
+	appendKey := e.appendKey
+	if !e.carriesKeyed(r.Header, &fields) {
+		appendKey = e.appendURLKey
+	}
 	kb = e.keyBufs.Get().(*[]byte)
-	*kb = e.appendKey((*kb)[:0], r)
+	*kb = appendKey((*kb)[:0], r)
 	return unsafe.String(unsafe.SliceData(*kb), len(*kb)), kb
+}
+
+// carriesKeyed reports whether h may carry a value of a keyed header: false only when
+// none of them has a line (so that its key has no header part), looked up only for the
+// names fields may hold.
+func (e *Engine) carriesKeyed(h http.Header, fields *fieldset.Set) bool {
+	if !fields.Meets(&e.keyedSet) {
+		return false
+	}
+	for i, p := range e.keyedPos {
+		if fields.Has(p) && len(h[e.keyed[i]]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ownKey returns key as a string of its own and hands kb back (see viewKey).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/failsoft/failsoft/cache"
+	"github.com/failsoft/failsoft/internal/fieldset"
 )
 
 // respond writes a fetch's outcome for ex: the answer when there is one, else the
@@ -31,7 +32,7 @@ func (e *Engine) respond(ex *exchange, o *outcome) {
 	}
 	cs := e.memo.forwarded(m)
 	if o.entry != nil {
-		e.writeEntry(ex.w, ex.r, o.entry, e.cfg.Now(), cs)
+		e.writeEntry(ex.w, ex.r, fieldset.All(), o.entry, e.cfg.Now(), cs)
 		return
 	}
 	e.writeAnswer(ex.w, ex.r, o.status, o.header, o.body, cs)
@@ -60,7 +61,7 @@ func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwar
 		// fresh hit does.
 		cs = e.memo.staleStatus(reason, ttl)
 	}
-	e.writeEntry(ex.w, ex.r, ex.ent, now, cs)
+	e.writeEntry(ex.w, ex.r, fieldset.All(), ex.ent, now, cs)
 }
 
 // serveFailure runs the failure chain after the source (and the alternate) failed:
@@ -204,8 +205,10 @@ func (e *Engine) defaultFor(r *http.Request, route string) *Default {
 
 // writeEntry writes a stored entry: its header (each request its own copy), Age and
 // Cache-Status, then the body (none for HEAD, or for a 304 answering the client's own
-// If-None-Match or If-Modified-Since: see notModified).
-func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.Entry, now time.Time, cs string) {
+// If-None-Match or If-Modified-Since: see notModified). fields filters r's field names
+// (fieldset.All() when unknown): the conditionals and Range are looked up only when they
+// may be there.
+func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, fields fieldset.Set, ent *cache.Entry, now time.Time, cs string) {
 	h := w.Header()
 	// One allocation holds every value of the copy, Cache-Status and Age included; each
 	// field's slice is capped (see cache.Entry.CopyHeader). Header keys are assigned in
@@ -216,12 +219,12 @@ func (e *Engine) writeEntry(w http.ResponseWriter, r *http.Request, ent *cache.E
 	own[0], own[1] = withPrior(prior, cs), e.memo.age(int64(ent.Age(now)/time.Second))
 	h["Cache-Status"] = own[0:1:1]
 	h["Age"] = own[1:2:2]
-	if notModified(r, ent, now) {
+	if fields.Meets(&e.asks.conditional) && notModified(r, ent, now) {
 		delete(h, "Content-Length")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if ent.Status == http.StatusOK && r.Method == http.MethodGet && len(r.Header["Range"]) > 0 {
+	if ent.Status == http.StatusOK && r.Method == http.MethodGet && fields.Meets(&e.asks.rng) && len(r.Header["Range"]) > 0 {
 		serveRange(w, r, ent)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/failsoft/failsoft/internal/fieldset"
 	"github.com/failsoft/failsoft/upstream"
 )
 
@@ -54,32 +55,52 @@ func (cfg *Config) checkScreen() error {
 // screen answers the requests the engine refuses or passes through before anything else
 // (see serve): a request target over MaxTargetBytes (414) or a header section over
 // MaxHeaderBytes (431), never keyed nor stored; a method-override field (refused, or the
-// request passed through as the method it names). It reports whether it answered r.
-func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, src source, newFetch func() Fetcher) bool {
+// request passed through as the method it names). It reports whether it answered r, and
+// the filter of r's field names (fieldset.Scan, which measured the header section), with
+// which the rest of the path skips the lookups of fields r certainly does not carry.
+func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, src source, newFetch func() Fetcher) (fieldset.Set, bool) {
 	if n := e.cfg.MaxTargetBytes; n > 0 && targetLen(r) > n {
 		e.WriteError(w, r, &RefusalError{Status: http.StatusRequestURITooLong,
 			Detail: fmt.Sprintf("The request target is longer than %d bytes.", n)})
-		return true
+		return fieldset.Set{}, true
 	}
-	if n := e.cfg.MaxHeaderBytes; n > 0 && headerLen(r.Header, n) > n {
+	size, fields := fieldset.Scan(r.Header, e.cfg.MaxHeaderBytes)
+	if n := e.cfg.MaxHeaderBytes; n > 0 && size > n {
 		e.WriteError(w, r, &RefusalError{Status: http.StatusRequestHeaderFieldsTooLarge,
 			Detail: fmt.Sprintf("The request's header fields are longer than %d bytes.", n)})
-		return true
+		return fields, true
+	}
+	if !fields.Meets(&e.asks.override) {
+		return fields, false
 	}
 	m, ok := upstream.MethodOverride(r.Header)
 	switch {
 	case !ok, e.isClosed.Load(): // after Close everything bypasses (serve)
-		return false
+		return fields, false
 	case e.cfg.MethodOverride == MethodOverrideRefuse:
 		e.WriteError(w, r, &RefusalError{Status: http.StatusBadRequest, Detail: "Method override fields (X-HTTP-Method-Override and the like) are not accepted."})
-		return true
+		return fields, true
 	case m == http.MethodGet || m == http.MethodHead:
-		return false
+		return fields, false
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		e.passThrough(&exchange{w: w, r: r, route: route, src: withFetch(src, newFetch), rt: e.settings(route)}, "method")
-		return true
+		return fields, true
 	}
-	return false // another method passes through anyway
+	return fields, false // another method passes through anyway
+}
+
+// overrideFields are the method-override fields upstream.MethodOverride reads.
+func overrideFields() [3]string {
+	return [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+}
+
+// askedFields are the filters (fieldset.Of) of the fields a request's path looks up
+// besides the keyed ones, laid out at New: a request whose Set meets none of one skips
+// its lookups.
+type askedFields struct {
+	override    fieldset.Set // overrideFields (screen)
+	conditional fieldset.Set // If-None-Match, If-Modified-Since (writeEntry)
+	rng         fieldset.Set // Range (writeEntry)
 }
 
 // targetLen is the length of r's request target as sent (RequestURI), or as r.URL would
@@ -91,21 +112,6 @@ func targetLen(r *http.Request) int {
 	n := len(r.URL.Path) + len(r.URL.RawPath) + len(r.URL.Host) + len(r.URL.Scheme)
 	if r.URL.RawQuery != "" {
 		n += 1 + len(r.URL.RawQuery)
-	}
-	return n
-}
-
-// headerLen is the size of h as sent, "Name: value\r\n" per line, counted until it passes
-// limit.
-func headerLen(h http.Header, limit int) int {
-	n := 0
-	for name, vs := range h {
-		for _, v := range vs {
-			n += len(name) + len(v) + 4
-		}
-		if n > limit {
-			break
-		}
 	}
 	return n
 }
@@ -129,7 +135,7 @@ func withoutOverride(r *http.Request) *http.Request {
 	}
 	c := *r
 	c.Header = r.Header.Clone()
-	for _, f := range [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+	for _, f := range overrideFields() {
 		delete(c.Header, f)
 	}
 	return &c
