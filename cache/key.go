@@ -83,7 +83,7 @@ func (o KeyOptions) AppendFunc() func(dst []byte, r *http.Request) []byte {
 // keyer returns o prepared.
 func (o KeyOptions) keyer() *keyer {
 	k := &keyer{cred: o.Credentials, secret: o.Secret, names: keyedNames(o.Headers)}
-	k.lens = fieldset.Of(k.names)
+	k.filter = fieldset.Of(k.names)
 	return k
 }
 
@@ -133,17 +133,17 @@ func Key(r *http.Request, opt KeyOptions) string {
 	if !namesPrepared(k.names) {
 		k.names = keyedNames(k.names)
 	}
-	k.lens = fieldset.Of(k.names)
+	k.filter = fieldset.Of(k.names)
 	return k.key(r)
 }
 
-// keyer is Key with prepared options: names canonical, sorted and unique, lens their
-// filter (a field not in it is none of the names).
+// keyer is Key with prepared options: names canonical, sorted and unique; filter holds
+// them (a field not in it is none of the names).
 type keyer struct {
 	cred   bool
 	secret []byte
 	names  []string
-	lens   fieldset.Set
+	filter fieldset.Set
 }
 
 // KeyHost is r's host as Key keys it: r.Host (or r.URL.Host when empty), lowercased,
@@ -332,7 +332,7 @@ func (k *keyer) appendHeaders(b []byte, h http.Header) []byte {
 	var lines [16][]string
 	n := 0
 	for f, ls := range h {
-		if !k.lens.MayHave(f) {
+		if !k.filter.MayHave(f) {
 			continue // none of the names: the usual case
 		}
 		for i, name := range k.names {
