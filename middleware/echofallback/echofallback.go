@@ -44,6 +44,7 @@ type Middleware struct {
 	engine  *httpfallback.Engine
 	owned   bool
 	skipper middleware.Skipper
+	built   handlers // the handler built around each route's next: see handlers
 
 	closeOnce sync.Once
 	closeErr  error
@@ -112,30 +113,41 @@ func (m *Middleware) Close() error {
 // once, through c.Response(); the middleware returns nil.
 func (m *Middleware) MiddlewareFunc() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if m.skipper(c) {
-				return next(c)
-			}
-			route := c.Path()
-			if route == "" {
-				route = "*"
-			}
-			// The call (what a fetch needs: c, next) is built only when the engine may
-			// fetch; this func stays on the stack (the engine only calls it).
-			var cl *call
-			m.engine.ServeLazy(c.Response(), c.Request(), route, func() httpfallback.Fetcher {
-				cl = &call{m: m, c: c, e: c.Echo(), next: next, route: route}
-				return cl.fetch
-			})
-			if cl != nil {
-				// Wait for a fetch still using c (none, unless the engine called one
-				// elsewhere) and forbid new ones: from here on c belongs to Echo again.
-				cl.mu.Lock()
-				cl.returned = true
-				cl.mu.Unlock()
-			}
-			return nil
+		id, i := funcID(next)
+		if h := m.built.lookup(id, i); h != nil {
+			return h
 		}
+		h := m.handler(next)
+		m.built.remember(id, i, next, h)
+		return h
+	}
+}
+
+// handler is the middleware's handler around next.
+func (m *Middleware) handler(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if m.skipper(c) {
+			return next(c)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "*"
+		}
+		// The call (what a fetch needs: c, next) is built only when the engine may
+		// fetch; this func stays on the stack (the engine only calls it).
+		var cl *call
+		m.engine.ServeLazy(c.Response(), c.Request(), route, func() httpfallback.Fetcher {
+			cl = &call{m: m, c: c, e: c.Echo(), next: next, route: route}
+			return cl.fetch
+		})
+		if cl != nil {
+			// Wait for a fetch still using c (none, unless the engine called one
+			// elsewhere) and forbid new ones: from here on c belongs to Echo again.
+			cl.mu.Lock()
+			cl.returned = true
+			cl.mu.Unlock()
+		}
+		return nil
 	}
 }
 
