@@ -462,6 +462,29 @@ func BenchmarkMissStore(b *testing.B) {
 	bench(b, missStore, func(i uint64) string { return microURL + "?n=" + strconv.FormatUint(i, 10) })
 }
 
+// fullBytes bounds the store of BenchmarkMissStoreFull.
+const fullBytes = 8 << 20
+
+// missStoreFull is missStore with a store of fullBytes already full (twice its bound in
+// distinct entries requested before the timing): each miss stores into a store at its
+// bound, which evicts, as a long-running service's store does; MissStore's store grows
+// instead, and each of its misses touches new heap pages.
+func missStoreFull(tb testing.TB, how, impl string) (http.Handler, int) {
+	src := &source{cc: "max-age=3600", body: microBody}
+	h := mount(tb, how, impl, httpfallback.Config{MaxBytes: fullBytes}, src)
+	for i := range 2 * fullBytes / len(microBody) {
+		serve(h, microURL+"?fill="+strconv.Itoa(i))
+	}
+	// At the bound, ristretto admits a new key or not (TinyLFU): not always "stored".
+	expect(tb, h, impl, "fwd=uri-miss", len(microBody))
+	return h, len(microBody)
+}
+
+// BenchmarkMissStoreFull: see missStoreFull; every request is a new URL.
+func BenchmarkMissStoreFull(b *testing.B) {
+	bench(b, missStoreFull, func(i uint64) string { return microURL + "?n=" + strconv.FormatUint(i, 10) })
+}
+
 // BenchmarkStaleOnError: see staleOnError.
 func BenchmarkStaleOnError(b *testing.B) { bench(b, staleOnError, nil) }
 
