@@ -218,7 +218,7 @@ func (e *Engine) Retried(route, reason string) {
 	if route == "" {
 		route = defaultRoute
 	}
-	e.emit(Event{Kind: EventRetry, Route: route, Reason: reason})
+	e.emit(&Event{Kind: EventRetry, Route: route, Reason: reason})
 }
 
 // runner returns route's command, creating it on first use (never on the hit path).
@@ -236,7 +236,7 @@ func (e *Engine) runner(route string) (*upstream.Runner, error) {
 	user := s.OnStateChange
 	s.OnStateChange = func(name string, from, to upstream.BreakerState) {
 		defer recoverHook(e.cfg.Logger, name)
-		e.emit(Event{Kind: EventBreaker, Route: route, From: from, To: to}) // logged by the quiet log
+		e.emit(&Event{Kind: EventBreaker, Route: route, From: from, To: to}) // logged by the quiet log
 		if user != nil {
 			user(name, from, to)
 		}

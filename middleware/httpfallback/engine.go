@@ -407,7 +407,9 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		return
 	}
 	e.misses.Add(1)
-	e.emit(Event{Kind: EventMiss, Route: route, Key: key})
+	if !e.counted(route, EventMiss, "", false) {
+		e.emit(&Event{Kind: EventMiss, Route: route, Key: key})
+	}
 	e.log(ctx, slog.LevelDebug, "failsoft: miss", r, route)
 
 	// A stale entry that may be served when the fetch fails (within stale-if-error) is
@@ -698,7 +700,7 @@ func (e *Engine) goFetch(ex *exchange, f *flight) {
 		}()
 		o := e.lead(ctx, bg, f)
 		e.refreshes.Add(1)
-		e.emit(Event{Kind: EventRefresh, Route: bg.route, Key: bg.key, Reason: o.reason, Status: o.status})
+		e.emit(&Event{Kind: EventRefresh, Route: bg.route, Key: bg.key, Reason: o.reason, Status: o.status})
 		if o.err != nil {
 			e.log(ctx, slog.LevelDebug, "failsoft: background fetch failed", req, bg.route, slog.String("reason", o.reason))
 		} else {
@@ -726,7 +728,7 @@ func (e *Engine) passThrough(ex *exchange, fwd string) {
 		e.invalidate(r, buf.header) // RFC 9111 4.4: invalidate.go
 	}
 	if buf.streaming {
-		e.emit(Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})
+		e.emit(&Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})
 		return
 	}
 	if err != nil {
@@ -735,7 +737,7 @@ func (e *Engine) passThrough(ex *exchange, fwd string) {
 		e.serveError(ex, o)
 		return
 	}
-	e.emit(Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})
+	e.emit(&Event{Kind: EventForward, Route: ex.route, Status: status, Fwd: fwd, Duration: e.since(r)})
 	e.writeAnswer(w, r, status, buf.header, buf.body, member{fwd: fwd, fwdStatus: status}.String())
 }
 
@@ -797,7 +799,7 @@ func (e *Engine) bypass(ex *exchange) {
 	rec := &statusRecorder{ResponseWriter: ex.w, cacheStatus: member{fwd: "bypass"}.String()}
 	err := e.runObserved(r.Context(), ex.route, ex.src, rec, r)
 	if rec.status != 0 {
-		e.emit(Event{Kind: EventForward, Route: ex.route, Status: rec.status, Fwd: "bypass", Duration: e.since(r)})
+		e.emit(&Event{Kind: EventForward, Route: ex.route, Status: rec.status, Fwd: "bypass", Duration: e.since(r)})
 		return
 	}
 	if err != nil {
@@ -806,7 +808,7 @@ func (e *Engine) bypass(ex *exchange) {
 		e.serveError(ex, o)
 		return
 	}
-	e.emit(Event{Kind: EventForward, Route: ex.route, Status: http.StatusOK, Fwd: "bypass", Duration: e.since(r)})
+	e.emit(&Event{Kind: EventForward, Route: ex.route, Status: http.StatusOK, Fwd: "bypass", Duration: e.since(r)})
 	rec.stamp() // the source wrote nothing: the server sends 200 with this header
 }
 

@@ -162,7 +162,7 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 		return a
 	}
 	if abuf.streaming {
-		e.emit(Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: abuf.code(), Fwd: fwd, Duration: e.since(r)})
+		e.emit(&Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: abuf.code(), Fwd: fwd, Duration: e.since(r)})
 		return &outcome{streamed: true, alternate: true, status: abuf.code()}
 	}
 	e.log(ctx, slog.LevelDebug, "failsoft: alternate failed too", r, ex.route, slog.String("reason", reason(aerr)))
@@ -215,7 +215,7 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 	switch {
 	case buf.streaming:
 		// Already on its way to the client: this is the request's answer.
-		e.emit(Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: status, Fwd: fwdOf(ex.ent), Duration: e.since(req)})
+		e.emit(&Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: status, Fwd: fwdOf(ex.ent), Duration: e.since(req)})
 		return &outcome{streamed: true, status: status, called: true}
 	case buf.overflow:
 		return &outcome{tooLarge: true, status: status, called: true, detail: "too-large"}
@@ -237,7 +237,7 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 			o.stored = cache.Save(ctx, e.store, ex.key, req, refreshed)
 			if o.stored {
 				e.stored.Add(1)
-				e.emit(Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
+				e.emit(&Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
 				e.purge.stored(req, ex.key, refreshed.Header)
 			}
 		}
@@ -296,7 +296,7 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 	o.setVary(req)
 	if o.stored {
 		e.stored.Add(1)
-		e.emit(Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
+		e.emit(&Event{Kind: EventStored, Route: ex.route, Key: ex.key, Status: status})
 		e.purge.stored(req, ex.key, entry.Header)
 	}
 	return o

@@ -25,7 +25,7 @@ func (e *Engine) respond(ex *exchange, o *outcome) {
 	if o.entry != nil {
 		served = o.entry.Status
 	}
-	e.emit(Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: served, Fwd: fwdOf(ex.ent), Collapsed: ex.collapsed, Duration: e.since(ex.r)})
+	e.emit(&Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: served, Fwd: fwdOf(ex.ent), Collapsed: ex.collapsed, Duration: e.since(ex.r)})
 	m := member{fwd: fwdOf(ex.ent), fwdStatus: o.status, stored: o.stored && !ex.collapsed, collapsed: ex.collapsed, detail: o.detail}
 	if o.alternate {
 		m.detail = "alternate"
@@ -50,7 +50,9 @@ func (e *Engine) serveStale(ex *exchange, now time.Time, reason string, forwarde
 // answered, in the Cache-Status.
 func (e *Engine) serveStaleAs(ex *exchange, now time.Time, reason string, forwarded bool, fwdStatus int) {
 	e.stale.Add(1)
-	e.emit(Event{Kind: EventStale, Route: ex.route, Key: ex.key, Reason: reason, Status: ex.ent.Status, Collapsed: ex.collapsed, Duration: e.since(ex.r)})
+	if !e.counted(ex.route, EventStale, reason, ex.collapsed) {
+		e.emit(&Event{Kind: EventStale, Route: ex.route, Key: ex.key, Reason: reason, Status: ex.ent.Status, Collapsed: ex.collapsed, Duration: e.since(ex.r)})
+	}
 	ttl := ex.ent.TTL(now)
 	var cs string
 	switch {
@@ -79,7 +81,9 @@ func (e *Engine) serveFailureAt(ex *exchange, o *outcome, now time.Time) {
 	}
 	if d := e.defaultFor(r, ex.route); d != nil {
 		e.defaults.Add(1)
-		e.emit(Event{Kind: EventDefault, Route: ex.route, Key: ex.key, Reason: o.reason, Collapsed: ex.collapsed, Duration: e.since(r)})
+		if !e.counted(ex.route, EventDefault, o.reason, ex.collapsed) {
+			e.emit(&Event{Kind: EventDefault, Route: ex.route, Key: ex.key, Reason: o.reason, Collapsed: ex.collapsed, Duration: e.since(r)})
+		}
 		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving the default", r, ex.route, slog.String("reason", o.reason))
 		h := ex.w.Header()
 		status, body := d.Status, d.Body
@@ -124,7 +128,7 @@ func (e *Engine) serveError(ex *exchange, o *outcome) {
 	cs := refusedMember
 	if !refused {
 		e.errs.Add(1)
-		e.emit(Event{Kind: EventError, Route: ex.route, Key: ex.key, Reason: o.reason, Status: o.status, Collapsed: ex.collapsed, Duration: e.since(r)})
+		e.emit(&Event{Kind: EventError, Route: ex.route, Key: ex.key, Reason: o.reason, Status: o.status, Collapsed: ex.collapsed, Duration: e.since(r)})
 		e.log(r.Context(), slog.LevelDebug, "failsoft: source failed, serving an error", r, ex.route, slog.String("reason", o.reason))
 		cs = failMember(ex, o).withDetail(o.reason).String()
 	}
