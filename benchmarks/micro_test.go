@@ -260,6 +260,7 @@ func runWith(b *testing.B, h http.Handler, parallel bool, size int, target func(
 		}
 		return
 	}
+	b.ResetTimer() // the scenario's setup (b.Loop resets it for the serial run)
 	b.RunParallel(func(pb *testing.PB) {
 		hdr := header.Clone()
 		w := &discard{h: make(http.Header)}
