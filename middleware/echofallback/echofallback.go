@@ -44,7 +44,7 @@ type Middleware struct {
 	engine  *httpfallback.Engine
 	owned   bool
 	skipper middleware.Skipper
-	built   handlers // the handler built around each route's next: see handlers
+	built   handlers // the handlers built around the routes' next: see handlers
 
 	closeOnce sync.Once
 	closeErr  error

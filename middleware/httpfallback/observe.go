@@ -13,8 +13,9 @@ import (
 )
 
 // observer keeps what the Engine reports about itself besides its global counters: the
-// per-route counters behind Stats.Routes and the quiet log. Every event goes through
-// Engine.emit, which feeds both and then Config.OnEvent.
+// per-route counters behind Stats.Routes and the quiet log. Every event is counted on its
+// route; it is built and passed through Engine.emit, which feeds both and then
+// Config.OnEvent, when the quiet log or OnEvent wants it (see Engine.counted).
 type observer struct {
 	routes routeMap[routeCounters]
 	def    *routeCounters // routes' "*": most requests through Handler, without a map lookup
@@ -31,15 +32,17 @@ func (o *observer) counters(route string) *routeCounters {
 
 // routeMap maps route templates (a bounded set) to per-route state. Reads are a plain map
 // lookup on a copy-on-write map: no lock and no allocation on the hit path (a sync.Map
-// would box the string key). Before the map, get looks in a small table of the nodes it
-// returned last, one per slot picked from the route's length and two of its bytes: a
+// would box the string key). Before the map, get looks in a small table of nodes, one
+// per slot picked from the route's length and two of its bytes: a
 // route template is usually the same string on every request (Echo's c.Path() is its
 // router's), which compares equal at once, where the map hashes it (about 15 ns of an
-// Echo hit).
+// Echo hit). A slot is taken by the first route that comes to it and then only read, so
+// requests on several cores share the table without writing it; a route whose slot
+// another holds is looked up in the map.
 type routeMap[T any] struct {
-	m      atomic.Pointer[map[string]*routeNode[T]]
-	recent [recentRoutes]atomic.Pointer[routeNode[T]]
-	mu     sync.Mutex // serialises writers
+	m     atomic.Pointer[map[string]*routeNode[T]]
+	front [frontSlots]atomic.Pointer[routeNode[T]]
+	mu    sync.Mutex // serialises writers
 }
 
 // routeNode is one route's value, with its route.
@@ -48,26 +51,28 @@ type routeNode[T any] struct {
 	v     T
 }
 
-// recentRoutes is the size of routeMap's table of recent nodes.
-const recentRoutes = 16
+// frontSlots is the size of routeMap's front table (the nodes get looks at first).
+const frontSlots = 16
 
-// recentSlot is route's slot in routeMap's table of recent nodes.
-func recentSlot(route string) int {
+// frontSlot is route's slot in routeMap's front table.
+func frontSlot(route string) int {
 	n := len(route)
 	if n == 0 {
 		return 0
 	}
-	return (n + int(route[n/2]) + int(route[n-1])) % recentRoutes
+	return (n + int(route[n/2]) + int(route[n-1])) % frontSlots
 }
 
 // get returns route's value, creating it on first use.
 func (rm *routeMap[T]) get(route string) *T {
-	i := recentSlot(route)
-	if n := rm.recent[i].Load(); n != nil && n.route == route {
+	i := frontSlot(route)
+	if n := rm.front[i].Load(); n != nil && n.route == route {
 		return &n.v
 	}
 	n := rm.node(route)
-	rm.recent[i].Store(n)
+	if rm.front[i].Load() == nil {
+		rm.front[i].CompareAndSwap(nil, n)
+	}
 	return &n.v
 }
 

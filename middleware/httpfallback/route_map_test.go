@@ -2,19 +2,20 @@ package httpfallback
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
 // TestRouteMapGivesEachRouteItsOwnValue: routes requested in turn, many sharing a slot of
-// the table of recent nodes (more routes than slots, some of equal length and bytes where
+// the front table (more routes than slots, some of equal length and bytes where
 // the slot is picked), each get their own value, the same one every time, and each lists
 // every route once with its value.
 func TestRouteMapGivesEachRouteItsOwnValue(t *testing.T) {
 	var rm routeMap[routeCounters]
 	var routes []string
-	for i := range 5 * recentRoutes {
+	for i := range 5 * frontSlots {
 		routes = append(routes, fmt.Sprintf("/r%03d/:id", i), fmt.Sprintf("/x%03d/:id", i))
 	}
 	routes = append(routes, "", "*")
@@ -43,4 +44,27 @@ func TestRouteMapGivesEachRouteItsOwnValue(t *testing.T) {
 		require.Same(t, c, rm.lookup(route), route)
 	})
 	require.Equal(t, len(routes), seen)
+}
+
+// TestRouteMapCountsEveryGetFromManyGoroutines: goroutines getting routes in turn (their
+// nodes created, published in the map and the front table meanwhile) lose no count.
+func TestRouteMapCountsEveryGetFromManyGoroutines(t *testing.T) {
+	var rm routeMap[routeCounters]
+	routes := make([]string, 3*frontSlots)
+	for i := range routes {
+		routes[i] = fmt.Sprintf("/g%d", i)
+	}
+	const goroutines, rounds = 8, 50
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for r := range rounds {
+				rm.get(routes[(g+r)%len(routes)]).hits.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	var total uint64
+	rm.each(func(_ string, c *routeCounters) { total += c.hits.Load() })
+	require.EqualValues(t, goroutines*rounds, total)
 }
