@@ -32,7 +32,6 @@ type Engine struct {
 	appendKey      func([]byte, *http.Request) []byte // keyFn into a buffer, when keys may be views (see viewKey); else nil
 	appendURLKey   func([]byte, *http.Request) []byte // appendKey without the keyed headers, for a request carrying none (viewKey)
 	keyed          []string                           // the keyed headers (cache.DefaultKeyedHeaders), canonical
-	keyedPos       []uint8                            // their fieldset.Pos
 	keyedSet       fieldset.Set                       // their filter
 	asks           askedFields                        // the filters of the other fields the path looks up
 	keyBufs        sync.Pool                          // *[]byte for viewKey
@@ -177,9 +176,6 @@ func New(cfg Config) (*Engine, error) {
 		urlOpts.Headers = nil
 		e.appendURLKey = urlOpts.AppendFunc()
 		e.keyed, e.keyedSet = keyOpts.Headers, fieldset.Of(keyOpts.Headers)
-		for _, n := range e.keyed {
-			e.keyedPos = append(e.keyedPos, fieldset.Pos(n))
-		}
 		e.keyBufs.New = func() any { b := make([]byte, 0, 256); return &b }
 	}
 	e.base, e.cancel = context.WithCancel(context.Background())
@@ -844,8 +840,8 @@ func (e *Engine) carriesKeyed(h http.Header, fields *fieldset.Set) bool {
 	if !fields.Meets(&e.keyedSet) {
 		return false
 	}
-	for i, p := range e.keyedPos {
-		if fields.Has(p) && len(h[e.keyed[i]]) > 0 {
+	for _, n := range e.keyed {
+		if fields.MayHave(n) && len(h[n]) > 0 {
 			return true
 		}
 	}
