@@ -67,3 +67,15 @@ func TestMethodOverrideNamesTheRiskiest(t *testing.T) {
 		assert.Equal(t, tc.ok, ok, "%v", tc.h)
 	}
 }
+
+// Each field MethodOverrideFields names is one MethodOverride reads, and no other is.
+func TestMethodOverrideReadsItsFields(t *testing.T) {
+	for _, name := range MethodOverrideFields() {
+		got, ok := MethodOverride(http.Header{name: {"post"}})
+		assert.True(t, ok, name)
+		assert.Equal(t, "POST", got, name)
+		assert.Equal(t, http.CanonicalHeaderKey(name), name, "a canonical name")
+	}
+	_, ok := MethodOverride(http.Header{"X-Override": {"POST"}})
+	assert.False(t, ok)
+}

@@ -22,7 +22,7 @@ func MethodOverride(h http.Header) (string, bool) {
 		return "", false
 	}
 	best, rank := "", -1
-	for _, name := range [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+	for _, name := range MethodOverrideFields() {
 		for _, v := range h[name] {
 			v = strings.ToUpper(strings.TrimSpace(v))
 			if v == "" {
@@ -34,6 +34,11 @@ func MethodOverride(h http.Header) (string, bool) {
 		}
 	}
 	return best, rank >= 0
+}
+
+// MethodOverrideFields returns the canonical names of the fields MethodOverride reads.
+func MethodOverrideFields() [3]string {
+	return [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 }
 
 // methodRisk ranks an upper-cased method: 0 GET/HEAD, 1 other safe (OPTIONS, TRACE),

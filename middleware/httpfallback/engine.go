@@ -161,7 +161,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.store, e.owned = m, m
 	}
-	overrides := overrideFields()
+	overrides := upstream.MethodOverrideFields()
 	e.asks = askedFields{
 		override:    fieldset.Of(overrides[:]),
 		conditional: fieldset.Of([]string{"If-None-Match", "If-Modified-Since"}),

@@ -89,16 +89,11 @@ func (e *Engine) screen(w http.ResponseWriter, r *http.Request, route string, sr
 	return fields, false // another method passes through anyway
 }
 
-// overrideFields are the method-override fields upstream.MethodOverride reads.
-func overrideFields() [3]string {
-	return [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
-}
-
 // askedFields are the filters (fieldset.Of) of the fields a request's path looks up
 // besides the keyed ones, laid out at New: a request whose Set meets none of one skips
 // its lookups.
 type askedFields struct {
-	override    fieldset.Set // overrideFields (screen)
+	override    fieldset.Set // upstream.MethodOverrideFields (screen)
 	conditional fieldset.Set // If-None-Match, If-Modified-Since (writeEntry)
 	rng         fieldset.Set // Range (writeEntry)
 }
@@ -135,7 +130,7 @@ func withoutOverride(r *http.Request) *http.Request {
 	}
 	c := *r
 	c.Header = r.Header.Clone()
-	for _, f := range overrideFields() {
+	for _, f := range upstream.MethodOverrideFields() {
 		delete(c.Header, f)
 	}
 	return &c
