@@ -185,6 +185,7 @@ func (m *Memory) lookup(s *stripe, sk string, h uint64) (*slot, bool) {
 // its charged cost is charge(key, e), computed again when needed rather than held.
 type slot struct {
 	h1, h2 uint64
+	h      uint64 // the stored key's hash (Memory.hash): its stripe and key lock
 	e      *Entry
 }
 
@@ -241,8 +242,14 @@ type Memory struct {
 	promoted, protHits, protMisses atomic.Uint64
 
 	stripes [numStripes]stripe
-	closed  bool        // written under every stripe's write lock, read under any read lock
-	closing atomic.Bool // set before ristretto's Close, whose Clear reports every entry as evicted
+	closed  bool                  // written under every stripe's write lock, read under any read lock
+	closing atomic.Bool           // set before ristretto's Close, whose Clear reports every entry as evicted
+	final   atomic.Pointer[Stats] // the counters at Close (ristretto's Close resets its own)
+
+	// keyMu serialises the writes of one key that run under its stripe's read lock: Set,
+	// a Get's promotion into the protected part and the sweeper's deletion each hold the
+	// key's lock (keyLock), so that none of them acts on an entry another has replaced.
+	keyMu [numKeyLocks]sync.Mutex
 
 	// Counters. ristretto's striped metrics count hits and misses; the Get calls Set makes
 	// itself and the entries Gone at the caller's time are subtracted when reporting.
@@ -270,6 +277,13 @@ type Memory struct {
 
 // maxMarks bounds the pending marks: the Set that reaches it settles them all.
 const maxMarks = 1024
+
+// numKeyLocks is the number of key locks (Memory.keyMu).
+const numKeyLocks = 256
+
+// keyLock is the lock of the stored key hashed h: its top bits, as the stripe takes the
+// low ones.
+func (m *Memory) keyLock(h uint64) *sync.Mutex { return &m.keyMu[h>>56%numKeyLocks] }
 
 // New returns a Memory store bounded by cfg.MaxBytes.
 func New(cfg Config) (*Memory, error) {
@@ -352,7 +366,7 @@ func (m *Memory) sweepLoop(every time.Duration) {
 // deleted. The background sweeper calls it every SweepInterval; callers may too.
 func (m *Memory) Sweep() int {
 	now := m.now()
-	var gone []string
+	var gone []*slot
 	for i := range m.stripes {
 		m.stripes[i].mu.RLock()
 	}
@@ -362,7 +376,7 @@ func (m *Memory) Sweep() int {
 		}
 		m.rc.IterValues(func(s *slot) bool {
 			if s != nil && s.e.State(now) == Gone {
-				gone = append(gone, hashKey(s.h1, s.h2))
+				gone = append(gone, s)
 			}
 			return false
 		})
@@ -371,8 +385,8 @@ func (m *Memory) Sweep() int {
 		m.stripes[i].mu.RUnlock()
 	}
 	n := 0
-	for _, k := range gone {
-		if m.deleteIf(k, func(e *Entry) bool { return e.State(now) == Gone }) {
+	for _, v := range gone {
+		if m.sweepOne(v) {
 			n++
 		}
 	}
@@ -383,28 +397,29 @@ func (m *Memory) Sweep() int {
 	return n
 }
 
-// deleteIf deletes the entry under the stored key sk (or, in the unprotected part, the
-// hashKey of one) when it satisfies cond; it reports whether it deleted one.
-func (m *Memory) deleteIf(sk string, cond func(*Entry) bool) bool {
-	st, open := m.rlock(sk)
-	defer st.mu.RUnlock()
+// sweepOne deletes the unprotected entry Sweep found Gone, slot v, if ristretto still
+// holds v under its key: under the key's lock, and once a write of the key handed over
+// unwaited is applied, so that a Set storing a new entry for the key between Sweep's look
+// and the deletion keeps it. It reports whether it deleted v.
+func (m *Memory) sweepOne(v *slot) bool {
+	s, open := m.rlockHash(v.h)
+	defer s.mu.RUnlock()
 	if !open {
 		return false
 	}
-	if m.prot != nil {
-		if n := m.prot.load(sk); n != nil {
-			if e := n.e.Load(); e != nil && cond(e) {
-				return m.prot.remove(sk, n)
-			}
-			return false
-		}
+	km := m.keyLock(v.h)
+	km.Lock()
+	defer km.Unlock()
+	if s.pending(v.h) {
+		m.settle()
 	}
-	s, ok := m.rc.Get(sk)
+	hk := hashKey(v.h1, v.h2)
+	cur, ok := m.rc.Get(hk)
 	m.countInternal(ok)
-	if !ok || s == nil || !cond(s.e) {
+	if !ok || cur != v {
 		return false
 	}
-	m.rc.Del(sk)
+	m.rc.Del(hk)
 	return true
 }
 
@@ -462,11 +477,7 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 		}
 	}
 	if p := m.prot; p != nil && p.requested(h, now) >= p.after && ok && v != nil && v.e.State(now) != Gone {
-		// The protected part keeps the key: its own copy (key may be the caller's buffer).
-		if p.add(strings.Clone(sk), v.e, charge(sk, v.e), true) {
-			m.promoted.Add(1)
-			m.rc.Del(sk)
-		}
+		m.promote(s, sk, h, now)
 	}
 	s.mu.RUnlock()
 	if !ok || v == nil {
@@ -478,6 +489,29 @@ func (m *Memory) Get(_ context.Context, key string, now time.Time) (*Entry, Stat
 		return nil, Gone
 	}
 	return v.e, st
+}
+
+// promote moves the key's entry from ristretto into the protected part, for a Get that
+// found it there (s read-locked). It holds the key's lock: a Set of the key that ran
+// meanwhile stored either into the protected part (nothing left to move) or into
+// ristretto, and the entry held then is the one moved, never an older one over it.
+func (m *Memory) promote(s *stripe, sk string, h uint64, now time.Time) {
+	km := m.keyLock(h)
+	km.Lock()
+	defer km.Unlock()
+	if m.prot.load(sk) != nil {
+		return
+	}
+	v, ok := m.lookup(s, sk, h)
+	m.countInternal(ok)
+	if !ok || v == nil || v.e.State(now) == Gone {
+		return
+	}
+	// The protected part keeps the key: its own copy (key may be the caller's buffer).
+	if m.prot.add(strings.Clone(sk), v.e, charge(sk, v.e), true) {
+		m.promoted.Add(1)
+		m.rc.Del(sk)
+	}
 }
 
 // getProtected is Get's lookup in the protected part; ok reports whether it found the key
@@ -534,9 +568,8 @@ const storeOverhead = 256
 // Set returns false, storing nothing new, when: the store is closed; e is nil; e is already
 // Gone by the store's clock (e.Expires() not after Config.Now()); its charge (Cost, key and
 // bookkeeping) exceeds MaxBytes/2 (RejectedTooLarge); ristretto
-// dropped the write on every retry (RejectedDropped); the admission policy refused it
-// because the store is full (RejectedNotAdmitted); or a concurrent Set of the same key
-// replaced it before it could be verified.
+// dropped the write on every retry (RejectedDropped); or the admission policy refused it
+// because the store is full (RejectedNotAdmitted). Sets of one key run one at a time.
 //
 // Replacing a key with a larger entry first removes the old one, so that the new one goes
 // through admission and eviction and the byte bound holds; a Get racing that Set may miss.
@@ -560,6 +593,9 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 	if !open {
 		return false
 	}
+	km := m.keyLock(h)
+	km.Lock()
+	defer km.Unlock()
 	if p := m.prot; p != nil && (p.load(sk) != nil || p.requests(h, now) >= p.after) {
 		if !p.add(sk, e, cost, false) {
 			return false
@@ -579,7 +615,7 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) bool {
 		ok = false
 	}
 	h1, h2 := keyToHash(sk)
-	v := &slot{h1: h1, h2: h2, e: e}
+	v := &slot{h1: h1, h2: h2, h: h, e: e}
 	if !ok && m.setNew(s, sk, h, v, cost) {
 		m.stored.Add(1)
 		return true
@@ -723,6 +759,12 @@ func (m *Memory) Close() error {
 	if m.closed {
 		return nil
 	}
+	if m.marks.Load() > 0 {
+		m.settle()
+	}
+	final := m.counters()
+	final.Bytes, final.ProtectedBytes, final.Entries = 0, 0, 0
+	m.final.Store(&final)
 	m.closed = true
 	m.closing.Store(true)
 	m.rc.Close()
@@ -734,8 +776,12 @@ func (m *Memory) Close() error {
 
 // Stats returns a snapshot of the counters. Bytes is the cost accounted for the entries
 // held; it is at most MaxBytes, except that replacing an entry in place by a
-// smaller-or-equal one never raises it.
+// smaller-or-equal one never raises it. After Close, the counters are those at Close, and
+// Bytes, ProtectedBytes and Entries are 0.
 func (m *Memory) Stats() Stats {
+	if f := m.final.Load(); f != nil {
+		return *f
+	}
 	if m.marks.Load() > 0 {
 		// Writes Set handed over unwaited count once applied, as every Set's did when it returned.
 		if s, open := m.rlockHash(0); open {
@@ -745,6 +791,11 @@ func (m *Memory) Stats() Stats {
 			s.mu.RUnlock()
 		}
 	}
+	return m.counters()
+}
+
+// counters reads the counters (see Stats).
+func (m *Memory) counters() Stats {
 	st := Stats{
 		Stored:              m.stored.Load(),
 		RejectedTooLarge:    m.tooLarge.Load(),
