@@ -47,19 +47,24 @@ func ParseTags(h http.Header) []string {
 }
 
 // Tags indexes stored keys by the tags of their answers, for purging by tag. It holds at
-// most a bounded number of (key, tag) pairs: past the bound the oldest indexed keys are
-// dropped from it (their entries stay stored, but a purge by tag no longer finds them).
+// most a bounded number of (key, tag) pairs, and of bytes (TagPairBytes a pair: the keys'
+// and tags' lengths and the index's bookkeeping, so that long keys index fewer): past
+// either bound the oldest indexed keys are dropped from it (their entries stay stored, but
+// a purge by tag no longer finds them). The key just indexed is kept whole, even when its
+// own tags are over the bound; a key too long for the byte bound on its own is not indexed.
 // Entries that leave the store by other ways (evicted, expired) are dropped from the index
 // when a purge finds them gone, or when the bound pushes them out; the index never holds
 // entries, only their keys. It works with any Store. Safe for concurrent use.
 type Tags struct {
-	mu    sync.Mutex
-	max   int
-	pairs int
-	byTag map[string]map[string]struct{}
-	byKey map[string]*tagged
-	order []tagSlot // keys in the order they were first indexed (oldest first), and removed ones
-	seq   uint64
+	mu       sync.Mutex
+	max      int
+	maxBytes int // max * TagPairBytes
+	pairs    int
+	bytes    int // the keys' and tags' lengths, and tagBookkeeping a pair
+	byTag    map[string]map[string]struct{}
+	byKey    map[string]*tagged
+	order    []tagSlot // keys in the order they were first indexed (oldest first), and removed ones
+	seq      uint64
 }
 
 // tagSlot is a place in Tags.order: live while byKey[key].seq is seq.
@@ -73,12 +78,22 @@ type tagged struct {
 	seq  uint64 // the order entry that is this key's live one
 }
 
-// NewTags returns an index of at most maxPairs (key, tag) pairs; 0 means DefaultMaxTagged.
+// TagPairBytes is the bytes a Tags index may hold per pair of its bound, on average: the
+// index of DefaultMaxTagged pairs holds at most 16 MiB.
+const TagPairBytes = 256
+
+// tagBookkeeping is what the index charges a pair besides the tag's length: its entries in
+// the two maps and the key's slice of tags (estimated, go1.26, amd64).
+const tagBookkeeping = 96
+
+// NewTags returns an index of at most maxPairs (key, tag) pairs and maxPairs*TagPairBytes
+// bytes; 0 means DefaultMaxTagged.
 func NewTags(maxPairs int) *Tags {
 	if maxPairs <= 0 {
 		maxPairs = DefaultMaxTagged
 	}
-	return &Tags{max: maxPairs, byTag: make(map[string]map[string]struct{}), byKey: make(map[string]*tagged)}
+	return &Tags{max: maxPairs, maxBytes: maxPairs * TagPairBytes,
+		byTag: make(map[string]map[string]struct{}), byKey: make(map[string]*tagged)}
 }
 
 // Add indexes key under tags, besides the tags it already has (an entry replaced by a
@@ -92,10 +107,14 @@ func (t *Tags) Add(key string, tags []string) {
 	defer t.mu.Unlock()
 	k := t.byKey[key]
 	if k == nil {
+		if len(key)+tagBookkeeping > t.maxBytes {
+			return
+		}
 		t.seq++
 		k = &tagged{seq: t.seq}
 		t.byKey[key] = k
 		t.order = append(t.order, tagSlot{key, k.seq})
+		t.bytes += len(key)
 	}
 	for _, tag := range tags {
 		set := t.byTag[tag]
@@ -109,9 +128,10 @@ func (t *Tags) Add(key string, tags []string) {
 		set[key] = struct{}{}
 		k.tags = append(k.tags, tag)
 		t.pairs++
+		t.bytes += len(tag) + tagBookkeeping
 	}
-	// Over the bound: drop the oldest keys, never the one just added.
-	for t.pairs > t.max && len(t.byKey) > 1 && len(t.order) > 0 {
+	// Over a bound: drop the oldest keys, never the one just added.
+	for (t.pairs > t.max || t.bytes > t.maxBytes) && len(t.byKey) > 1 && len(t.order) > 0 {
 		oldest := t.order[0]
 		t.order = t.order[1:]
 		switch live := t.byKey[oldest.key]; {
@@ -147,7 +167,9 @@ func (t *Tags) removeLocked(key string) {
 		return
 	}
 	delete(t.byKey, key)
+	t.bytes -= len(key)
 	for _, tag := range k.tags {
+		t.bytes -= len(tag) + tagBookkeeping
 		if set := t.byTag[tag]; set != nil {
 			delete(set, key)
 			if len(set) == 0 {

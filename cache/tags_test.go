@@ -2,8 +2,10 @@ package cache
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,4 +50,36 @@ func TestTagsIndexIsBoundedAndDropsRemovedKeys(t *testing.T) {
 	big := NewTags(2)
 	big.Add("only", []string{"x", "y", "z"})
 	assert.Equal(t, []string{"only"}, big.Keys("z"))
+	big.Remove("only")
+	assert.Equal(t, 0, big.bytes, "bytes after the last key's removal")
+}
+
+// Long keys (hostile URLs whose answers carry tags) fill the byte bound before the pair
+// bound: the index then holds fewer keys, never more bytes, and keeps the newest.
+func TestTagsBoundTheBytesOfLongKeys(t *testing.T) {
+	const pairs = 1000
+	tg := NewTags(pairs)
+	pad := strings.Repeat("q", 8<<10) // an 8 KiB URL
+	last := ""
+	for i := range pairs {
+		last = "GET http://a/x?" + pad + strconv.Itoa(i)
+		tg.Add(last, []string{"t"})
+	}
+	held := 0
+	for _, k := range tg.Keys("t") {
+		held += len(k) + len("t") + tagBookkeeping
+	}
+	if max := pairs * TagPairBytes; held > max {
+		t.Fatalf("the index holds %d bytes of keys and tags, over its bound %d", held, max)
+	}
+	if n := tg.Len(); n == 0 || n >= pairs {
+		t.Fatalf("%d pairs held: want some, fewer than the %d the pair bound allows", n, pairs)
+	}
+	if !slices.Contains(tg.Keys("t"), last) {
+		t.Fatal("the newest key was dropped")
+	}
+	tg.Add(strings.Repeat("k", pairs*TagPairBytes), []string{"t"})
+	if slices.Contains(tg.Keys("t"), strings.Repeat("k", pairs*TagPairBytes)) {
+		t.Fatal("a key longer than the byte bound on its own was indexed")
+	}
 }
