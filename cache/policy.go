@@ -128,11 +128,10 @@ func keptOn304() [6]string {
 // *NotStorableError. reqTime and respTime bracket the exchange.
 //
 // It refuses: a method other than GET (HEAD responses carry no body, so they are never
-// stored; a GET entry can answer a HEAD), a status Statuses does not store, no-store on the request
-// or the response, private, Vary: *, Set-Cookie, a body over MaxBodyBytes, a body whose
-// length differs from the Content-Length header (truncated), and a response to a request
-// carrying Authorization or Cookie unless the response says public, s-maxage or
-// must-revalidate (RFC 9111 section 3.5) or ShareCredentialed is set.
+// stored; a GET entry can answer a HEAD), a status Statuses does not store, what
+// ShareRefused refuses (no-store, private, Vary: *, Set-Cookie, a credentialed request's
+// answer that does not say it may be shared), a body over MaxBodyBytes, and a body whose
+// length differs from the Content-Length header (truncated).
 //
 // The entry's header is a clone without hop-by-hop fields, Age, and the fields named by a
 // qualified private="..." or no-cache="..." directive; the body is copied.
@@ -162,21 +161,8 @@ func (p Policy) newEntry(req *http.Request, status int, header http.Header, body
 	if !p.statusStorable(status, cc, header) {
 		return nil, notStorable("status " + strconv.Itoa(status))
 	}
-	if ParseCacheControl(req.Header.Values("Cache-Control")).NoStore {
-		return nil, notStorable("request no-store")
-	}
-	switch {
-	case cc.NoStore:
-		return nil, notStorable("no-store")
-	case cc.Private:
-		return nil, notStorable("private")
-	}
-	vary, star := varyNames(header)
-	if star {
-		return nil, notStorable("Vary: *")
-	}
-	if len(header.Values("Set-Cookie")) > 0 {
-		return nil, notStorable("Set-Cookie")
+	if why := p.shareRefused(req, header, cc); why != "" {
+		return nil, notStorable(why)
 	}
 	if maxBody := p.maxBodyBytes(); int64(len(body)) > maxBody {
 		return nil, notStorable("body " + strconv.Itoa(len(body)) + " bytes over MaxBodyBytes " + strconv.FormatInt(maxBody, 10))
@@ -192,10 +178,8 @@ func (p Policy) newEntry(req *http.Request, status int, header http.Header, body
 			}
 		}
 	}
-	if hasCredentials(req) && !p.ShareCredentialed && !cc.Public && !cc.SMaxAge.Present && !cc.MustRevalidate {
-		return nil, notStorable("request has Authorization or Cookie and the response is not public")
-	}
 
+	vary, _ := varyNames(header) // Vary: * refused above
 	h := cleanCompact(header, cc)
 	kept := body[:len(body):len(body)]
 	if body != nil && !owned {
@@ -204,6 +188,40 @@ func (p Policy) newEntry(req *http.Request, status int, header http.Header, body
 	}
 	age, ageOK := parseAgeHeader(header)
 	return p.build(req, status, h, kept, cc, vary, age, ageOK, reqTime, respTime), nil
+}
+
+// ShareRefused says why a response with header h, answering req, may not be stored for
+// everyone ("" when it may): the request's no-store, the response's no-store or private,
+// Vary: *, Set-Cookie, or the request's credentials. A request carrying Cookie is shared
+// only when the response says public or s-maxage; one carrying Authorization (and no
+// Cookie) also when it says must-revalidate (RFC 9111 section 3.5). ShareCredentialed
+// lifts the credentials rule (the key then includes the credential). NewEntry refuses
+// what it refuses; an engine asks it of a 304 before the 304 refreshes a stored entry.
+func (p Policy) ShareRefused(req *http.Request, h http.Header) string {
+	return p.shareRefused(req, h, ParseCacheControl(h.Values("Cache-Control")))
+}
+
+// shareRefused is ShareRefused with h's Cache-Control already parsed as cc.
+func (p Policy) shareRefused(req *http.Request, h http.Header, cc CacheControl) string {
+	switch {
+	case ParseCacheControl(req.Header.Values("Cache-Control")).NoStore:
+		return "request no-store"
+	case cc.NoStore:
+		return "no-store"
+	case cc.Private:
+		return "private"
+	case varyStar(h):
+		return "Vary: *"
+	case len(h.Values("Set-Cookie")) > 0:
+		return "Set-Cookie"
+	case p.ShareCredentialed || cc.Public || cc.SMaxAge.Present:
+		return ""
+	case len(req.Header.Values("Cookie")) > 0:
+		return "request has Cookie and the response says neither public nor s-maxage"
+	case len(req.Header.Values("Authorization")) > 0 && !cc.MustRevalidate:
+		return "request has Authorization and the response says none of public, s-maxage, must-revalidate"
+	}
+	return ""
 }
 
 // Refresh applies a 304 Not Modified (RFC 9111 3.2, 4.3.4) to e: a new entry with e's body
@@ -487,6 +505,18 @@ func cleanHeader(h http.Header, cc CacheControl) http.Header {
 		delete(out, f)
 	}
 	return out
+}
+
+// varyStar reports whether h's Vary field holds "*".
+func varyStar(h http.Header) bool {
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(f) == "*" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // varyNames returns the sorted, de-duplicated canonical names of the Vary field, and whether
