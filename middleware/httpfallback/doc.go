@@ -55,6 +55,9 @@
 //     (detail=last-good-kept; see cache.Policy.StaleNon2xx);
 //   - 304 to the engine's own conditional (If-None-Match / If-Modified-Since from the stale
 //     entry's validators): the entry is refreshed (RFC 9111 4.3.4), stored and written;
+//     a 304 whose header a full answer could not be stored for everyone with (it sets a
+//     cookie, says private or no-store, or answers a credentialed request without public
+//     or s-maxage: cache.Policy.ShareRefused) refreshes only the fetching request's answer;
 //   - failure (an error from the source, a 5xx or one of Config.FailureStatuses, a panic, a
 //     timeout, an open circuit, the concurrency limit, a Config.Validate error): the failure
 //     chain, in this order: Config.Alternate (its own command), the stale entry within

@@ -227,9 +227,11 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 		refreshed := pol.Refresh(ex.ent, req, buf.header, a.reqTime, a.respTime)
 		o := &outcome{status: status, header: refreshed.Header.Clone(), entry: refreshed, called: true}
 		o.setVary(req) // the refreshed entry is the fetching request's variant
-		if why := refreshRefused(req, buf.header); why != "" {
-			// The 304 makes the entry the fetching request's own: it is answered with it,
-			// but it is neither stored nor shared.
+		if why := pol.ShareRefused(req, buf.header); why != "" {
+			// What a full answer with the 304's header would not be stored for everyone
+			// (a cookie set, private, no-store, Vary: *, a credentialed request's answer
+			// that does not say it may be shared) makes the entry the fetching request's
+			// own: it is answered with it, but it is neither stored nor shared.
 			o.personal, o.detail = true, why
 			return o
 		}
@@ -311,29 +313,6 @@ func personalHeader(h http.Header) string {
 	}
 	if cache.ParseCacheControl(h["Cache-Control"]).Private {
 		return "private"
-	}
-	return ""
-}
-
-// refreshRefused says why a 304 with header h, answering req, may not refresh the stored
-// entry for everyone ("" when it may): what cache.Policy.NewEntry refuses in a full
-// response — a cookie set, private, no-store (the 304's or the request's), Vary: *.
-func refreshRefused(req *http.Request, h http.Header) string {
-	if why := personalHeader(h); why != "" {
-		return why
-	}
-	if cache.ParseCacheControl(h["Cache-Control"]).NoStore {
-		return "no-store"
-	}
-	if cache.ParseCacheControl(req.Header["Cache-Control"]).NoStore {
-		return "request no-store"
-	}
-	for _, v := range h["Vary"] {
-		for _, n := range strings.Split(v, ",") {
-			if strings.TrimSpace(n) == "*" {
-				return "Vary: *"
-			}
-		}
 	}
 	return ""
 }
