@@ -167,16 +167,8 @@ func (p Policy) newEntry(req *http.Request, status int, header http.Header, body
 	if maxBody := p.maxBodyBytes(); int64(len(body)) > maxBody {
 		return nil, notStorable("body " + strconv.Itoa(len(body)) + " bytes over MaxBodyBytes " + strconv.FormatInt(maxBody, 10))
 	}
-	if cls := header.Values("Content-Length"); len(cls) > 0 {
-		for _, cl := range cls {
-			n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
-			if err != nil || n < 0 {
-				return nil, notStorable("invalid Content-Length " + strconv.Quote(cl))
-			}
-			if n != int64(len(body)) {
-				return nil, notStorable("body " + strconv.Itoa(len(body)) + " bytes, Content-Length " + strconv.FormatInt(n, 10) + " (truncated)")
-			}
-		}
+	if why := LengthMismatch(header, len(body)); why != "" {
+		return nil, notStorable(why)
 	}
 
 	vary, _ := varyNames(header) // Vary: * refused above
@@ -188,6 +180,23 @@ func (p Policy) newEntry(req *http.Request, status int, header http.Header, body
 	}
 	age, ageOK := parseAgeHeader(header)
 	return p.build(req, status, h, kept, cc, vary, age, ageOK, reqTime, respTime), nil
+}
+
+// LengthMismatch says why a body of n bytes is not the content h's Content-Length declares
+// ("" when every Content-Length value is n, or h has none): an invalid value, or another
+// length (a truncated body, or a longer one). NewEntry refuses such a response, whatever
+// its status; an engine takes it as an invalid response from the upstream.
+func LengthMismatch(h http.Header, n int) string {
+	for _, cl := range h.Values("Content-Length") {
+		v, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
+		if err != nil || v < 0 {
+			return "invalid Content-Length " + strconv.Quote(cl)
+		}
+		if v != int64(n) {
+			return "body " + strconv.Itoa(n) + " bytes, Content-Length " + strconv.FormatInt(v, 10) + " (truncated)"
+		}
+	}
+	return ""
 }
 
 // ShareRefused says why a response with header h, answering req, may not be stored for

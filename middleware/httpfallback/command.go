@@ -7,12 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 
+	"github.com/failsoft/failsoft/cache"
 	"github.com/failsoft/failsoft/upstream"
 )
 
-// ValidationError is the failure Config.Validate turned a good status into. Its reason is
+// ValidationError is the failure an answer whose body disagrees with its Content-Length,
+// or a good answer Config.Validate refused, is turned into. Its reason is
 // "invalid-response"; the response is never stored.
 type ValidationError struct{ Err error }
 
@@ -136,21 +137,22 @@ func (e *Engine) judge(ctx, cctx context.Context, ferr error, status int, buf *b
 	return nil
 }
 
-// validate checks a buffered good answer once: a body shorter (or longer) than its
-// declared Content-Length is truncated, and Config.Validate must accept it. Either
-// failure is a *ValidationError ("invalid-response"), never stored.
+// validate checks a buffered answer once: a body shorter (or longer) than its declared
+// Content-Length is truncated, whatever the status (cache.LengthMismatch; not for 204 and
+// 304, which carry no content), and Config.Validate must accept a 2xx. Either failure is a
+// *ValidationError ("invalid-response"), never stored.
 func (e *Engine) validate(buf *buffer) error {
-	if buf.validated || buf.streaming || buf.overflow || buf.code() >= 300 {
+	if buf.validated || buf.streaming || buf.overflow {
 		return nil
 	}
 	buf.validated = true
-	if cl := buf.header.Get("Content-Length"); cl != "" && buf.code() != http.StatusNoContent {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n != int64(len(buf.body)) {
-			return &ValidationError{Err: fmt.Errorf("body of %d bytes, Content-Length %q", len(buf.body), cl)}
+	status := buf.code()
+	if status != http.StatusNoContent && status != http.StatusNotModified {
+		if why := cache.LengthMismatch(buf.header, len(buf.body)); why != "" {
+			return &ValidationError{Err: errors.New(why)}
 		}
 	}
-	if e.cfg.Validate != nil {
+	if e.cfg.Validate != nil && status < 300 {
 		if err := callValidate(e.cfg.Validate, buf); err != nil {
 			return &ValidationError{Err: err}
 		}

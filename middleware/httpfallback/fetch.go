@@ -273,6 +273,8 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 		buf.header.Set("Content-Type", http.DetectContentType(buf.body))
 	}
 	if !declaresLength(buf.header, len(buf.body)) {
+		// validate has refused a body of another length than a declared one: this
+		// states a missing length, or one written otherwise (or a 204's), as one field.
 		buf.header.Set("Content-Length", itoa(len(buf.body)))
 	}
 	newEntry := pol.NewEntry
