@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -96,6 +98,37 @@ func (e *Entry) ETag() string { return e.Header.exactValue("Etag") }
 // LastModified returns the entry's Last-Modified validator: the first value of its
 // Header's Last-Modified field, "" when none.
 func (e *Entry) LastModified() string { return e.Header.exactValue("Last-Modified") }
+
+// SelectedBy reports whether a 304 Not Modified with header h, answering a request that
+// carried e's validators, selects e for update (RFC 9111 4.3.4). It does not when it
+// carries a strong ETag other than e's (strong comparison), a weak ETag that e's does not
+// match by weak comparison, or, when e has no ETag, a Last-Modified other than e's: the
+// origin's current representation is then not e's, and e's body must not go out under
+// the 304's validators. A 304 carrying neither field selects e.
+func (e *Entry) SelectedBy(h http.Header) bool {
+	etag, own := h.Get("Etag"), e.ETag()
+	switch {
+	case etag != "" && !strings.HasPrefix(etag, "W/"):
+		return etag == own
+	case etag != "":
+		return strings.TrimPrefix(etag, "W/") == strings.TrimPrefix(own, "W/") && own != ""
+	case own != "":
+		return true
+	}
+	lm := h.Get("Last-Modified")
+	return lm == "" || sameDate(lm, e.LastModified())
+}
+
+// sameDate reports whether HTTP-dates a and b are the same instant (the same text when
+// either does not parse).
+func sameDate(a, b string) bool {
+	ta, errA := http.ParseTime(strings.TrimSpace(a))
+	tb, errB := http.ParseTime(strings.TrimSpace(b))
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return ta.Equal(tb)
+}
 
 // Age is the entry's current age at now: RFC 9111 4.2.3 current_age, that is
 // corrected_initial_age + resident_time, where resident_time = now - ResponseTime (never

@@ -134,9 +134,10 @@ func (e *Engine) fetch(ctx context.Context, ex *exchange, noStore string) *outco
 	err := e.runObserved(ctx, ex.route, ex.src, buf, req)
 	ex.src.closedRead = false // a second call reads the breaker again (see runCommand)
 	respTime := e.cfg.Now()
-	if err == nil && conditional && buf.status == http.StatusNotModified && otherStrongETag(buf.header, ent.ETag()) {
-		// RFC 9111 4.3.4: a 304 whose strong validator is not the entry's must not update
-		// it (the entry's old body would go out under the new validator): ask again,
+	if err == nil && conditional && buf.status == http.StatusNotModified && !ent.SelectedBy(buf.header) {
+		// RFC 9111 4.3.4: a 304 whose validator is not the entry's (another strong or weak
+		// ETag, another Last-Modified when the entry has no ETag) must not update it (the
+		// entry's old body would go out under the new validator): ask again,
 		// unconditionally.
 		req.Header.Del("If-None-Match")
 		req.Header.Del("If-Modified-Since")
@@ -175,12 +176,6 @@ func declaresLength(h http.Header, n int) bool {
 	cl := h["Content-Length"]
 	var b [20]byte
 	return len(cl) == 1 && cl[0] == string(strconv.AppendInt(b[:0], int64(n), 10))
-}
-
-// otherStrongETag reports whether h carries a strong ETag other than etag.
-func otherStrongETag(h http.Header, etag string) bool {
-	got := h.Get("Etag")
-	return got != "" && !strings.HasPrefix(got, "W/") && got != etag
 }
 
 // hasCredentials reports whether r carries Authorization or Cookie (RFC 9111 3.5).
