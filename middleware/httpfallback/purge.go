@@ -71,15 +71,28 @@ func (p *purgeIndex) originList() ([]string, bool) {
 
 // Purge removes the stored entry for r's URL (whatever r's method: the GET entry; its
 // Vary variants go with it, as they are only found through it) and reports how many
-// entries it removed (0 or 1). r is keyed as a request would be: its Host, its scheme
-// (TLS), and the headers the key includes.
+// entries it removed (0 to 2). r is keyed as a request would be: its Host, its scheme
+// (TLS), and the headers the key includes. When r carries Authorization or Cookie and the
+// key includes the credential (Policy.ShareCredentialed), the entry shared with requests
+// without credentials goes too; other users' entries, keyed by their own credentials,
+// cannot be found and stay until they expire.
 func (e *Engine) Purge(ctx context.Context, r *http.Request) int {
 	if e.isClosed.Load() {
 		return 0
 	}
 	g := withoutOverride(r).WithContext(ctx)
 	g.Method = http.MethodGet
-	return e.purgeKey(ctx, e.key(g))
+	key := e.key(g)
+	n := e.purgeKey(ctx, key)
+	if hasCredentials(g) {
+		g.Header = g.Header.Clone()
+		delete(g.Header, "Authorization")
+		delete(g.Header, "Cookie")
+		if shared := e.key(g); shared != key {
+			n += e.purgeKey(ctx, shared)
+		}
+	}
+	return n
 }
 
 // purgeKey deletes key and reports whether a usable entry was there.
