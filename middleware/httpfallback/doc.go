@@ -76,8 +76,11 @@
 // command's timeout and writes into the engine's buffer. This is the one design that gives
 // both guarantees the engine needs:
 //
-//   - nothing runs on after the middleware returns, so a framework's pooled request context
-//     (Echo's echo.Context) is never touched by a handler that outlived its request;
+//   - nothing the request's goroutine runs outlives the middleware, so a framework's
+//     pooled request context (Echo's echo.Context) is never touched by a handler that
+//     outlived its request (a refresh in the background runs on a goroutine of the
+//     engine's: see InBackground, and Engine.Handler for routers that pool per-request
+//     state);
 //   - a large answer can be streamed: the buffer holds up to Policy.MaxBodyBytes and beyond
 //     that switches to writing straight to the client (status, headers, the buffered
 //     prefix, then the rest; Cache-Status detail=too-large), and such an answer is never

@@ -187,6 +187,13 @@ const defaultRoute = "*"
 // Handler wraps next as net/http middleware: next runs inline on the request's goroutine
 // as the route's command (see RunCommand), only when the store cannot answer.
 //
+// A refresh in the background (a stale entry's, or a key's fetch a client holding a stale
+// copy stopped waiting for: see Config.SoftTimeout) runs next on a goroutine of the
+// Engine's, possibly after Serve has returned, with a clone of the request whose context
+// keeps its values (see InBackground). So wrap a router that keeps per-request state in
+// the context and recycles it when the request ends (chi's route context), rather than
+// mounting Handler among its middlewares: next then routes the clone afresh.
+//
 // A long-lived exchange (IsStreaming: a protocol upgrade such as WebSocket, or a
 // Server-Sent Events stream) goes straight to next, as if the middleware were not mounted:
 // an upgrade takes over the connection, which the engine's buffer cannot hand over (a
