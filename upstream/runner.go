@@ -363,6 +363,9 @@ func isAnswered(err error) bool { _, ok := unanswer(err); return ok }
 // no-op done. done returns ErrTimeout when the timeout passed before the outcome was
 // reported, even if the outcome was nil or answered (a late answer counts as a timeout); the
 // outcome itself (unwrapped when Answered) otherwise; ctx.Err() when the caller went away.
+// A caller that ends ctx with a cause wrapping ErrTimeout (context.WithCancelCause) ends
+// the call as the command's timeout: the breaker counts a timeout, not the caller going
+// away (Run leaves that count to hystrix, which sees only a cancellation).
 //
 // Admit starts no goroutine: the breaker is asked and told directly (what hystrix's DoC
 // does around its run function, without its two goroutines and channels). The breaker
@@ -445,7 +448,7 @@ func (a *admission) expire() {
 		return
 	}
 	ev := evTimeout
-	if err := a.ctx.Err(); err != nil {
+	if err := a.ctx.Err(); err != nil && !callerTimedOut(a.ctx) {
 		ev = eventOf(err)
 	}
 	a.r.b.report(ev, a.start)
@@ -472,11 +475,14 @@ func (a *admission) done(outcome error) error {
 				err = nil
 			}
 			ev := eventOf(err)
-			if ev == evFailure && errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			switch {
+			case ev == evFailure && errors.Is(wctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
 				// The command's own timeout passed before the outcome came (the work saw
 				// its context end just before expire's timer fired): a timeout, as
 				// expire would have recorded it and as DoC's timer does.
 				ev = evTimeout
+			case err != nil && callerTimedOut(ctx):
+				ev = evTimeout // as expire would have recorded it
 			}
 			r.b.report(ev, a.start)
 			r.reported(ev)
@@ -512,6 +518,14 @@ func (a *admission) done(outcome error) error {
 		}
 	})
 	return a.final
+}
+
+// callerTimedOut reports whether the caller ended ctx with a cause wrapping ErrTimeout: a
+// deadline of the caller's own that the command's run is part of (a proxy's budget until
+// response headers), which Admit counts as the command's timeout, not as the caller going
+// away.
+func callerTimedOut(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrTimeout)
 }
 
 // eventOf is how hystrix counts a command's error: nil a success, a bare context error

@@ -176,7 +176,10 @@ var (
 	errRequestTooLarge = errors.New("proxy: request body too large")
 	errRequestBody     = errors.New("proxy: reading the request body failed")
 	errBodyStalled     = errors.New("proxy: upstream body stalled past BodyIdleTimeout")
-	errHeaderBudget    = errors.New("proxy: no response headers within the engine's Command.Timeout")
+	// errHeaderBudget is the cause the header budget cancels a fetch with. It wraps
+	// upstream.ErrTimeout, so that the route's command counts the attempt it cuts as a
+	// timeout (see upstream.Runner.Admit), not as a caller going away.
+	errHeaderBudget = fmt.Errorf("%w: proxy: no response headers within the engine's Command.Timeout", upstream.ErrTimeout)
 )
 
 const defaultMaxRequestBody = 10 << 20
@@ -640,7 +643,11 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, rt *proxyRoute, o
 	// the request if the headers are still missing then. The timer is stopped once they have
 	// arrived, so a long body is bounded by BodyIdleTimeout only. A request with a body (an
 	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
-	// upload is not cut by it. A fetch whose context ends first (the engine's background
+	// upload is not cut by it. The timer's cause wraps upstream.ErrTimeout: an attempt it
+	// cuts is a timeout for the route's breaker (the attempt's own timeout, inherited from
+	// the same Command.Timeout, would end a moment after the budget: a hanging upstream
+	// would never be counted), while a client going away stays neutral. A fetch whose
+	// context ends first (the engine's background
 	// fetch, bounded by the same Command.Timeout taken a moment earlier) needs no timer:
 	// that end cancels it before the budget's could.
 	fctx := &fetchContext{Context: octx, route: rt.name}
@@ -667,7 +674,7 @@ func (p *Proxy) fetchFailed(ctx, octx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(cause, errHeaderBudget):
-		return fmt.Errorf("%w: %w", upstream.ErrTimeout, errHeaderBudget)
+		return errHeaderBudget
 	case errors.Is(cause, errRequestTooLarge):
 		return &httpfallback.RefusalError{Status: http.StatusRequestEntityTooLarge, Detail: "The request body is larger than " + strconv.FormatInt(p.maxBody, 10) + " bytes."}
 	case errors.Is(cause, errRequestBody):
