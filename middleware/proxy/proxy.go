@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,7 +56,8 @@ type Config struct {
 	// defaults, events). Engine.Store nil: the proxy owns a cache.Memory of Engine.MaxBytes
 	// and closes it in Close. Engine.Command.Timeout is a forwarded request's budget until
 	// its response headers arrive, every attempt and backoff included (a Retry-After wait
-	// that would pass it is not taken; past it the request fails with "timeout"); it also
+	// that would pass it is not taken; past it the request fails with "timeout", and the
+	// attempt it cuts counts as a timeout for the route's breaker); it also
 	// bounds background refreshes and how long requests wait for another's fetch of the
 	// same key. 0: long enough for every attempt to end by its own timeout, which the
 	// breaker counts (attempts x per-attempt timeout, plus the backoffs and a tenth of an
@@ -367,10 +369,10 @@ func parseUpstream(raw string) (*url.URL, error) {
 
 // clientBudget is the longest a client configured by c takes until response headers when
 // every attempt runs into its own timeout: attempts x timeout, plus the longest backoffs
-// between them, plus a tenth of an attempt for scheduling. The engine's budget defaults to
-// it, so that an attempt ends by its own timeout (a failure the breaker counts) rather than
-// by the budget (a cancellation, which it does not). The upstream package's defaults apply
-// to zero fields.
+// between them (each at most the retry's MaxDelay), plus a tenth of an attempt for
+// scheduling, saturated at the longest Duration. The engine's budget defaults to it, so
+// that every attempt can end by its own timeout rather than be cut by the budget. The
+// upstream package's defaults apply to zero fields.
 func clientBudget(c upstream.ClientConfig) time.Duration {
 	per, attempts := c.Command.Timeout, c.Retry.MaxAttempts
 	base, maxDelay := c.Retry.BaseDelay, c.Retry.MaxDelay
@@ -386,11 +388,35 @@ func clientBudget(c upstream.ClientConfig) time.Duration {
 	if maxDelay <= 0 {
 		maxDelay = upstream.DefaultMaxDelay
 	}
-	budget := per*time.Duration(attempts) + per/10
-	for i, d := 0, base; i < attempts-1; i, d = i+1, d*2 {
-		budget += min(d, maxDelay)
+	budget := satAdd(satMul(per, attempts), per/10)
+	for i, d := 1, base; i < attempts; i++ {
+		if d >= maxDelay { // every later backoff is capped
+			return satAdd(budget, satMul(maxDelay, attempts-i))
+		}
+		budget = satAdd(budget, d)
+		if d > maxDelay/2 {
+			d = maxDelay
+		} else {
+			d *= 2
+		}
 	}
 	return budget
+}
+
+// satAdd returns a+b for durations >= 0, saturated at the longest Duration.
+func satAdd(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// satMul returns d*n for d, n >= 0, saturated at the longest Duration.
+func satMul(d time.Duration, n int) time.Duration {
+	if n > 0 && d > math.MaxInt64/time.Duration(n) {
+		return math.MaxInt64
+	}
+	return d * time.Duration(n)
 }
 
 // inherit fills the zero fields of c, the client's shared settings, from e, the engine's:
