@@ -93,7 +93,11 @@ func (p RetryPolicy) backoff(n int, rnd func(n int64) int64) time.Duration {
 	if ceiling <= 0 {
 		return 0
 	}
-	return time.Duration(rnd(int64(ceiling) + 1))
+	bound := int64(ceiling)
+	if bound < math.MaxInt64 { // else saturated: [0, MaxInt64)
+		bound++
+	}
+	return time.Duration(rnd(bound))
 }
 
 // lockedRand makes a *rand.Rand safe for concurrent use.
