@@ -91,8 +91,9 @@ func passHeaders(names []string) (map[string]bool, error) {
 
 // outboundHeader returns the header to send upstream for r: r's fields minus hop-by-hop ones
 // and minus the dropped ones pass does not name, with X-Forwarded-For (r's client address
-// appended), X-Forwarded-Host and X-Forwarded-Proto set by the proxy. Value slices of
-// r.Header are shared, never modified.
+// appended to r's own, unless r's Connection names it: then it was for this hop only),
+// X-Forwarded-Host and X-Forwarded-Proto set by the proxy. Value slices of r.Header are
+// shared, never modified.
 //
 // The client's Forwarded field (RFC 7239) is dropped, as httputil.ReverseProxy's Rewrite
 // mode does: its host= and proto= say what X-Forwarded-Host and X-Forwarded-Proto say,
@@ -109,7 +110,7 @@ func outboundHeader(r *http.Request, pass map[string]bool) http.Header {
 		h[k] = vv
 	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && ip != "" {
-		prior := r.Header["X-Forwarded-For"]
+		prior := h["X-Forwarded-For"] // none when Connection names it: it was for this hop
 		if len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
 		}

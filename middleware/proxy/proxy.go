@@ -131,8 +131,9 @@ type Config struct {
 // The target of every request is the base URL joined with the request's cleaned path and
 // its query: the Host header, an absolute-form request URI, dot segments or encoded slashes
 // never select another host nor leave the base path (what cannot be joined safely is
-// answered 400). Hop-by-hop headers are dropped both ways. X-Forwarded-For gets the
-// client's address appended (earlier values are kept, as httputil.ReverseProxy does);
+// answered 400). Hop-by-hop headers (and the fields Connection names) are dropped both
+// ways. X-Forwarded-For gets the client's address appended (earlier values are kept unless
+// Connection names the field, as httputil.ReverseProxy does);
 // X-Forwarded-Host (the request's Host) and X-Forwarded-Proto are replaced, never taken
 // from the client, and the client's Forwarded (RFC 7239) and the other fields
 // Config.PassHeaders lists are dropped. Request bodies are streamed, never buffered, so a
