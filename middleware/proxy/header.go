@@ -90,10 +90,10 @@ func passHeaders(names []string) (map[string]bool, error) {
 }
 
 // outboundHeader returns the header to send upstream for r: r's fields minus hop-by-hop ones
-// and minus the dropped ones pass does not name, with X-Forwarded-For (r's client address
-// appended to r's own, unless r's Connection names it: then it was for this hop only),
-// X-Forwarded-Host and X-Forwarded-Proto set by the proxy. Value slices of r.Header are
-// shared, never modified.
+// (but "TE: trailers" when r's TE lists trailers) and minus the dropped ones pass does not
+// name, with X-Forwarded-For (r's client address appended to r's own, unless r's
+// Connection names it: then it was for this hop only), X-Forwarded-Host and
+// X-Forwarded-Proto set by the proxy. Value slices of r.Header are shared, never modified.
 //
 // The client's Forwarded field (RFC 7239) is dropped, as httputil.ReverseProxy's Rewrite
 // mode does: its host= and proto= say what X-Forwarded-Host and X-Forwarded-Proto say,
@@ -116,6 +116,11 @@ func outboundHeader(r *http.Request, pass map[string]bool) http.Header {
 		}
 		h["X-Forwarded-For"] = []string{ip}
 	}
+	if acceptsTrailers(r.Header["Te"]) {
+		// Hop-by-hop, but the client's word that it takes trailers is passed on (gRPC
+		// upstreams require it), as httputil.ReverseProxy does; nothing else of TE.
+		h["Te"] = []string{"trailers"}
+	}
 	if r.Host != "" {
 		h["X-Forwarded-Host"] = []string{r.Host}
 	} else {
@@ -127,4 +132,18 @@ func outboundHeader(r *http.Request, pass map[string]bool) http.Header {
 		h["X-Forwarded-Proto"] = []string{"http"}
 	}
 	return h
+}
+
+// acceptsTrailers reports whether the TE field values vv list the "trailers" token
+// (case-insensitive, parameters ignored).
+func acceptsTrailers(vv []string) bool {
+	for _, v := range vv {
+		for t := range strings.SplitSeq(v, ",") {
+			t, _, _ = strings.Cut(t, ";")
+			if strings.EqualFold(strings.TrimSpace(t), "trailers") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -132,7 +132,8 @@ type Config struct {
 // its query: the Host header, an absolute-form request URI, dot segments or encoded slashes
 // never select another host nor leave the base path (what cannot be joined safely is
 // answered 400). Hop-by-hop headers (and the fields Connection names) are dropped both
-// ways. X-Forwarded-For gets the client's address appended (earlier values are kept unless
+// ways, but a request's "TE: trailers" is passed on, as httputil.ReverseProxy does.
+// X-Forwarded-For gets the client's address appended (earlier values are kept unless
 // Connection names the field, as httputil.ReverseProxy does);
 // X-Forwarded-Host (the request's Host) and X-Forwarded-Proto are replaced, never taken
 // from the client, and the client's Forwarded (RFC 7239) and the other fields
