@@ -174,7 +174,10 @@ type Config struct {
 	// Engine (bounded by Command.Timeout, cancelled by Close), and waits for it up to
 	// SoftTimeout: past that it is answered with the stale entry (Cache-Status
 	// "failsoft; fwd=stale; ttl=-N; detail=soft-timeout") while the fetch goes on and
-	// stores what it gets. When a fetch of the key is already running, the request is
+	// stores what it gets. A fetch in time whose body is too large to store (it had no
+	// client to stream to) is answered with the stale entry too ("failsoft; fwd=stale;
+	// fwd-status=200; ttl=-N; detail=too-large"), not fetched again for this request.
+	// When a fetch of the key is already running, the request is
 	// answered with the entry at once ("failsoft; hit; ttl=-N; detail=in-flight"). So no
 	// request holding a usable copy waits longer than SoftTimeout for a slow upstream, a
 	// retry's backoff, a half-open probe or another request's fetch.

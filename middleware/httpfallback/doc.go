@@ -34,9 +34,11 @@
 //	stale, within                  written at once (failsoft; hit; ttl=-N; detail=stale-while-revalidate);
 //	stale-while-revalidate         one background refresh per key, owned by the Engine
 //	stale, within stale-if-error   the fetch runs in the background; its answer is written if
-//	                               it comes within Config.SoftTimeout, else the stale entry
-//	                               (failsoft; fwd=stale; ttl=-N; detail=soft-timeout) and the
-//	                               fetch goes on and stores; while a fetch of the key runs, the
+//	                               it comes within Config.SoftTimeout (the stale entry if its
+//	                               body is too large to store: detail=too-large), else the
+//	                               stale entry (failsoft; fwd=stale; ttl=-N;
+//	                               detail=soft-timeout) and the fetch goes on and stores;
+//	                               while a fetch of the key runs, the
 //	                               entry at once (failsoft; hit; ttl=-N; detail=in-flight)
 //	breaker open                   stale, default or error at once: no command, no goroutine
 //	miss, gone                     one fetch per key: the first request leads, the others

@@ -508,24 +508,24 @@ func (e *Engine) serveOpen(ex *exchange, state cache.State, now time.Time) {
 }
 
 // softWait starts the fetch of ex's key in the background (f is its flight) and waits
-// for it up to the route's soft timeout: its outcome is written when it comes in time,
-// else ex's stale entry (detail=soft-timeout), and the fetch goes on, storing what it
-// gets. done is f's (awaitLocked).
+// for it up to the route's soft timeout: its outcome is written when it comes in time
+// (ex's stale entry when its body was too large to store: detail=too-large), else ex's
+// stale entry (detail=soft-timeout), and the fetch goes on, storing what it gets. done
+// is f's (awaitLocked).
 func (e *Engine) softWait(ex *exchange, f *flight, done <-chan struct{}) {
 	e.goFetch(ex, f)
 	t := e.timers.start(ex.rt.soft)
 	defer e.timers.put(t)
 	select {
 	case <-done:
-		o := f.out
-		if o.tooLarge {
-			// Too large to store, and the background fetch had no client to stream it
-			// to: this request fetches it for itself, streamed, not stored.
-			if o = e.fetch(ex.r.Context(), ex, "too-large"); o.streamed {
-				return
-			}
+		if o := f.out; !o.tooLarge {
+			e.respond(ex, o)
+			return
 		}
-		e.respond(ex, o)
+		// Too large to store, and the background fetch had no client to stream it to.
+		// A fetch of this request's own, streamed, is bounded by no soft deadline: the
+		// stale entry answers instead.
+		e.serveStaleAs(ex, e.cfg.Now(), ReasonTooLarge, true, f.out.status)
 	case <-t.C:
 		e.softTimeouts.Add(1)
 		e.serveStale(ex, e.cfg.Now(), ReasonSoftTimeout, true)

@@ -213,7 +213,7 @@ func (e *Engine) classify(ctx context.Context, ex *exchange, a *answer, noStore 
 		e.emit(&Event{Kind: EventForward, Route: ex.route, Key: ex.key, Status: status, Fwd: fwdOf(ex.ent), Duration: e.since(req)})
 		return &outcome{streamed: true, status: status, called: true}
 	case buf.overflow:
-		return &outcome{tooLarge: true, status: status, called: true, detail: "too-large"}
+		return &outcome{tooLarge: true, status: status, called: true, detail: ReasonTooLarge}
 	}
 	if err == nil && e.isFailure(status) {
 		err = &upstream.StatusError{StatusCode: status, Header: buf.header, Body: excerpt(buf.body)}

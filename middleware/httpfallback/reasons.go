@@ -22,5 +22,6 @@ const (
 	ReasonStaleWhileRevalidate = "stale-while-revalidate" // within stale-while-revalidate: refreshed in the background
 	ReasonInFlight             = "in-flight"              // another request's fetch of the key is running
 	ReasonSoftTimeout          = "soft-timeout"           // the fetch passed the soft timeout and goes on in the background
+	ReasonTooLarge             = "too-large"              // the answer's body is over Policy.MaxBodyBytes: not stored
 	ReasonRefused              = "refused"                // a *RefusalError: the request's fault, the source was not called
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -217,4 +218,35 @@ func TestBreakerOpenNeverServesWhatMustRevalidate(t *testing.T) {
 	r := hs.get("/mr")
 	assert.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Equal(t, "failsoft; detail=circuit-open", r.cs())
+}
+
+// A client holding a stale copy is answered without waiting on the upstream again when
+// the background fetch ends with a body too large to store: it gets the stale copy (the
+// fetch had no client to stream to, and a fetch of its own could take any time), and the
+// source is not called a third time.
+func TestSoftTimeoutTooLargeFetchServesStaleWithoutRefetching(t *testing.T) {
+	cfg := softConfig(time.Hour, nil) // only the background fetch's end can answer
+	cfg.Policy.MaxBodyBytes = 1 << 10
+	var calls atomic.Int64
+	hs := newEngHarness(t, cfg, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=10, stale-if-error=600")
+		switch n := calls.Add(1); n {
+		case 1:
+			fmt.Fprint(w, "v1")
+		case 2:
+			fmt.Fprint(w, strings.Repeat("x", 4<<10)) // the background fetch: too large
+		default:
+			// An inline refetch, which nothing bounds by the soft deadline: a slow
+			// upstream here would keep the client waiting.
+			t.Errorf("call %d: the client holding a stale copy waits on a refetch", n)
+			fmt.Fprint(w, strings.Repeat("y", 4<<10))
+		}
+	})
+	require.Equal(t, "v1", hs.get("/big").body)
+	hs.clock.Advance(15 * time.Second)
+
+	r := hs.get("/big")
+	assert.Equal(t, "v1", r.body)
+	assert.Equal(t, "failsoft; fwd=stale; fwd-status=200; ttl=-5; detail=too-large", r.cs())
+	assert.EqualValues(t, 2, hs.calls.Load())
 }

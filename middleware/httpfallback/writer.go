@@ -110,7 +110,7 @@ func (b *buffer) startStreaming() {
 		h[k] = v
 	}
 	// Ours after the answer's own members (RFC 9211), as on every other path.
-	h["Cache-Status"] = []string{withPrior(h["Cache-Status"], member{fwd: b.fwd, fwdStatus: b.status, detail: "too-large"}.String())}
+	h["Cache-Status"] = []string{withPrior(h["Cache-Status"], member{fwd: b.fwd, fwdStatus: b.status, detail: ReasonTooLarge}.String())}
 	b.dst.WriteHeader(b.status)
 	if !b.headOnly && len(b.body) > 0 {
 		_, _ = b.dst.Write(b.body)
