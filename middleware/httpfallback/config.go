@@ -206,9 +206,11 @@ type Config struct {
 	// payload answers it, in the manner of httputil.ReverseProxy's ErrorHandler. err is the
 	// failure (errors.Is and errors.As see upstream.ErrCircuitOpen, upstream.ErrTimeout,
 	// *upstream.StatusError with the source's failing status, header and body excerpt,
-	// *RefusalError, ...); upstream.Reason(err) names it. The engine's Cache-Status member
-	// is on w's header when it is called. It runs on the request's goroutine and must
-	// write the answer. nil: the source's own failing answer when it wrote one, else the
+	// *RefusalError, ...); upstream.Reason(err) names it. When err is a
+	// *upstream.StatusError, it is the request's own copy (requests that waited on one
+	// fetch share its outcome): the handler may modify its Header and Body. The engine's
+	// Cache-Status member is on w's header when it is called. It runs on the request's
+	// goroutine and must write the answer. nil: the source's own failing answer when it wrote one, else the
 	// engine's problem+json (Engine.WriteError). An ErrorHandler that calls
 	// Engine.WriteError for every err masks the source's failing answers (its internal
 	// headers, a stack trace in its body) behind the engine's problem.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/failsoft/failsoft/cache"
 	"github.com/failsoft/failsoft/internal/fieldset"
+	"github.com/failsoft/failsoft/upstream"
 )
 
 // respond writes a fetch's outcome for ex: the answer when there is one, else the
@@ -134,7 +135,7 @@ func (e *Engine) serveError(ex *exchange, o *outcome) {
 	}
 	if e.cfg.ErrorHandler != nil {
 		w.Header()["Cache-Status"] = []string{cs}
-		e.cfg.ErrorHandler(w, r, o.err)
+		e.cfg.ErrorHandler(w, r, ownError(o.err))
 		return
 	}
 	if refused {
@@ -146,6 +147,19 @@ func (e *Engine) serveError(ex *exchange, o *outcome) {
 		return
 	}
 	e.writeFailureProblem(w, r, o, cs)
+}
+
+// ownError is err as one request's ErrorHandler gets it: a *upstream.StatusError, which
+// the outcome shares with every request that waited on the fetch, is copied with its
+// header and body, so that the handler may edit them. Other errors are passed as they are.
+func ownError(err error) error {
+	se, ok := err.(*upstream.StatusError)
+	if !ok {
+		return err
+	}
+	c := *se
+	c.Header, c.Body = se.Header.Clone(), bytes.Clone(se.Body)
+	return &c
 }
 
 // problem is an RFC 9457 problem details object.
