@@ -145,3 +145,55 @@ func TestWaiterOfAnotherVariantDoesNotGetLeadersAnswer(t *testing.T) {
 	assert.Equal(t, "lang=de", other.body, "another variant never gets the leader's answer")
 	assert.Contains(t, other.cs(), "detail=not-shared")
 }
+
+// A fetch that started before a request arrived may answer it only while its answer is
+// fresh (RFC 9111 4): an answer that says no-cache, or is stale on arrival (max-age=0),
+// must not be reused without validation. The requests waiting on it take the answer of
+// the next fetch of the key instead, which starts after they arrived and revalidates the
+// entry just stored: one of them leads it, the others wait on it, so the upstream still
+// sees one fetch of the key at a time.
+func TestWaitersOfAnAnswerNotFreshTakeTheNextFetch(t *testing.T) {
+	for _, cc := range []string{"no-cache", "max-age=0"} {
+		t.Run(cc, func(t *testing.T) {
+			first, second := newGate(), newGate()
+			var conditional []string
+			hs := newEngHarness(t, heldLeaderConfig(30*time.Second), func(w http.ResponseWriter, r *http.Request) {
+				first.Hold(1)
+				n := second.Hold(2)
+				conditional = append(conditional, r.Header.Get("If-None-Match"))
+				w.Header().Set("Cache-Control", cc)
+				w.Header().Set("ETag", fmt.Sprintf(`"e%d"`, n))
+				fmt.Fprint(w, "v", n)
+			})
+			leader := goGet(hs, "/nc")
+			first.WaitHeld(t)
+			waiters := []<-chan engResp{goGet(hs, "/nc"), goGet(hs, "/nc"), goGet(hs, "/nc")}
+			waitWaiting(t, hs, 3)
+			first.Open()
+			second.WaitHeld(t)    // one waiter leads the next fetch...
+			waitWaiting(t, hs, 2) // ...and the others wait on it
+			second.Open()
+
+			l := <-leader
+			assert.Equal(t, "v1", l.body)
+			assert.Equal(t, "failsoft; fwd=uri-miss; fwd-status=200; stored", l.cs())
+			var led, collapsed int
+			for _, ch := range waiters {
+				r := <-ch
+				assert.Equal(t, "v2", r.body, "a waiter got an answer fetched before it arrived, not fresh")
+				switch r.cs() {
+				case "failsoft; fwd=stale; fwd-status=200; stored":
+					led++
+				case "failsoft; fwd=stale; fwd-status=200; collapsed":
+					collapsed++
+				default:
+					t.Errorf("Cache-Status %q", r.cs())
+				}
+			}
+			assert.Equal(t, 1, led)
+			assert.Equal(t, 2, collapsed)
+			require.EqualValues(t, 2, hs.calls.Load(), "one fetch for all the waiters")
+			assert.Equal(t, []string{"", `"e1"`}, conditional, "the next fetch revalidates the entry just stored")
+		})
+	}
+}

@@ -188,8 +188,9 @@ type Config struct {
 	SoftTimeout time.Duration
 	// Routes overrides settings per route template (the names Route returns).
 	Routes map[string]RouteSettings
-	// LockTimeout is how long a request waits for another request's fetch of the same key
-	// before fetching on its own (and not storing); 0 means Command.Timeout (itself 0: 1s).
+	// LockTimeout is how long a request waits for other requests' fetches of the same key
+	// (two at most: see the package doc, One fetch per key) before fetching on its own
+	// (and not storing); 0 means Command.Timeout (itself 0: 1s).
 	LockTimeout time.Duration
 	// Default is the global default payload, served when no stale entry can be.
 	Default *Default

@@ -38,12 +38,14 @@
 //	                               body is too large to store: detail=too-large), else the
 //	                               stale entry (failsoft; fwd=stale; ttl=-N;
 //	                               detail=soft-timeout) and the fetch goes on and stores;
-//	                               while a fetch of the key runs, the
-//	                               entry at once (failsoft; hit; ttl=-N; detail=in-flight)
+//	                               while a fetch of the key runs, the entry at once
+//	                               (failsoft; hit; ttl=-N; detail=in-flight)
 //	breaker open                   stale, default or error at once: no command, no goroutine
 //	miss, gone                     one fetch per key: the first request leads, the others
 //	                               wait up to Config.LockTimeout and share its outcome
-//	                               (failsoft; fwd=uri-miss; fwd-status=200; collapsed)
+//	                               (failsoft; fwd=uri-miss; fwd-status=200; collapsed) when
+//	                               it may be reused: fresh, or a failure; else they share
+//	                               the next fetch, which one of them leads
 //
 // The outcome of a fetch is classified once:
 //
@@ -160,6 +162,22 @@
 // not store (detail=lock-timeout), as NGINX's cache lock does. A waiter whose
 // request is another variant (Vary) of the leader's, or whose leader streamed, fetches on
 // its own too.
+//
+// A waiter arrived after the leader's fetch started, so the leader's answer may be older
+// than the waiter's request: the waiter takes it only when it may be reused without
+// validation (RFC 9111 section 4), that is when it is fresh (or a failure). An answer that
+// says no-cache, or is stale on arrival (max-age=0), must be validated first (RFC 9111
+// 5.2.2.4): its waiters take the next fetch of the key instead, which starts after they
+// arrived and so is as new as a fetch of each one's own. One of them leads it, revalidating
+// the entry just stored (a 304 when unchanged), and the others wait on it and take its
+// answer whatever it says (failsoft; fwd=stale; fwd-status=200; collapsed). So a hot URL
+// whose answers say no-cache still gets one fetch at a time, not one per waiting request,
+// and a waiter waits for two fetches at most (within LockTimeout). The trade-off: such a
+// waiter waits one fetch longer than before, and an answer is shared by requests that all
+// arrived before its fetch started, rather than sent once per request as a strict reading
+// of no-cache would (NGINX's cache lock then serializes the waiters; Varnish's reworked
+// waiting list counts the fetch a request waited on as its revalidation, and delivers even
+// an answer fetched before the request arrived).
 //
 // # The soft timeout
 //

@@ -481,16 +481,19 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 		// Closed meanwhile: fetch inline, as any request (still under the lock, so that
 		// no other fetch of the key can register in between).
 	}
-	f := &flight{}
-	e.flights[key] = f
-	e.flying.Add(1)
+	f := e.addFlightLocked(key)
 	e.mu.Unlock()
-
-	// The leader fetches for everyone waiting on the key, so its client hanging up must
-	// not cancel the fetch: the context keeps r's values but not its cancellation. The
-	// command's own deadline bounds it (RunCommand, or the Fetcher's client).
 	ex.src.closedRead = closedRead
-	o := e.lead(context.WithoutCancel(ctx), ex, f)
+	e.leadInline(ex, f)
+}
+
+// leadInline runs the fetch of f (registered by addFlightLocked) on the request's
+// goroutine and writes its outcome. The leader fetches for everyone waiting on the key,
+// so its client hanging up must not cancel the fetch: the context keeps the request's
+// values but not its cancellation. The command's own deadline bounds it (RunCommand, or
+// the Fetcher's client).
+func (e *Engine) leadInline(ex *exchange, f *flight) {
+	o := e.lead(context.WithoutCancel(ex.r.Context()), ex, f)
 	if o.streamed {
 		return
 	}
@@ -560,43 +563,67 @@ func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome)
 // instead). If the leader is stuck past that, ex's entry is served stale when it may be;
 // else, or when the leader's outcome cannot be shared (streamed, another variant), this
 // request fetches on its own and does not store (as NGINX's cache lock does).
+//
+// f started before this request arrived, so its answer may be older than the request: it
+// is reused only when it may be without validation (outcome.reusable, RFC 9111 4). When
+// it may not (no-cache, max-age=0), the request takes the next fetch of the key instead,
+// which starts after it arrived and so answers it as a fetch of its own would: it waits
+// on it, or leads it when none is running, revalidating the entry f stored. The waiters
+// of such an answer thus make one fetch, not one each, and wait for two at most.
 // done is f's (awaitLocked).
 func (e *Engine) wait(ex *exchange, f *flight, done <-chan struct{}) {
-	e.waiting.Add(1)
 	t := e.timers.start(e.cfg.LockTimeout)
 	defer e.timers.put(t)
-	var o *outcome
-	select {
-	case <-done:
-		o = f.out
-	case <-ex.r.Context().Done():
-		// The client is gone; the leader carries on for the others.
-		e.waiting.Add(-1)
-		return
-	case <-t.C:
-		if ex.ent != nil && ex.ent.State(e.cfg.Now()).ServableStale() {
-			// Soft timeout off, and the fetch this request waits on is stuck past the lock
-			// timeout: a failure stale-if-error covers. Answer with the entry now rather
-			// than start a second fetch that would take as long.
-			e.waiting.Add(-1)
-			ex.collapsed = true
-			e.serveFailure(ex, &outcome{err: upstream.ErrTimeout, reason: ReasonLockTimeout, called: true})
-			return
-		}
-		e.log(ex.r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", ex.r, ex.route)
-	}
-	e.waiting.Add(-1)
 	why := ReasonLockTimeout
-	if o != nil {
-		if o.sharable(ex.r) {
+	for before := true; ; before = false {
+		e.waiting.Add(1)
+		var o *outcome
+		select {
+		case <-done:
+			o = f.out
+		case <-ex.r.Context().Done():
+			// The client is gone; the leader carries on for the others.
+			e.waiting.Add(-1)
+			return
+		case <-t.C:
+			if ex.ent != nil && ex.ent.State(e.cfg.Now()).ServableStale() {
+				// Soft timeout off, and the fetch this request waits on is stuck past the
+				// lock timeout: a failure stale-if-error covers. Answer with the entry now
+				// rather than start a second fetch that would take as long.
+				e.waiting.Add(-1)
+				ex.collapsed = true
+				e.serveFailure(ex, &outcome{err: upstream.ErrTimeout, reason: ReasonLockTimeout, called: true})
+				return
+			}
+			e.log(ex.r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", ex.r, ex.route)
+		}
+		e.waiting.Add(-1)
+		if o == nil {
+			break
+		}
+		if !o.sharable(ex.r) {
+			why = "not-shared"
+			break
+		}
+		if !before || o.reusable(e.cfg.Now()) {
 			e.collapsed.Add(1)
 			ex.collapsed = true
 			e.respond(ex, o)
 			return
 		}
-		why = "not-shared"
+		ex.ent = o.entry // the next fetch revalidates it
+		e.mu.Lock()
+		if g := e.flights[ex.key]; g != nil {
+			f, done = g, g.awaitLocked()
+			e.mu.Unlock()
+			continue
+		}
+		f = e.addFlightLocked(ex.key)
+		e.mu.Unlock()
+		e.leadInline(ex, f)
+		return
 	}
-	o = e.fetch(ex.r.Context(), ex, why)
+	o := e.fetch(ex.r.Context(), ex, why)
 	if o.streamed {
 		return
 	}
@@ -632,10 +659,15 @@ func (e *Engine) newFlightLocked(key string) *flight {
 	if e.closed || e.flights[key] != nil {
 		return nil
 	}
+	e.wg.Add(1)
+	return e.addFlightLocked(key)
+}
+
+// addFlightLocked registers a flight of key, which has none. e.mu must be held.
+func (e *Engine) addFlightLocked(key string) *flight {
 	f := &flight{}
 	e.flights[key] = f
 	e.flying.Add(1)
-	e.wg.Add(1)
 	return f
 }
 

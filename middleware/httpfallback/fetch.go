@@ -63,6 +63,13 @@ func (o *outcome) sharable(r *http.Request) bool {
 	return true
 }
 
+// reusable reports whether a request that arrived before this outcome's fetch started
+// may be given it without validation (RFC 9111 4, 5.2.2.4) at now: a failure, or an entry
+// still fresh. An answer that says no-cache, or is stale on arrival (max-age=0), is not.
+func (o *outcome) reusable(now time.Time) bool {
+	return o.err != nil || o.entry.State(now) == cache.Fresh
+}
+
 // setVary records the fetching request's values of the headers the answer varies on.
 func (o *outcome) setVary(r *http.Request) {
 	for _, v := range o.header.Values("Vary") {
