@@ -135,6 +135,7 @@ func New(cfg Config) (*Engine, error) {
 	e.keyFn = cfg.Key
 	if e.keyFn == nil {
 		e.keyFn = keyOpts.Func()
+		e.purge.keyed = keyOpts.Headers
 	}
 	for p := range cfg.Defaults {
 		if strings.HasSuffix(p, "/") {

@@ -14,6 +14,9 @@ import (
 // maxPurgeHosts bounds the origins an Engine remembers for purging by path.
 const maxPurgeHosts = 64
 
+// maxPurgeVariants bounds the sets of keyed header values an Engine remembers per origin.
+const maxPurgeVariants = 16
+
 // PurgeError says why a purge could not be resolved to stored entries.
 type PurgeError struct {
 	Target string // what was asked: a URL, a path or a tag
@@ -23,13 +26,17 @@ type PurgeError struct {
 func (e *PurgeError) Error() string { return "httpfallback: purge " + e.Target + ": " + e.Reason }
 
 // purgeIndex remembers what purges need and the store cannot tell: the origins (scheme
-// and host, as keyed) entries were stored under, and the tags of stored answers.
+// and host, as keyed) entries were stored under, with the values of the keyed headers
+// their requests carried (a load balancer's X-Forwarded-Proto is in the key of every
+// entry behind it: a purge by URL must key its request with it too), and the tags of
+// stored answers.
 type purgeIndex struct {
-	tags *cache.Tags
+	tags  *cache.Tags
+	keyed []string // the keyed headers (canonical); nil with a Config.Key of the caller's
 
 	mu      sync.RWMutex
-	origins map[string]struct{}
-	many    bool // more than maxPurgeHosts origins were seen
+	origins map[string]map[string]http.Header // origin -> the keyed headers' values carried, by keyedSig
+	many    bool                              // more than maxPurgeHosts origins were seen
 }
 
 // stored records an entry stored under key for req, whose answer's header is h.
@@ -38,23 +45,72 @@ func (p *purgeIndex) stored(req *http.Request, key string, h cache.Header) {
 		p.tags.Add(key, cache.ParseTags(http.Header{"Surrogate-Key": sk, "Cache-Tag": ct}))
 	}
 	origin := cache.KeyOrigin(req)
+	sig := p.keyedSig(req.Header)
 	p.mu.RLock()
-	_, known := p.origins[origin]
+	seen, known := p.origins[origin]
+	_, knownSig := seen[sig]
 	many := p.many
 	p.mu.RUnlock()
-	if known || many {
+	if knownSig || (many && !known) {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	seen, known = p.origins[origin]
 	switch {
-	case p.origins == nil:
-		p.origins = map[string]struct{}{origin: {}}
+	case known:
 	case len(p.origins) >= maxPurgeHosts:
 		p.many = true
+		return
 	default:
-		p.origins[origin] = struct{}{}
+		if p.origins == nil {
+			p.origins = make(map[string]map[string]http.Header)
+		}
+		seen = make(map[string]http.Header)
+		p.origins[origin] = seen
 	}
+	if _, ok := seen[sig]; !ok && len(seen) < maxPurgeVariants {
+		seen[sig] = p.keyedOf(req.Header)
+	}
+}
+
+// keyedSig is the values h carries of the keyed headers, as one string ("" for none).
+func (p *purgeIndex) keyedSig(h http.Header) string {
+	var b strings.Builder
+	for _, n := range p.keyed {
+		if vs := h[n]; len(vs) > 0 {
+			b.WriteString(n)
+			b.WriteByte(':')
+			b.WriteString(strings.Join(vs, ","))
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// keyedOf is h's keyed headers alone.
+func (p *purgeIndex) keyedOf(h http.Header) http.Header {
+	out := http.Header{}
+	for _, n := range p.keyed {
+		if vs := h[n]; len(vs) > 0 {
+			out[n] = append([]string(nil), vs...)
+		}
+	}
+	return out
+}
+
+// variants returns the sets of keyed header values entries of origin were stored with
+// (an empty one for none), at least the empty one.
+func (p *purgeIndex) variants(origin string) []http.Header {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	out := []http.Header{{}}
+	for sig, h := range p.origins[origin] {
+		if sig != "" {
+			out = append(out, h.Clone())
+		}
+	}
+	return out
 }
 
 // originList returns the origins seen, sorted, and whether there were too many to keep.
@@ -116,6 +172,12 @@ func (e *Engine) purgeKey(ctx context.Context, key string) int {
 // The host is part of the key: "http://localhost:8080/a" and "http://127.0.0.1:8080/a" are
 // two entries, as they are two origins to a server with virtual hosts. An engine in front
 // of one upstream, where the host does not change the answer, purges with PurgePath.
+//
+// So are the keyed headers (cache.DefaultKeyedHeaders) a request carries, such as the
+// X-Forwarded-Proto a load balancer adds: target's entries are looked up as a request
+// without them would be keyed, and as one carrying each set of their values that entries
+// of target's origin were stored with (up to 16 sets an origin are remembered; none with
+// a Config.Key of the caller's).
 func (e *Engine) PurgeURL(ctx context.Context, target string) (int, error) {
 	u, err := parsePurgeTarget(target)
 	if err != nil {
@@ -184,13 +246,19 @@ func (e *Engine) PurgeTag(ctx context.Context, tag string) (int, error) {
 	return n, nil
 }
 
-// purgeURL removes the GET entry of u.
+// purgeURL removes the GET entries of u: keyed as a request without headers would be, and
+// as each set of keyed header values entries of its origin were stored with.
 func (e *Engine) purgeURL(ctx context.Context, u *url.URL) int {
 	if e.isClosed.Load() {
 		return 0
 	}
-	r := (&http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{}}).WithContext(ctx)
-	return e.purgeKey(ctx, e.key(r))
+	r := (&http.Request{Method: http.MethodGet, URL: u, Host: u.Host}).WithContext(ctx)
+	n := 0
+	for _, h := range e.purge.variants(cache.KeyOrigin(r)) {
+		r.Header = h
+		n += e.purgeKey(ctx, e.key(r))
+	}
+	return n
 }
 
 // parsePurgeTarget parses an absolute http(s) URL or an origin-form path; the result has no
