@@ -130,8 +130,23 @@ func Storing(t *testing.T, m Mount) {
 			require.EqualValues(t, 1, h.Calls())
 			require.Equal(t, "ours", r.Body)
 		}},
+		{name: "3.5_Authorization_response_must-revalidate_shared", run: func(t *testing.T, h *H) {
+			h.Origin(answer(200, "ours", "Cache-Control", "max-age=60, must-revalidate"))
+			h.Get("/r", "Authorization", "Bearer a")
+			r := h.Get("/r")
+			require.EqualValues(t, 1, h.Calls())
+			require.Equal(t, "ours", r.Body)
+		}},
 		{name: "3.5_departure_Cookie_treated_as_Authorization", run: func(t *testing.T, h *H) {
 			h.Origin(answer(200, "mine", "Cache-Control", "max-age=60"))
+			h.Get("/r", "Cookie", "session=a")
+			h.Get("/r")
+			require.EqualValues(t, 2, h.Calls())
+		}},
+		{name: "3.5_departure_Cookie_response_must-revalidate_not_shared", run: func(t *testing.T, h *H) {
+			// must-revalidate lets an Authorization answer be shared (RFC 9111 3.5); a
+			// Cookie's answer is shared only when it says public or s-maxage.
+			h.Origin(answer(200, "mine", "Cache-Control", "max-age=60, must-revalidate"))
 			h.Get("/r", "Cookie", "session=a")
 			h.Get("/r")
 			require.EqualValues(t, 2, h.Calls())
