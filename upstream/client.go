@@ -69,6 +69,14 @@ type ClientConfig struct {
 	// Reason), on the calling goroutine: for metrics (the request's context can say which
 	// route or tenant it is for). It must not modify the request. Keep it fast.
 	OnRetry func(req *http.Request, attempt int, reason string)
+	// OnHeaders, if set, is called once per attempt when its response headers have
+	// arrived, before the client reads any of its body (BufferBody's read-ahead, a failing
+	// answer's excerpt), with the request being sent and the answer's status. It runs on
+	// the goroutine that runs the attempt (the caller's with an *http.Transport, else the
+	// command's), possibly after the attempt's timeout has passed: for a caller that bounds
+	// the wait for the headers itself (a budget it stops here, and restarts in OnRetry
+	// when a retry follows). It must not modify the request. Keep it fast.
+	OnHeaders func(req *http.Request, status int)
 	// Sleep waits between attempts and must return ctx.Err() at once when ctx is done.
 	// nil: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -109,6 +117,7 @@ type Client struct {
 	rnd      *lockedRand
 	buffer   int64 // ClientConfig.BufferBody
 	onRetry  func(req *http.Request, attempt int, reason string)
+	onHeader func(req *http.Request, status int)
 }
 
 // NewClient validates cfg and returns a Client.
@@ -134,6 +143,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c := &Client{
 		rt: cfg.Transport, retry: retry, failures: cfg.FailureStatuses, cred: cfg.Credential,
 		log: cfg.Logger, now: cfg.Now, sleep: cfg.Sleep, buffer: cfg.BufferBody, onRetry: cfg.OnRetry,
+		onHeader: cfg.OnHeaders,
 	}
 	if c.sleep == nil {
 		c.sleep = sleepCtx
@@ -312,7 +322,24 @@ func (c *Client) retryWait(ctx context.Context, n int, resp *http.Response) (wai
 	if dl, ok := ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
 		return wait, false
 	}
+	if dl, ok := ctx.Value(retryDeadlineKey{}).(time.Time); ok && c.now().Add(wait).After(dl) {
+		return wait, false
+	}
 	return wait, true
+}
+
+// retryDeadlineKey is the context key of WithRetryDeadline's time.
+type retryDeadlineKey struct{}
+
+// WithRetryDeadline returns a copy of parent that carries t: a Client sending a request
+// with it starts no wait before a retry (backoff or Retry-After) that would end after t,
+// and returns the last answer instead, as it does for a context deadline. Unlike a
+// deadline, t bounds nothing else: the attempts' own contexts, and the timeouts derived
+// from them, do not see it. It is for a caller that bounds a part of the call itself (say,
+// a budget until response headers, stopped in OnHeaders), where a context deadline would
+// stand in for the attempts' timeouts after that part is over.
+func WithRetryDeadline(parent context.Context, t time.Time) context.Context {
+	return context.WithValue(parent, retryDeadlineKey{}, t)
 }
 
 // logRetry logs a retry at Debug.
@@ -385,6 +412,9 @@ func (c *Client) attempt(ctx context.Context, rn *Runner, req *http.Request, n i
 		// until the body is buffered (or its first BufferBody bytes are).
 		stop := context.AfterFunc(wctx, acancel)
 		resp, err := c.rt.RoundTrip(areq)
+		if err == nil && c.onHeader != nil {
+			c.onHeader(req, resp.StatusCode)
+		}
 		var rerr error
 		full := false
 		switch {
