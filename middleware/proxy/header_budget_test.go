@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,27 +122,101 @@ func TestProxyHeaderBudgetCutsAHangingUpstream(t *testing.T) {
 }
 
 // The header budget ends once headers have arrived: a body streamed for longer than it is
-// read whole (only BodyIdleTimeout guards its reads) and stored.
+// read whole and stored, whether it is longer than the client's read-ahead (it streams on,
+// only BodyIdleTimeout guards its reads) or, with the default BufferBody, read ahead inside
+// the attempt, which the attempt's own timeout bounds, not the budget.
 func TestProxyHeaderBudgetDoesNotCutTheBody(t *testing.T) {
 	const budget = 50 * time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		buffer int64
+	}{
+		{"streamed past the read-ahead", 1},
+		{"read ahead (default BufferBody)", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				_, _ = io.WriteString(w, "first,")
+				w.(http.Flusher).Flush()
+				<-time.After(4 * budget) // a slow upstream body, well past the budget
+				_, _ = io.WriteString(w, "second")
+			})
+			h := newPxHarness(t, up.srv.URL, func(c *Config) {
+				c.Engine.Command.Timeout = budget
+				c.BodyIdleTimeout = time.Minute
+				c.Client.Retry.MaxAttempts = 1
+				c.Client.BufferBody = tc.buffer // the per-attempt timeout: 5s (harness)
+			})
+			r := h.get("/slow-body")
+			require.Equal(t, http.StatusOK, r.status, r.body)
+			require.Equal(t, "first,second", r.body)
+			require.True(t, hasParam(r.cs(), "stored"), r.cs())
+			require.True(t, strings.HasPrefix(h.get("/slow-body").cs(), "failsoft; hit"))
+		})
+	}
+}
+
+// Paused at an attempt's headers, the header budget is taken up again when a retry
+// follows: a retry whose upstream then hangs is cut at the budget's end (the client's
+// per-attempt timeout is 30s), as a timeout.
+func TestProxyHeaderBudgetResumesForARetry(t *testing.T) {
+	var calls atomic.Int64
+	abandoned := make(chan struct{}, 4)
+	stop := make(chan struct{}) // closed when the test ends: a failing test does not hang
+	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // headers at once: the budget pauses
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			abandoned <- struct{}{}
+		case <-stop:
+		}
+	})
+	h := newPxHarness(t, up.srv.URL, func(c *Config) {
+		c.Engine.Command.Timeout = 100 * time.Millisecond
+		c.Client.Command.Timeout = 30 * time.Second
+		c.Client.Retry.MaxAttempts = 2
+	})
+	t.Cleanup(func() { close(stop) })
+	// a failure guard only: the budget ends the call at 100ms
+	r := receive(t, time.After(10*time.Second), goGet(h, "/retry"), "the header budget did not bound the retry")
+	require.Equal(t, http.StatusGatewayTimeout, r.status, r.body)
+	require.Equal(t, "timeout", problemReason(t, r.body))
+	require.EqualValues(t, 2, calls.Load())
+	waitAbandoned(t, abandoned)
+}
+
+// With the budget paused at the headers, the body the client reads ahead (the default
+// BufferBody) is still bounded by the attempt's own timeout: an upstream that sends its
+// headers and then stalls fails the fetch as a timeout, not held for ever.
+func TestProxyReadAheadStallIsCutByTheAttemptTimeout(t *testing.T) {
+	abandoned := make(chan struct{}, 1)
+	stop := make(chan struct{}) // closed when the test ends: a failing test does not hang
 	up := newPxUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		_, _ = io.WriteString(w, "first,")
 		w.(http.Flusher).Flush()
-		<-time.After(4 * budget) // a slow upstream body, well past the budget
-		_, _ = io.WriteString(w, "second")
+		select {
+		case <-r.Context().Done():
+			abandoned <- struct{}{}
+		case <-stop:
+		}
 	})
 	h := newPxHarness(t, up.srv.URL, func(c *Config) {
-		c.Engine.Command.Timeout = budget
-		c.BodyIdleTimeout = time.Minute
+		c.Engine.Command.Timeout = 50 * time.Millisecond
+		c.Client.Command.Timeout = 300 * time.Millisecond
 		c.Client.Retry.MaxAttempts = 1
-		c.Client.BufferBody = 1 // a body longer than the read-ahead streams on, uncut
+		c.BodyIdleTimeout = time.Minute
 	})
-	r := h.get("/slow-body")
-	require.Equal(t, http.StatusOK, r.status, r.body)
-	require.Equal(t, "first,second", r.body)
-	require.True(t, hasParam(r.cs(), "stored"), r.cs())
-	require.True(t, strings.HasPrefix(h.get("/slow-body").cs(), "failsoft; hit"))
+	t.Cleanup(func() { close(stop) })
+	// a failure guard only: the attempt ends at 300ms
+	r := receive(t, time.After(10*time.Second), goGet(h, "/stall"), "nothing bounded the read-ahead of a stalled body")
+	require.Equal(t, http.StatusGatewayTimeout, r.status, r.body)
+	require.Equal(t, "timeout", problemReason(t, r.body))
+	waitAbandoned(t, abandoned)
 }
 
 // waitAbandoned waits for the hanging upstream handler to see its request cancelled. On a

@@ -256,13 +256,27 @@ func New(cfg Config) (*Proxy, error) {
 	// commands run them before): no hook there, the routes' commands report.
 	ccfg.Command.OnStateChange = nil
 	// Retries are reported to the engine on the request's route (EventRetry, Stats).
+	// A retry takes up the fetch's header budget again (paused at the failed attempt's
+	// headers): see outbound.
 	userRetry := ccfg.OnRetry
 	ccfg.OnRetry = func(req *http.Request, attempt int, reason string) {
+		if fc, ok := req.Context().(*fetchContext); ok && fc.timed {
+			fc.hb.resume()
+		}
 		if route, ok := req.Context().Value(routeKey{}).(string); ok && p.engine != nil {
 			p.engine.Retried(route, reason)
 		}
 		if userRetry != nil {
 			userRetry(req, attempt, reason)
+		}
+	}
+	userHeaders := ccfg.OnHeaders
+	ccfg.OnHeaders = func(req *http.Request, status int) {
+		if fc, ok := req.Context().(*fetchContext); ok && fc.timed {
+			fc.hb.pause()
+		}
+		if userHeaders != nil {
+			userHeaders(req, status)
 		}
 	}
 	if ccfg.BufferBody == 0 {
@@ -596,7 +610,7 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	defer ob.cancel(nil)
 	resp, err := p.client.DoWith(ob.rn, ob.req)
-	if ob.timer != nil && !ob.timer.Stop() && err == nil {
+	if ob.hb != nil && !ob.hb.pause() && err == nil {
 		// The budget ran out just as the headers arrived: the body would fail anyway.
 		_ = resp.Body.Close()
 		resp, err = nil, errHeaderBudget
@@ -614,7 +628,7 @@ type outbound struct {
 	rn     *upstream.Runner // the route's command (nil after Close: the client's own)
 	ctx    context.Context  // the fetch's: cancelled with a cause when the proxy gives up
 	cancel context.CancelCauseFunc
-	timer  *time.Timer // the header budget's; nil for a request with a body, or when ctx ends first
+	hb     *headerBudget // nil for a request with a body, or when ctx ends first
 }
 
 // outbound prepares the upstream request for r on route rt into ob: the target under the
@@ -666,23 +680,31 @@ func (p *Proxy) outbound(ctx context.Context, r *http.Request, rt *proxyRoute, o
 	}
 	// The phase until response headers arrive (every attempt and every backoff) is bounded
 	// by the engine's Command.Timeout: the leader of a fetch runs without the client's
-	// cancellation, and its waiters give up after that budget. The client sees the budget as
-	// its context's deadline (no Retry-After wait that would pass it), and a timer cancels
-	// the request if the headers are still missing then. The timer is stopped once they have
-	// arrived, so a long body is bounded by BodyIdleTimeout only. A request with a body (an
-	// upload, never shared: it keeps its client's cancellation) has no such budget, so a slow
-	// upload is not cut by it. The timer's cause wraps upstream.ErrTimeout: an attempt it
-	// cuts is a timeout for the route's breaker (the attempt's own timeout, inherited from
-	// the same Command.Timeout, would end a moment after the budget: a hanging upstream
-	// would never be counted), while a client going away stays neutral. A fetch whose
-	// context ends first (the engine's background
-	// fetch, bounded by the same Command.Timeout taken a moment earlier) needs no timer:
-	// that end cancels it before the budget's could.
+	// cancellation, and its waiters give up after that budget. The client sees the budget's
+	// end as its retry deadline (upstream.WithRetryDeadline: no Retry-After wait that would
+	// pass it), and a timer cancels the request if the headers are still missing then. The
+	// timer is paused inside the attempt as soon as its headers have arrived (the client's
+	// OnHeaders), before the client reads the body ahead (BufferBody), and taken up again
+	// if a retry follows (OnRetry): a body is bounded by the attempt's timeout while it is
+	// read ahead and by BodyIdleTimeout after, never by the budget. The budget is not the
+	// context's deadline: the attempt's timeouts, derived from that context, would take it
+	// for theirs, and nothing would bound the read-ahead once the timer is paused. A
+	// request with a body (an upload, never shared: it keeps its client's cancellation) has
+	// no such budget, so a slow upload is not cut by it. The timer's cause wraps
+	// upstream.ErrTimeout: an attempt it cuts is a timeout for the route's breaker (the
+	// attempt's own timeout, inherited from the same Command.Timeout, would end a moment
+	// after the budget: a hanging upstream would never be counted), while a client going
+	// away stays neutral. A fetch whose context ends first (the engine's background fetch,
+	// bounded by the same Command.Timeout taken a moment earlier) needs no timer: that end
+	// cancels it before the budget's could.
 	fctx := &fetchContext{Context: octx, route: rt.name}
 	if out.Body == nil {
-		fctx.budget = time.Now().Add(p.budget)
-		if dl, ok := ctx.Deadline(); !ok || fctx.budget.Before(dl) {
-			ob.timer = time.AfterFunc(p.budget, func() { cancel(errHeaderBudget) })
+		end := time.Now().Add(p.budget)
+		fctx.Context = upstream.WithRetryDeadline(octx, end)
+		if dl, ok := ctx.Deadline(); !ok || end.Before(dl) {
+			fctx.timed = true
+			fctx.hb.start(end, p.budget, cancel)
+			ob.hb = &fctx.hb
 		}
 	}
 	ob.req = out.WithContext(fctx)
@@ -748,24 +770,71 @@ func (p *Proxy) answer(ctx context.Context, w http.ResponseWriter, r *http.Reque
 }
 
 // fetchContext is the context of a proxy fetch's outbound request. Its value for routeKey
-// is the request's route (for the client's OnRetry). With a header budget (budget not
-// zero), its Deadline is the budget's end (or the parent's, when earlier), so that the
-// client does not start a retry wait that would pass it. The budget is enforced by a
-// timer cancelling the parent, not by this context, and that timer is stopped once
-// headers arrive, which a context deadline could not be.
+// is the request's route (for the client's OnRetry). With a header budget (timed), it holds
+// the budget, which the client's OnHeaders and OnRetry find through it (the request they
+// are given has this context). The budget is enforced by a timer cancelling the parent,
+// not by a deadline: it is paused once headers arrive, which a deadline could not be.
 type fetchContext struct {
 	context.Context
-	route  string
-	budget time.Time
+	route string
+	timed bool
+	hb    headerBudget
 }
 
-// Deadline reports the earlier of the budget's end and the parent's deadline.
-func (c *fetchContext) Deadline() (time.Time, bool) {
-	d, ok := c.Context.Deadline()
-	if c.budget.IsZero() || (ok && d.Before(c.budget)) {
-		return d, ok
+// headerBudget is a fetch's budget until its response headers: a timer that cancels the
+// fetch with errHeaderBudget at the budget's end, paused while an attempt's headers are in
+// and taken up again for a retry. Its methods are safe for concurrent use (OnHeaders may
+// run on the attempt's goroutine).
+type headerBudget struct {
+	mu     sync.Mutex
+	end    time.Time
+	timer  *time.Timer // running; nil while paused
+	fired  bool        // the budget ran out: the fetch is cancelled, or about to be
+	cancel context.CancelCauseFunc
+}
+
+// start starts the budget, which ends at end, d from now.
+func (b *headerBudget) start(end time.Time, d time.Duration, cancel context.CancelCauseFunc) {
+	b.end, b.cancel = end, cancel
+	b.timer = time.AfterFunc(d, b.expire)
+}
+
+// expire ends the budget: the fetch is cancelled.
+func (b *headerBudget) expire() {
+	b.mu.Lock()
+	b.fired = true
+	b.mu.Unlock()
+	b.cancel(errHeaderBudget)
+}
+
+// pause stops the budget's timer (headers have arrived) and reports whether the budget is
+// still good: false when it ran out first.
+func (b *headerBudget) pause() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timer != nil && !b.timer.Stop() {
+		b.fired = true // expire runs, or has run
 	}
-	return c.budget, true
+	b.timer = nil
+	return !b.fired
+}
+
+// resume restarts a paused budget for what is left of it (a retry follows); what is left
+// being nothing, it ends at once.
+func (b *headerBudget) resume() {
+	b.mu.Lock()
+	if b.fired || b.timer != nil {
+		b.mu.Unlock()
+		return
+	}
+	if left := time.Until(b.end); left > 0 {
+		b.timer = time.AfterFunc(left, b.expire)
+		b.mu.Unlock()
+		return
+	}
+	b.fired = true
+	b.mu.Unlock()
+	b.cancel(errHeaderBudget)
 }
 
 // Value answers routeKey with the route; any other key is the parent's.
