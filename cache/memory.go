@@ -435,12 +435,8 @@ func (m *Memory) countInternal(hit bool) {
 // counter.
 func (m *Memory) hash(sk string) uint64 { return maphash.String(m.seed, sk) }
 
-// rlock read-locks the stored key's stripe and reports whether the store is still open.
-// The caller unlocks the returned stripe.
-func (m *Memory) rlock(sk string) (*stripe, bool) {
-	return m.rlockHash(m.hash(sk))
-}
-
+// rlockHash read-locks the stripe of the stored key hashed h and reports whether the
+// store is still open. The caller unlocks the returned stripe.
 func (m *Memory) rlockHash(h uint64) (*stripe, bool) {
 	s := &m.stripes[h%numStripes]
 	s.mu.RLock()
