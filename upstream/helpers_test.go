@@ -37,6 +37,7 @@ type fakeBreaker struct {
 	reads     int    // isOpen calls
 	probe     bool   // allow admits the next call even while open (a half-open probe)
 	readHook  func() // called once, by the next isOpen, after it has read (then cleared)
+	reported  chan event // when set, report sends each event to it (after counting it)
 }
 
 func (f *fakeBreaker) do(ctx context.Context, fn func(context.Context) error) error {
@@ -80,6 +81,9 @@ func (f *fakeBreaker) allow(BreakerState) bool {
 func (f *fakeBreaker) report(ev event, _ time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.reported != nil {
+		defer func() { f.reported <- ev }()
+	}
 	switch ev {
 	case evSuccess:
 		f.successes++

@@ -303,9 +303,12 @@ func TestRunOwnTimeoutIsNotAContextError(t *testing.T) {
 func TestAdmitWithoutDoneEndsAtTimeout(t *testing.T) {
 	current := goleak.IgnoreCurrent()
 	r, fb := fakeRunner(t, Settings{Timeout: 10 * time.Millisecond})
+	fb.reported = make(chan event, 1)
 	ctx, _, err := r.Admit(context.Background())
 	require.NoError(t, err)
 	<-ctx.Done()
+	// The timeout is reported by a timer of its own, which may fire after the context's.
+	assert.Equal(t, evTimeout, <-fb.reported, "the unreported run timed out")
 	// the command's goroutine ends at the timeout even if done is never called
 	goleak.VerifyNone(t, append(leaktest.Options(), current)...)
 	_, _, f, _ := fb.counts()

@@ -289,7 +289,8 @@ type Stats struct {
 	UpstreamFailures uint64 `json:"upstream_failures"`
 	// Retries counts the retries a Fetcher's upstream client reported (Engine.Retried).
 	Retries uint64 `json:"retries"`
-	// Waiting is the number of requests waiting right now for another request's fetch.
+	// Waiting is the number of requests waiting right now for another request's fetch to
+	// publish its outcome.
 	Waiting int64 `json:"waiting"`
 	// Store is the store's snapshot when it exposes one (cache.Memory does).
 	Store cache.Stats `json:"store"`

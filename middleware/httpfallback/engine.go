@@ -73,6 +73,31 @@ type Engine struct {
 type flight struct {
 	done chan struct{}
 	out  *outcome
+
+	// Under e.mu: the requests waiting on f (counted in Stats.Waiting until f's outcome
+	// is published or they stop waiting), and whether it is published.
+	waiters   int64
+	published bool
+}
+
+// attachLocked makes r wait on f: counted in Stats.Waiting, which lead's publication
+// of f's outcome takes it out of. It returns f's done channel (awaitLocked). e.mu must be
+// held.
+func (e *Engine) attachLocked(f *flight) <-chan struct{} {
+	f.waiters++
+	e.waiting.Add(1)
+	return f.awaitLocked()
+}
+
+// leave takes a request that stops waiting on f before its outcome (its client went
+// away, the lock timeout passed) out of Stats.Waiting.
+func (e *Engine) leave(f *flight) {
+	e.mu.Lock()
+	if !f.published {
+		f.waiters--
+		e.waiting.Add(-1)
+	}
+	e.mu.Unlock()
 }
 
 // awaitLocked returns the channel closed when f's outcome is published, making it on first
@@ -441,7 +466,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request, route string, src
 				e.putKeyBuf(kb)
 				return
 			}
-			done := f.awaitLocked()
+			done := e.attachLocked(f)
 			e.mu.Unlock()
 			ex.key = e.ownKey(ex.key, kb)
 			ex.src = withFetch(ex.src, newFetch) // the wait may end in a fetch of its own
@@ -550,6 +575,8 @@ func (e *Engine) lead(ctx context.Context, ex *exchange, f *flight) (o *outcome)
 		e.mu.Lock()
 		delete(e.flights, ex.key)
 		e.flying.Add(-1)
+		f.published = true
+		e.waiting.Add(-f.waiters)
 		done := f.done // made by whoever waits, under e.mu, while f was registered
 		e.mu.Unlock()
 		if done != nil {
@@ -577,28 +604,27 @@ func (e *Engine) wait(ex *exchange, f *flight, done <-chan struct{}) {
 	defer e.timers.put(t)
 	why := ReasonLockTimeout
 	for before := true; ; before = false {
-		e.waiting.Add(1)
 		var o *outcome
 		select {
 		case <-done:
 			o = f.out
 		case <-ex.r.Context().Done():
 			// The client is gone; the leader carries on for the others.
-			e.waiting.Add(-1)
+			e.leave(f)
 			return
 		case <-t.C:
 			if ex.ent != nil && ex.ent.State(e.cfg.Now()).ServableStale() {
 				// Soft timeout off, and the fetch this request waits on is stuck past the
 				// lock timeout: a failure stale-if-error covers. Answer with the entry now
 				// rather than start a second fetch that would take as long.
-				e.waiting.Add(-1)
+				e.leave(f)
 				ex.collapsed = true
 				e.serveFailure(ex, &outcome{err: upstream.ErrTimeout, reason: ReasonLockTimeout, called: true})
 				return
 			}
 			e.log(ex.r.Context(), slog.LevelDebug, "failsoft: lock timeout, fetching without the lock", ex.r, ex.route)
+			e.leave(f)
 		}
-		e.waiting.Add(-1)
 		if o == nil {
 			break
 		}
@@ -615,7 +641,7 @@ func (e *Engine) wait(ex *exchange, f *flight, done <-chan struct{}) {
 		ex.ent = o.entry // the next fetch revalidates it
 		e.mu.Lock()
 		if g := e.flights[ex.key]; g != nil {
-			f, done = g, g.awaitLocked()
+			f, done = g, e.attachLocked(g)
 			e.mu.Unlock()
 			continue
 		}
