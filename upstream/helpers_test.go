@@ -34,9 +34,9 @@ type fakeBreaker struct {
 	successes int
 	failures  int
 	neutral   int
-	reads     int    // isOpen calls
-	probe     bool   // allow admits the next call even while open (a half-open probe)
-	readHook  func() // called once, by the next isOpen, after it has read (then cleared)
+	reads     int        // isOpen calls
+	probe     bool       // allow admits the next call even while open (a half-open probe)
+	readHook  func()     // called once, by the next isOpen, after it has read (then cleared)
 	reported  chan event // when set, report sends each event to it (after counting it)
 }
 
