@@ -192,8 +192,8 @@ func TestBufferBodyZeroTruncatedIsASuccessForHystrix(t *testing.T) {
 		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		resp.Body.Close()
 	}
-	require.Eventually(t, func() bool { _, _, s, _ := rec.snapshot(); return s == 3 }, pollFor, pollEvery, "%v", rec)
-	_, errs, _, _ := rec.snapshot()
+	require.Eventually(t, func() bool { return rec.Get().Successes == 3 }, pollFor, pollEvery, "%v", rec)
+	errs := int(rec.Get().Errors)
 	assert.Zero(t, errs)
 }
 

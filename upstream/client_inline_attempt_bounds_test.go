@@ -28,14 +28,10 @@ func TestClientInlineAttemptTimeoutIsCountedAsATimeout(t *testing.T) {
 	_, err := f.c.Do(f.req(t, http.MethodGet, nil))
 	require.ErrorIs(t, err, ErrTimeout)
 	assert.Equal(t, ReasonTimeout, Reason(err))
-	require.Eventually(t, func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		return rec.timeouts == 1
-	}, pollFor, pollEvery, "%v", rec)
-	_, _, successes, canceled := rec.snapshot()
-	assert.Zero(t, successes, "%v", rec)
-	assert.Zero(t, canceled, "%v", rec)
+	require.Eventually(t, func() bool { return rec.Get().Timeouts == 1 }, pollFor, pollEvery, "%v", rec)
+	v := rec.Get()
+	assert.Zero(t, v.Successes, "%v", rec)
+	assert.Zero(t, v.Canceled, "%v", rec)
 }
 
 // MaxConcurrent bounds inline attempts: while one attempt holds the only slot, another

@@ -259,8 +259,8 @@ func TestClientFourXXNeverOpensBreaker(t *testing.T) {
 		require.Equal(t, 404, resp.StatusCode)
 		resp.Body.Close()
 	}
-	require.Eventually(t, func() bool { a, _, _, _ := rec.snapshot(); return a == 30 }, pollFor, pollEvery)
-	_, errs, _, _ := rec.snapshot()
+	require.Eventually(t, func() bool { return rec.Get().Attempts == 30 }, pollFor, pollEvery)
+	errs := int(rec.Get().Errors)
 	assert.Equal(t, 0, errs)
 	assert.Equal(t, Closed, c.Runner().State())
 	requireTrips(t, c.Runner())

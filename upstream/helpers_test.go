@@ -9,15 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
 	"github.com/stretchr/testify/require"
 
+	"github.com/failsoft/failsoft/internal/hystrixcount"
 	"github.com/failsoft/failsoft/internal/leaktest"
 )
 
@@ -131,58 +130,9 @@ func fakeRunner(t *testing.T, s Settings) (*Runner, *fakeBreaker) {
 	return r, fb
 }
 
-// recorder is a hystrix metric collector for one command: it shows what hystrix counted.
-type recorder struct {
-	mu                                     sync.Mutex
-	attempts, errs, successes, ctxCanceled float64
-	timeouts, rejects                      float64
-}
-
-func (r *recorder) Update(m metricCollector.MetricResult) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.attempts += m.Attempts
-	r.errs += m.Errors
-	r.successes += m.Successes
-	r.ctxCanceled += m.ContextCanceled + m.ContextDeadlineExceeded
-	r.timeouts += m.Timeouts
-	r.rejects += m.Rejects
-}
-
-// String shows every count, for failure messages.
-func (r *recorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return fmt.Sprintf("attempts=%v errors=%v successes=%v canceled=%v timeouts=%v rejects=%v",
-		r.attempts, r.errs, r.successes, r.ctxCanceled, r.timeouts, r.rejects)
-}
-
-func (r *recorder) Reset() {}
-
-func (r *recorder) snapshot() (attempts, errs, successes, canceled int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return int(r.attempts), int(r.errs), int(r.successes), int(r.ctxCanceled)
-}
-
-type nopCollector struct{}
-
-func (nopCollector) Update(metricCollector.MetricResult) {}
-func (nopCollector) Reset()                              {}
-
-// record registers a collector for the circuits of the command name (before they exist:
-// hystrix names a Runner's circuit name#suffix) and returns it. hystrix's registry only
-// grows: other names get a no-op collector.
-func record(name string) *recorder {
-	rec := &recorder{}
-	metricCollector.Registry.Register(func(n string) metricCollector.MetricCollector {
-		if strings.HasPrefix(n, name+"#") {
-			return rec
-		}
-		return nopCollector{}
-	})
-	return rec
-}
+// record counts the outcomes of the circuits of the command name (before they exist:
+// hystrix names a Runner's circuit name#suffix).
+func record(name string) *hystrixcount.Counts { return hystrixcount.Register(name + "#") }
 
 var errBoom = errors.New("boom")
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/internal/hystrixcount"
 )
 
 // These tests run the real hystrix-go (each Runner its own circuit): state polled, no
@@ -72,7 +74,7 @@ func TestHystrixBreakerOpensHalfOpensAndCloses(t *testing.T) {
 }
 
 // breakerThatTripsOnOneFailure opens on the first failure and stays open for an hour.
-func breakerThatTripsOnOneFailure(t *testing.T) (*Runner, *recorder) {
+func breakerThatTripsOnOneFailure(t *testing.T) (*Runner, *hystrixcount.Counts) {
 	t.Helper()
 	name := t.Name()
 	rec := record(name)
@@ -109,8 +111,9 @@ func TestHystrixAnsweredNeverOpens(t *testing.T) {
 			return Answered(clientErr)
 		}))
 	}
-	require.Eventually(t, func() bool { a, _, _, _ := rec.snapshot(); return a == 50 }, pollFor, pollEvery)
-	_, errs, successes, _ := rec.snapshot()
+	require.Eventually(t, func() bool { return rec.Get().Attempts == 50 }, pollFor, pollEvery)
+	v := rec.Get()
+	errs, successes := int(v.Errors), int(v.Successes)
 	assert.Equal(t, 0, errs)
 	assert.Equal(t, 50, successes)
 	assert.Equal(t, Closed, r.State())
@@ -152,8 +155,9 @@ func TestHystrixThousandCancellationsNeverOpen(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	require.Eventually(t, func() bool { a, _, _, _ := rec.snapshot(); return a == n }, pollFor, pollEvery)
-	_, errs, _, canceled := rec.snapshot()
+	require.Eventually(t, func() bool { return rec.Get().Attempts == float64(n) }, pollFor, pollEvery)
+	v := rec.Get()
+	errs, canceled := int(v.Errors), int(v.Canceled)
 	assert.Equal(t, 0, errs, "no cancellation counted as an error: %s", rec)
 	assert.Equal(t, n, canceled)
 	assert.Equal(t, Closed, r.State())

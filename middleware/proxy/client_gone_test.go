@@ -6,57 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	metricCollector "github.com/afex/hystrix-go/hystrix/metric_collector"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/failsoft/failsoft/internal/hystrixcount"
 )
-
-// breakerCounts is a hystrix metric collector for the circuits of one engine's routes: what
-// their breakers counted.
-type breakerCounts struct {
-	mu                               sync.Mutex
-	errs, timeouts, canceled, others float64
-}
-
-func (b *breakerCounts) Update(m metricCollector.MetricResult) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.errs += m.Errors
-	b.timeouts += m.Timeouts
-	b.canceled += m.ContextCanceled + m.ContextDeadlineExceeded
-	b.others += m.Successes + m.ShortCircuits + m.Rejects
-}
-
-func (b *breakerCounts) Reset() {}
-
-func (b *breakerCounts) get() (errs, timeouts, canceled float64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.errs, b.timeouts, b.canceled
-}
-
-type nopCounts struct{}
-
-func (nopCounts) Update(metricCollector.MetricResult) {}
-func (nopCounts) Reset()                              {}
-
-// countBreakers registers a collector for the circuits of the engine named name (created
-// later: a route's circuit is name + "/" + route + "#" + a suffix). hystrix's registry only
-// grows: other circuits get a no-op collector.
-func countBreakers(name string) *breakerCounts {
-	bc := &breakerCounts{}
-	metricCollector.Registry.Register(func(n string) metricCollector.MetricCollector {
-		if strings.HasPrefix(n, name+"/") {
-			return bc
-		}
-		return nopCounts{}
-	})
-	return bc
-}
 
 // A client that goes away while a request the proxy passes through (an unsafe method,
 // never shared, never stored) waits for its upstream cancels the upstream request, and the
@@ -94,7 +51,7 @@ func TestProxyClientGoneCancelsAPassThrough(t *testing.T) {
 				}
 			})
 			name := pxName(t)
-			counts := countBreakers(name)
+			counts := hystrixcount.Register(name + "/") // a route's circuit: name/route#suffix
 			h := newPxHarness(t, up.srv.URL, func(c *Config) {
 				c.Engine.Name = name
 				// Far past the guard below: only the client going away can end the call in time.
@@ -129,8 +86,9 @@ func TestProxyClientGoneCancelsAPassThrough(t *testing.T) {
 			receive(t, guard, ended, "the upstream request was not cancelled when the client went away")
 			receive(t, guard, returned, "the proxy did not return")
 			// hystrix counts asynchronously: wait for the call's count, then look at what it was.
-			require.Eventually(t, func() bool { e, to, c := counts.get(); return e+to+c >= 1 }, 10*time.Second, time.Millisecond)
-			errs, timeouts, canceled := counts.get()
+			require.Eventually(t, func() bool { v := counts.Get(); return v.Errors+v.Timeouts+v.Canceled >= 1 }, 10*time.Second, time.Millisecond)
+			v := counts.Get()
+			errs, timeouts, canceled := v.Errors, v.Timeouts, v.Canceled
 			assert.Zero(t, errs, "failures counted")
 			assert.Zero(t, timeouts, "timeouts counted")
 			assert.Equal(t, 1.0, canceled, "cancellations counted")
